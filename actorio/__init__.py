@@ -1,0 +1,62 @@
+"""actorio: Ray-style actors on an asyncio event loop.
+
+``import actorio as ray`` runs typical Ray actor scripts unchanged; inside async code,
+``await handle.method.remote()`` gives the result at a cost close to a bare queue round trip.
+"""
+
+from __future__ import annotations
+
+from . import exceptions as exceptions
+from . import util as util
+from ._actor import ActorClass as ActorClass
+from ._api import RuntimeContext as RuntimeContext
+from ._api import exit_actor as exit_actor
+from ._api import get as get
+from ._api import get_actor as get_actor
+from ._api import get_runtime_context as get_runtime_context
+from ._api import init as init
+from ._api import is_initialized as is_initialized
+from ._api import kill as kill
+from ._api import method as method
+from ._api import put as put
+from ._api import remote as remote
+from ._api import run as run
+from ._api import shutdown as shutdown
+from ._api import wait as wait
+from ._function import RemoteFunction as RemoteFunction
+from ._handle import ActorHandle as ActorHandle
+from ._handle import ActorMethod as ActorMethod
+from ._ref import ObjectRef as ObjectRef
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActorClass",
+    "ActorHandle",
+    "ActorMethod",
+    "ObjectRef",
+    "RemoteFunction",
+    "RuntimeContext",
+    "exceptions",
+    "exit_actor",
+    "get",
+    "get_actor",
+    "get_runtime_context",
+    "init",
+    "is_initialized",
+    "kill",
+    "method",
+    "put",
+    "remote",
+    "run",
+    "shutdown",
+    "util",
+    "wait",
+]
+
+# Public classes report 'actorio' as their module: stable in reprs, docs and pickles.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type):
+        _obj.__module__ = "actorio"
+del _name, _obj

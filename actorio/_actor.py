@@ -1,0 +1,92 @@
+"""ActorClass: what ``@actorio.remote`` makes of a class.
+
+``Cls.remote(*args)`` validates the constructor arguments in the caller, claims the name (if
+any) atomically, and hands the actor to its backend; the constructor then runs on the host
+loop as the actor's first message, so ``.remote()`` never waits for it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Generic, TypeVar, final
+
+from ._handle import ActorHandle, handle_for
+from ._runtime import get_runtime
+from ._spec import ActorOptions, ClassSpec, actor_options
+from .exceptions import DirectCallError
+
+__all__ = ["ActorClass"]
+
+T = TypeVar("T")
+_ids = itertools.count(1)
+
+
+@final
+class ActorClass(Generic[T]):
+    """An actor class: create actors with ``.remote(...)``, configure with ``.options(...)``."""
+
+    __slots__ = ("_spec", "_options", "__dict__")
+
+    def __init__(self, spec: ClassSpec, options: ActorOptions) -> None:
+        # Fail at decoration time, not at first use, when the options cannot work.
+        options.resolve_mode(spec)
+        self._spec = spec
+        self._options = options
+        cls = spec.cls
+        self.__dict__.update(
+            __name__=cls.__name__,
+            __qualname__=cls.__qualname__,
+            __module__=cls.__module__,
+            __doc__=cls.__doc__,
+            __wrapped__=cls,
+        )
+
+    def options(self, **options: Any) -> ActorClass[T]:
+        """A copy with other options, e.g. ``Counter.options(name="c", max_concurrency=4)``."""
+        return ActorClass(self._spec, actor_options(self._options, options))
+
+    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle[T]:
+        """Create the actor and return its handle at once; the constructor runs on its loop."""
+        spec, opts = self._spec, self._options
+        spec.init_check(args, kwargs)
+        rt = get_runtime()
+        mode, limit = opts.resolve_mode(spec)
+        backend = rt.backend(opts.backend)
+        namespace = opts.namespace or rt.namespace
+        fresh: list[Any] = []
+
+        def create() -> Any:
+            actor = backend.create_actor(
+                f"{next(_ids):016x}",
+                spec,
+                mode,
+                limit,
+                dict(opts.concurrency_groups),
+                rt.host_loop(),
+                opts.name,
+                namespace,
+                threading.Lock(),
+                rt.registry.release,
+            )
+            rt.registry.add(actor)
+            fresh.append(actor)
+            return actor
+
+        if opts.name:
+            actor, _ = rt.registry.create_named(namespace, opts.name, opts.get_if_exists, create)
+        else:
+            actor = create()
+        if fresh:
+            actor.start(args, kwargs)
+        return handle_for(actor)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = self._spec.name
+        raise DirectCallError(
+            f"actor class {name} cannot be instantiated directly; use {name}.remote(...) to "
+            f"create an actor (or {name}.__wrapped__(...) for a plain local object)"
+        )
+
+    def __repr__(self) -> str:
+        return f"ActorClass({self._spec.cls.__module__}.{self._spec.cls.__qualname__})"

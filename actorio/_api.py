@@ -1,0 +1,321 @@
+"""The Ray-shaped verbs: remote, method, get, wait, put, kill, get_actor, init, shutdown, run."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, TypeVar, overload
+
+from ._actor import ActorClass
+from ._context import current_actor
+from ._function import RemoteFunction
+from ._handle import ActorHandle, handle_for
+from ._ref import ObjectRef, blocking_futures, check_may_block, timeout_error
+from ._runtime import LoopFactory, Runtime, default_loop_factory, get_runtime, install, peek_runtime
+from ._runtime import reset as _reset
+from ._spec import (
+    METHOD_OPTIONS_ATTR,
+    ActorOptions,
+    ClassSpec,
+    FunctionSpec,
+    actor_options,
+    call_options,
+    function_options,
+)
+from .backends import ActorExit
+from .exceptions import (
+    ActorDiedError,
+    ActorNotFoundError,
+    AlreadyInitializedError,
+    InvalidArgumentsError,
+    InvalidOptionsError,
+    NotInActorError,
+)
+
+__all__ = [
+    "RuntimeContext",
+    "exit_actor",
+    "get",
+    "get_actor",
+    "get_runtime_context",
+    "init",
+    "is_initialized",
+    "kill",
+    "method",
+    "put",
+    "remote",
+    "run",
+    "shutdown",
+    "wait",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _make_remote(obj: Any, options: dict[str, Any]) -> Any:
+    if inspect.isclass(obj):
+        return ActorClass(ClassSpec.of(obj), actor_options(ActorOptions(), options))
+    if callable(obj):
+        return RemoteFunction(FunctionSpec.of(obj), function_options(options))
+    raise InvalidArgumentsError(
+        f"@actorio.remote applies to a class or a function, not {type(obj).__name__}"
+    )
+
+
+@overload
+def remote(obj: type[T], /) -> ActorClass[T]: ...
+@overload
+def remote(obj: Callable[..., Coroutine[Any, Any, R]], /) -> RemoteFunction[R]: ...
+@overload
+def remote(obj: Callable[..., R], /) -> RemoteFunction[R]: ...
+@overload
+def remote(**options: Any) -> Callable[[Any], Any]: ...
+def remote(*args: Any, **options: Any) -> Any:
+    """Make a class an actor class, or a function a remote function.
+
+    Use it bare (``@actorio.remote``) or with options (``@actorio.remote(max_concurrency=4)``).
+
+    Example::
+
+        @actorio.remote
+        class Counter:
+            def __init__(self, start: int = 0) -> None:
+                self.count = start
+
+            def increment(self) -> int:
+                self.count += 1
+                return self.count
+
+        counter = Counter.remote(100)
+        assert actorio.get(counter.increment.remote()) == 101
+    """
+    if len(args) == 1 and not options:
+        return _make_remote(args[0], {})
+    if args:
+        raise InvalidArgumentsError(
+            "use @actorio.remote or @actorio.remote(option=value, ...), not positional options"
+        )
+    return lambda obj: _make_remote(obj, options)
+
+
+def method(*args: Any, **options: Any) -> Any:
+    """Per-method options: ``@actorio.method(concurrency_group="io", num_returns=2)``."""
+    opts = call_options(options)
+
+    def mark(fn: F) -> F:
+        setattr(fn, METHOD_OPTIONS_ATTR, opts)
+        return fn
+
+    if len(args) == 1 and callable(args[0]) and not options:
+        return mark(args[0])
+    if args:
+        raise InvalidArgumentsError("use @actorio.method(option=value, ...)")
+    return mark
+
+
+def _as_refs(refs: Any, what: str) -> list[ObjectRef[Any]]:
+    items = list(refs)
+    for r in items:
+        if not isinstance(r, ObjectRef):
+            raise InvalidArgumentsError(
+                f"{what} takes ObjectRefs (what .remote() returns), got {type(r).__name__}"
+            )
+    return items
+
+
+def get(refs: Any, *, timeout: float | None = None) -> Any:
+    """Block this thread until the ref (or every ref of a list) is done; return the value(s).
+
+    Raises the call's error (a ``TaskError`` that is also the original exception type), and
+    ``GetTimeoutError`` when ``timeout`` seconds pass first. Refuses to run on an event loop's
+    thread (``BlockingCallOnLoopError``): there, ``await ref`` instead.
+    """
+    single = isinstance(refs, ObjectRef)
+    if not single and not isinstance(refs, list | tuple):
+        raise InvalidArgumentsError(
+            f"actorio.get() takes an ObjectRef or a list of them, got {type(refs).__name__}"
+        )
+    items = [refs] if single else _as_refs(refs, "actorio.get()")
+    check_may_block("actorio.get()", timeout)
+    cfs = blocking_futures(items, timeout, len(items))
+    late = sum(not cf.done() for cf in cfs)
+    if late:
+        raise timeout_error("actorio.get()", timeout, late)
+    values = [cf.result() for cf in cfs]
+    return values[0] if single else values
+
+
+def wait(
+    refs: Sequence[ObjectRef[Any]],
+    *,
+    num_returns: int = 1,
+    timeout: float | None = None,
+    fetch_local: bool = True,
+) -> tuple[list[ObjectRef[Any]], list[ObjectRef[Any]]]:
+    """Block until ``num_returns`` refs are done or ``timeout`` passes: ``(ready, not_ready)``.
+
+    Both lists keep the input order. In async code use ``asyncio.wait(refs)`` (refs are
+    asyncio futures) or ``await`` them.
+    """
+    items = _as_refs(refs, "actorio.wait()")
+    if len(set(map(id, items))) != len(items):
+        raise InvalidArgumentsError("actorio.wait() got the same ref twice")
+    if not 0 <= num_returns <= len(items):
+        raise InvalidArgumentsError(
+            f"num_returns must be between 0 and len(refs)={len(items)}, got {num_returns}"
+        )
+    check_may_block("actorio.wait()", timeout)
+    cfs = blocking_futures(items, timeout, num_returns)
+    ready: list[ObjectRef[Any]] = []
+    not_ready: list[ObjectRef[Any]] = []
+    for ref, cf in zip(items, cfs, strict=True):
+        (ready if cf.done() and len(ready) < num_returns else not_ready).append(ref)
+    return ready, not_ready
+
+
+def put(value: T) -> ObjectRef[T]:
+    """A ref that is already done with ``value`` (in-process: the object itself, not a copy)."""
+    loop = asyncio._get_running_loop() or get_runtime().host_loop()
+    ref: ObjectRef[T] = ObjectRef(loop=loop)
+    ref.set_result(value)
+    return ref
+
+
+def kill(actor: ActorHandle[Any], *, no_restart: bool = True) -> None:
+    """Kill the actor now: queued and running calls fail with ``ActorDiedError``, as do new ones.
+
+    A running async method is cancelled; a running sync method on a thread cannot be
+    interrupted, so it finishes, but its result is dropped. A name it held becomes free.
+    """
+    if not isinstance(actor, ActorHandle):
+        raise InvalidArgumentsError(f"actorio.kill() takes an actor handle, got {type(actor).__name__}")
+    core = actor._actorio_actor
+    core.kill(ActorDiedError(f"The {core.describe()} is dead: it was killed with actorio.kill()."))
+
+
+def exit_actor() -> None:
+    """End the current actor from inside one of its methods (like Ray's ``exit_actor``).
+
+    The call that runs it and every queued call fail with ``ActorDiedError``.
+    """
+    if _current_actor() is None:
+        raise NotInActorError("actorio.exit_actor() can only be called inside an actor method")
+    raise ActorExit()
+
+
+def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
+    """The handle of the live actor called ``name`` in ``namespace`` (default: the current one)."""
+    rt = get_runtime()
+    ns = namespace or rt.namespace
+    actor = rt.registry.lookup(ns, name)
+    if actor is None:
+        known = sorted(n for _, n in rt.registry.names(ns))
+        raise ActorNotFoundError(
+            f"Failed to look up actor {name!r} in namespace {ns!r}: no live actor has that name "
+            f"there (named actors in it: {known}). Create it with "
+            f"Cls.options(name={name!r}).remote(), or pass the namespace it was created in."
+        )
+    return handle_for(actor)
+
+
+def init(
+    address: str | None = None,
+    *,
+    namespace: str | None = None,
+    backend: str | None = None,
+    loop_factory: LoopFactory | None = None,
+    ignore_reinit_error: bool = False,
+    **ray_options: Any,
+) -> RuntimeContext:
+    """Start actorio explicitly (optional: first use starts it with defaults, as in Ray).
+
+    ``namespace`` scopes actor names; ``backend`` picks where actors live by default
+    (``ACTORIO_BACKEND`` otherwise; ``"local"`` is the in-process default); ``loop_factory``
+    builds the runtime loop that hosts work created from sync code (uvloop when installed).
+    Ray's resource options (``num_cpus=...``) are accepted and ignored in-process.
+    """
+    if address is not None:
+        raise InvalidOptionsError(
+            f"address={address!r} needs a cluster backend, which this version of actorio does "
+            f"not have yet; drop the address to run in-process"
+        )
+    _, explicit = peek_runtime()
+    rt = Runtime(namespace, backend, loop_factory)
+    if install(rt, explicit=True) is not rt:
+        if ignore_reinit_error:
+            return RuntimeContext()
+        how = "by actorio.init()" if explicit else "implicitly, by an earlier actorio call"
+        raise AlreadyInitializedError(
+            f"actorio is already initialized ({how}); call actorio.shutdown() first, or pass "
+            f"ignore_reinit_error=True"
+        )
+    return RuntimeContext()
+
+
+def is_initialized() -> bool:
+    """True between the first actorio use (or ``init()``) and ``shutdown()``."""
+    return peek_runtime()[0] is not None
+
+
+def shutdown() -> None:
+    """Kill every actor, forget every name, stop the runtime loop and worker threads."""
+    _reset()
+
+
+def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None, loop_factory: LoopFactory | None = None) -> T:
+    """Run an ``await``-based script on uvloop when installed (else asyncio), like ``asyncio.run``.
+
+    Actors created on this loop are killed when ``main`` returns, so none outlives its loop.
+    """
+    factory = loop_factory or default_loop_factory()
+
+    async def main_then_cleanup() -> T:
+        try:
+            return await main
+        finally:
+            rt, _ = peek_runtime()
+            if rt is not None:
+                rt.kill_actors(asyncio.get_running_loop(), "the actorio.run() loop finished")
+
+    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
+        return runner.run(main_then_cleanup())
+
+
+def _current_actor() -> Any:
+    ref = current_actor.get()
+    return ref() if ref is not None else None
+
+
+class RuntimeContext:
+    """What the running code can learn about where it runs (Ray's ``get_runtime_context()``)."""
+
+    @property
+    def namespace(self) -> str:
+        return get_runtime().namespace
+
+    def get_actor_id(self) -> str | None:
+        """The current actor's id, or None outside an actor."""
+        actor = _current_actor()
+        return None if actor is None else str(actor.actor_id)
+
+    def get_actor_name(self) -> str | None:
+        actor = _current_actor()
+        return None if actor is None else actor.name
+
+    @property
+    def current_actor(self) -> ActorHandle[Any]:
+        """A handle to the current actor (raises ``NotInActorError`` outside an actor)."""
+        actor = _current_actor()
+        if actor is None:
+            raise NotInActorError("get_runtime_context().current_actor is only set in an actor")
+        return handle_for(actor)
+
+    def was_current_actor_reconstructed(self) -> bool:
+        return False
+
+
+def get_runtime_context() -> RuntimeContext:
+    return RuntimeContext()

@@ -1,0 +1,21 @@
+"""Where the running code is: the actor it belongs to and the loop that hosts it.
+
+The only global state actorio keeps per call, in one place. Each actor runs its methods inside
+its own ``contextvars.Context`` (copied per async task and per worker-thread call), so
+``get_runtime_context()`` and ``exit_actor()`` know the current actor even in worker threads,
+and actors or tasks created from a worker thread land on the same loop as their creator.
+"""
+
+from __future__ import annotations
+
+from asyncio import AbstractEventLoop
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["current_actor", "current_loop"]
+
+#: The local actor whose method is running (an ``actorio.backends._local.LocalActor``), if any.
+current_actor: ContextVar[Any] = ContextVar("actorio_current_actor", default=None)
+
+#: The loop that hosts the running actor or task; used by code running in worker threads.
+current_loop: ContextVar[AbstractEventLoop | None] = ContextVar("actorio_current_loop", default=None)

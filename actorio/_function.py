@@ -1,0 +1,58 @@
+"""RemoteFunction: what ``@actorio.remote`` makes of a function (a Ray *task*)."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar, final
+
+from ._runtime import get_runtime
+from ._spec import FunctionSpec, function_options
+from .exceptions import DirectCallError
+
+__all__ = ["RemoteFunction"]
+
+R = TypeVar("R")
+
+
+@final
+class RemoteFunction(Generic[R]):
+    """A remote function: ``f.remote(*args)`` runs it and returns an ``ObjectRef`` at once.
+
+    ``async def`` functions run as tasks on the caller's loop; plain ``def`` functions run on
+    worker threads, so they never block a loop and may call ``actorio.get``.
+    """
+
+    __slots__ = ("_spec", "_options", "__dict__")
+
+    def __init__(self, spec: FunctionSpec, options: dict[str, Any]) -> None:
+        self._spec = spec
+        self._options = options
+        fn = spec.fn
+        self.__dict__.update(
+            __name__=getattr(fn, "__name__", spec.name),
+            __qualname__=spec.name,
+            __module__=getattr(fn, "__module__", None),
+            __doc__=getattr(fn, "__doc__", None),
+            __wrapped__=fn,
+        )
+
+    def options(self, **options: Any) -> RemoteFunction[R]:
+        """A copy with other options: ``num_returns``, ``name``, ``backend``."""
+        return RemoteFunction(self._spec, {**self._options, **function_options(options)})
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        spec = self._spec
+        spec.check(args, kwargs)
+        rt = get_runtime()
+        backend = rt.backend(self._options.get("backend"))
+        num_returns = self._options.get("num_returns", 1)
+        return backend.submit_task(spec, args, kwargs, num_returns, rt.host_loop(), rt.task_pool())
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = self._spec.name
+        raise DirectCallError(
+            f"remote function {name} cannot be called directly; use {name}.remote(...) "
+            f"(or {name}.__wrapped__(...) to call the plain function)"
+        )
+
+    def __repr__(self) -> str:
+        return f"RemoteFunction({self._spec.name})"

@@ -1,0 +1,127 @@
+"""ActorHandle and ActorMethod: what user code holds and calls ``.remote()`` on.
+
+A handle is a thin, final object pointing at the backend's actor. Attribute access builds an
+:class:`ActorMethod` once per name and caches it on the handle, so ``h.increment.remote()``
+costs a plain attribute read after the first call. Handle attributes are ``_actorio_``-prefixed
+to stay clear of user method names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar, final
+
+from ._spec import MethodSpec, call_options
+from .exceptions import (
+    ActorDiedError,
+    ActorMethodNotFoundError,
+    DirectCallError,
+    InvalidOptionsError,
+)
+
+__all__ = ["ActorHandle", "ActorMethod", "handle_for"]
+
+T = TypeVar("T")
+_TOKEN = object()
+
+
+@final
+class ActorMethod:
+    """A method of one actor, bound to its handle: call ``.remote(*args, **kwargs)``."""
+
+    __slots__ = ("_actor", "_spec", "_num_returns", "_group")
+
+    def __init__(self, actor: Any, spec: MethodSpec, num_returns: int, group: str | None) -> None:
+        self._actor = actor
+        self._spec = spec
+        self._num_returns = num_returns
+        self._group = group
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Queue the call in the actor's mailbox and return its ``ObjectRef`` at once."""
+        self._spec.check(args, kwargs)
+        return self._actor.submit(self._spec, args, kwargs, self._num_returns, self._group)
+
+    def options(self, **options: Any) -> ActorMethod:
+        """A copy with per-call options: ``num_returns``, ``concurrency_group``."""
+        opts = call_options(options)
+        group = opts.get("concurrency_group", self._group)
+        if group is not None and group not in self._actor.lanes:
+            known = sorted(g for g in self._actor.lanes if g is not None)
+            raise InvalidOptionsError(
+                f"{self._actor.describe()} has no concurrency group {group!r}; it has {known}"
+            )
+        return ActorMethod(self._actor, self._spec, opts.get("num_returns", self._num_returns), group)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        name = f"{self._actor.spec.name}.{self._spec.name}"
+        raise DirectCallError(
+            f"actor methods cannot be called directly; use {self._spec.name}.remote(...) "
+            f"(for example: ref = handle.{self._spec.name}.remote(); await ref) to call {name}"
+        )
+
+    def __repr__(self) -> str:
+        return f"ActorMethod({self._actor.spec.name}.{self._spec.name})"
+
+
+@final
+class ActorHandle(Generic[T]):
+    """A reference to a live actor. Safe to share between threads, loops and tasks.
+
+    Example::
+
+        counter = Counter.remote(100)
+        await counter.increment.remote()
+    """
+
+    __slots__ = ("_actorio_actor", "__dict__", "__weakref__")
+
+    def __init__(self, actor: Any, token: object = None) -> None:
+        if token is not _TOKEN:
+            raise TypeError(
+                "ActorHandle cannot be built directly; create actors with Cls.remote(...) "
+                "or look them up with actorio.get_actor(name)"
+            )
+        self._actorio_actor = actor
+
+    def __getattr__(self, name: str) -> ActorMethod:
+        actor = self._actorio_actor
+        spec = actor.spec.methods.get(name)
+        if spec is None:
+            raise ActorMethodNotFoundError(
+                f"{actor.spec.name} has no method {name!r}; its methods are "
+                f"{sorted(actor.spec.methods)}"
+            )
+        method = ActorMethod(actor, spec, spec.num_returns, spec.concurrency_group)
+        self.__dict__[name] = method
+        return method
+
+    @property
+    def _actorio_id(self) -> str:
+        return str(self._actorio_actor.actor_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorHandle) and other._actorio_actor is self._actorio_actor
+
+    def __hash__(self) -> int:
+        return hash(self._actorio_actor.actor_id)
+
+    def __repr__(self) -> str:
+        actor = self._actorio_actor
+        return f"ActorHandle({actor.spec.name}, {actor.actor_id})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_handle_from_id, (self._actorio_actor.actor_id,))
+
+
+def handle_for(actor: Any) -> ActorHandle[Any]:
+    return ActorHandle(actor, _TOKEN)
+
+
+def _handle_from_id(actor_id: str) -> ActorHandle[Any]:
+    """Unpickle a handle: in-process, the actor is found again by id."""
+    from ._runtime import get_runtime
+
+    actor = get_runtime().registry.actors.get(actor_id)
+    if actor is None:
+        raise ActorDiedError(f"actor {actor_id} is not alive in this process")
+    return handle_for(actor)

@@ -1,0 +1,96 @@
+"""The message envelope and the per-concurrency-group queue (a *lane*) of an actor.
+
+A lane is a ``collections.deque`` plus a few counters, not a task: an idle actor costs no
+coroutine and no wake-ups. Appends are atomic under the GIL, so the order of ``.remote()``
+calls is the order of appends, whichever thread or loop they come from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from ._ref import ObjectRef, deliver, deliver_error
+from ._spec import MethodSpec
+from .exceptions import InvalidArgumentsError
+
+__all__ = ["Call", "Lane", "make_refs", "complete", "fail"]
+
+
+class Call:
+    """One message: which method, its arguments, and where its result goes."""
+
+    __slots__ = ("method", "args", "kwargs", "ref", "has_refs")
+
+    def __init__(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        ref: Any,
+        has_refs: bool,
+    ) -> None:
+        self.method = method
+        self.args = args
+        self.kwargs = kwargs
+        #: an ObjectRef, a list of them (num_returns > 1), or None (num_returns == 0)
+        self.ref = ref
+        self.has_refs = has_refs
+
+
+class Lane:
+    """A FIFO of calls that share one concurrency limit.
+
+    ``scheduled`` is True while someone is responsible for draining the lane: a drain callback
+    is pending, the lane is full (a finishing call drains it), paused on ref arguments (their
+    resolution drains it), or the actor is not constructed yet (construction drains it). It
+    only goes back to False under the actor's lock, when the queue is seen empty.
+    """
+
+    __slots__ = ("queue", "limit", "running", "scheduled", "paused")
+
+    def __init__(self, limit: int) -> None:
+        self.queue: deque[Call] = deque()
+        self.limit = limit
+        self.running = 0
+        self.scheduled = True  # until the constructor has run
+        self.paused = False
+
+
+def make_refs(loop: asyncio.AbstractEventLoop, num_returns: int) -> Any:
+    if num_returns == 1:
+        return ObjectRef(loop=loop)
+    if num_returns == 0:
+        return None
+    return [ObjectRef(loop=loop) for _ in range(num_returns)]
+
+
+def complete(ref: Any, value: Any, here: asyncio.AbstractEventLoop, what: str) -> None:
+    """Deliver a result to one ref, or split it over several (``num_returns > 1``)."""
+    if type(ref) is ObjectRef:
+        deliver(ref, value, here)
+    elif ref is not None:
+        try:
+            values = list(value)
+        except TypeError:
+            values = None
+        if values is None or len(values) != len(ref):
+            got = type(value).__name__ if values is None else f"{len(values)} values"
+            err = InvalidArgumentsError(
+                f"{what} declares num_returns={len(ref)} but returned {got}; return a "
+                f"tuple of exactly {len(ref)} values"
+            )
+            for r in ref:
+                deliver_error(r, err, here)
+            return
+        for r, v in zip(ref, values, strict=True):
+            deliver(r, v, here)
+
+
+def fail(ref: Any, exc: BaseException, here: asyncio.AbstractEventLoop | None) -> None:
+    if type(ref) is ObjectRef:
+        deliver_error(ref, exc, here)
+    elif ref is not None:
+        for r in ref:
+            deliver_error(r, exc, here)

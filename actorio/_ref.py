@@ -1,0 +1,240 @@
+"""ObjectRef: the future a ``.remote()`` call returns, and the ways to read it.
+
+An ``ObjectRef`` *is* an ``asyncio.Future`` bound to the caller's event loop (or, for callers
+in plain threads, to the loop that hosts the actor). That makes it work unchanged with
+``await``, ``asyncio.wait``, ``asyncio.gather``, ``asyncio.timeout`` and ``TaskGroup``. Results
+computed on another loop's thread are handed over with ``call_soon_threadsafe``; blocking reads
+(``actorio.get``) chain the ref to a ``concurrent.futures.Future`` and refuse to run on a loop's
+own thread, where they would deadlock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from asyncio import AbstractEventLoop
+from collections.abc import Generator
+from typing import Any, TypeVar
+
+from .exceptions import BlockingCallOnLoopError, GetTimeoutError, TaskCancelledError
+
+__all__ = [
+    "ObjectRef",
+    "await_refs",
+    "has_refs",
+    "pending_refs",
+    "resolve_refs",
+    "when_all_done",
+    "blocking_futures",
+    "check_may_block",
+    "deliver",
+    "deliver_error",
+    "timeout_error",
+]
+
+T = TypeVar("T")
+
+_running_loop = asyncio._get_running_loop
+_future_await = asyncio.Future.__await__
+
+
+class ObjectRef(asyncio.Future[T]):
+    """The result of a remote call: await it, or read it with ``actorio.get``.
+
+    Example::
+
+        ref = counter.get_count.remote()
+        value = await ref             # in async code
+        value = actorio.get(ref)      # in plain synchronous code
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, T]:
+        # Fast path: awaited on its own loop, exactly like a plain asyncio.Future.
+        if self.get_loop() is _running_loop():
+            return _future_await(self)  # type: ignore[no-any-return]
+        return _await_foreign(self).__await__()
+
+    __iter__ = __await__  # type: ignore[assignment]
+
+    def future(self) -> concurrent.futures.Future[T]:
+        """A thread-safe ``concurrent.futures.Future`` that completes with this ref."""
+        cf: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if self.done():
+            _copy_outcome(self, cf)
+            return cf
+        loop = self.get_loop()
+        if loop is _running_loop():
+            self.add_done_callback(lambda f: _copy_outcome(f, cf))
+        else:
+            try:
+                loop.call_soon_threadsafe(self.add_done_callback, lambda f: _copy_outcome(f, cf))
+            except RuntimeError:  # the loop is closed: nobody will ever complete this ref
+                cf.set_exception(TaskCancelledError(f"{self!r} belongs to a closed event loop"))
+        return cf
+
+    def __repr__(self) -> str:
+        state = "pending" if not self.done() else "cancelled" if self.cancelled() else "done"
+        return f"ObjectRef({state}, 0x{id(self):x})"
+
+
+async def _await_foreign(ref: ObjectRef[T]) -> T:
+    """Await a ref that belongs to another loop (or thread) without blocking this loop."""
+    return await asyncio.wrap_future(ref.future())
+
+
+def _copy_outcome(src: asyncio.Future[Any], dst: concurrent.futures.Future[Any]) -> None:
+    if dst.done():
+        return
+    if src.cancelled():
+        dst.set_exception(TaskCancelledError(f"{src!r} was cancelled"))
+        return
+    exc = src.exception()
+    if exc is not None:
+        dst.set_exception(exc)
+    else:
+        dst.set_result(src.result())
+
+
+def _set_result(ref: asyncio.Future[Any], value: Any) -> None:
+    if not ref.done():
+        ref.set_result(value)
+
+
+def _set_exception(ref: asyncio.Future[Any], exc: BaseException) -> None:
+    if not ref.done():
+        ref.set_exception(exc)
+
+
+def deliver(ref: asyncio.Future[Any], value: Any, here: AbstractEventLoop) -> None:
+    """Complete ``ref`` with ``value``; ``here`` is the loop of the calling thread."""
+    loop = ref.get_loop()
+    if loop is here:
+        if not ref.done():
+            ref.set_result(value)
+        return
+    try:
+        loop.call_soon_threadsafe(_set_result, ref, value)
+    except RuntimeError:  # the caller's loop is closed; nobody can read the result
+        pass
+
+
+def deliver_error(ref: asyncio.Future[Any], exc: BaseException, here: AbstractEventLoop | None) -> None:
+    """Fail ``ref`` with ``exc``; ``here`` is the loop of the calling thread (or None)."""
+    loop = ref.get_loop()
+    if loop is here:
+        if not ref.done():
+            ref.set_exception(exc)
+        return
+    try:
+        loop.call_soon_threadsafe(_set_exception, ref, exc)
+    except RuntimeError:
+        pass
+
+
+def check_may_block(what: str, timeout: float | None) -> None:
+    """Refuse to block an event loop's thread (a zero timeout never blocks, so it is allowed)."""
+    if timeout == 0 or _running_loop() is None:
+        return
+    raise BlockingCallOnLoopError(
+        f"{what} would block the event loop running in this thread, and the loop may be the "
+        f"one that has to produce the result (a deadlock). In async code use 'await ref' "
+        f"(or 'await asyncio.gather(*refs)' / 'asyncio.wait(refs)'); in an actor method that "
+        f"must block, make the actor threaded (max_concurrency > 1 or mode='threaded')."
+    )
+
+
+def blocking_futures(
+    refs: list[ObjectRef[Any]], timeout: float | None, num_returns: int
+) -> list[concurrent.futures.Future[Any]]:
+    """Wait in this (non-loop) thread until ``num_returns`` refs are done or time runs out."""
+    cfs = [r.future() for r in refs]
+    if num_returns >= len(cfs):
+        concurrent.futures.wait(cfs, timeout=timeout)
+        return cfs
+    pending = set(cfs)
+    done_count = 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while done_count < num_returns and pending:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        done, pending = concurrent.futures.wait(
+            pending, timeout=left, return_when=concurrent.futures.FIRST_COMPLETED
+        )
+        done_count += len(done)
+        if not done:
+            break
+    return cfs
+
+
+def timeout_error(what: str, timeout: float | None, pending: int) -> GetTimeoutError:
+    return GetTimeoutError(
+        f"{what} timed out after {timeout} s with {pending} result(s) still pending; the calls "
+        f"go on running. Raise the timeout, or use actorio.wait() to collect what is ready."
+    )
+
+
+def has_refs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """True if any top-level argument is a ref (those are resolved before the call runs)."""
+    for a in args:
+        if isinstance(a, ObjectRef):
+            return True
+    if kwargs:
+        for a in kwargs.values():
+            if isinstance(a, ObjectRef):
+                return True
+    return False
+
+
+def pending_refs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[ObjectRef[Any]]:
+    refs = [a for a in args if isinstance(a, ObjectRef)]
+    refs += [a for a in kwargs.values() if isinstance(a, ObjectRef)]
+    return [r for r in refs if not r.done()]
+
+
+def _value_of(ref: ObjectRef[Any]) -> Any:
+    if ref.cancelled():
+        raise TaskCancelledError(f"argument {ref!r} was cancelled")
+    return ref.result()  # re-raises the upstream TaskError, as Ray does
+
+
+def resolve_refs(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Replace done top-level refs by their values; raises the first upstream error."""
+    args = tuple(_value_of(a) if isinstance(a, ObjectRef) else a for a in args)
+    kwargs = {k: _value_of(v) if isinstance(v, ObjectRef) else v for k, v in kwargs.items()}
+    return args, kwargs
+
+
+def when_all_done(refs: list[ObjectRef[Any]], loop: AbstractEventLoop, callback: Any) -> None:
+    """Call ``callback()`` on ``loop`` once every ref in ``refs`` is done (refs may be foreign)."""
+    remaining = len(refs)
+
+    def one_done(_: object = None) -> None:
+        nonlocal remaining
+        remaining -= 1
+        if remaining == 0:
+            callback()
+
+    for r in refs:
+        if r.get_loop() is loop:
+            r.add_done_callback(one_done)
+        else:
+            r.future().add_done_callback(lambda _: loop.call_soon_threadsafe(one_done))
+
+
+async def await_refs(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Wait for the top-level refs among the arguments, then substitute their values."""
+    pending = pending_refs(args, kwargs)
+    if pending:
+        loop = asyncio.get_running_loop()
+        futs = [r if r.get_loop() is loop else asyncio.wrap_future(r.future()) for r in pending]
+        await asyncio.wait(futs)
+        for f in futs:  # mark outcomes as seen; resolve_refs raises the first error in order
+            if not f.cancelled():
+                f.exception()
+    return resolve_refs(args, kwargs)

@@ -1,0 +1,184 @@
+"""The process-wide runtime: which loop hosts new work, the namespace, the registry.
+
+Actors and tasks created inside a running event loop are hosted on that loop (no thread hop
+for same-loop calls). Created from plain synchronous code, they are hosted on one runtime loop
+that actorio starts lazily in a daemon thread (uvloop when installed) and stops cleanly at
+interpreter exit or ``actorio.shutdown()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ._context import current_loop
+from ._registry import Registry
+from ._spec import check_backend
+from .backends import get_backend
+from .exceptions import ActorDiedError
+
+__all__ = ["LoopFactory", "Runtime", "default_loop_factory", "get_runtime", "peek_runtime", "reset"]
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+_running_loop = asyncio._get_running_loop
+
+
+def default_loop_factory() -> LoopFactory:
+    """uvloop's loop when uvloop is installed (imported only now), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+class _LoopThread:
+    """An event loop running forever in a daemon thread, stopped and closed on demand."""
+
+    def __init__(self, factory: LoopFactory) -> None:
+        self.loop = factory()
+        self._thread = threading.Thread(target=self._run, name="actorio-loop", daemon=True)
+        started = threading.Event()
+        self.loop.call_soon(started.set)
+        self._thread.start()
+        started.wait()
+
+    def _run(self) -> None:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+            # Stopped: cancel what is left, as asyncio.run does, so nothing warns at exit.
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    def stop(self) -> None:
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(
+                "actorio.shutdown() cannot run on the runtime's own loop thread (inside an "
+                "actor method or task); call it from the driver"
+            )
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:
+            return  # already closed
+        self._thread.join()
+
+
+class Runtime:
+    """Process-wide actorio state; one at a time, replaced after ``shutdown()``."""
+
+    def __init__(
+        self,
+        namespace: str | None = None,
+        backend: str | None = None,
+        loop_factory: LoopFactory | None = None,
+    ) -> None:
+        self.namespace = namespace or "default"
+        self.backend_name = check_backend(backend or os.environ.get("ACTORIO_BACKEND") or "local")
+        self.loop_factory = loop_factory
+        self.registry = Registry()
+        self._lock = threading.Lock()
+        self._loop_thread: _LoopThread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def backend(self, name: str | None = None) -> Any:
+        return get_backend(name or self.backend_name or "local")
+
+    def host_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop that should host new work created from the calling context."""
+        loop = _running_loop()
+        if loop is not None:
+            return loop
+        loop = current_loop.get()
+        if loop is not None and not loop.is_closed():
+            return loop
+        return self.background_loop()
+
+    def background_loop(self) -> asyncio.AbstractEventLoop:
+        lt = self._loop_thread
+        if lt is None:
+            with self._lock:
+                lt = self._loop_thread
+                if lt is None:
+                    lt = self._loop_thread = _LoopThread(self.loop_factory or default_loop_factory())
+        return lt.loop
+
+    def task_pool(self) -> ThreadPoolExecutor:
+        """Worker threads for plain ``def`` remote functions."""
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = ThreadPoolExecutor(thread_name_prefix="actorio-task")
+        return pool
+
+    def kill_actors(self, loop: asyncio.AbstractEventLoop | None, why: str) -> None:
+        """Kill every live actor (hosted on ``loop``, or everywhere when None)."""
+        for actor in list(self.registry.actors.values()):
+            if actor.alive and (loop is None or actor.loop is loop):
+                actor.kill(ActorDiedError(f"The {actor.describe()} is dead: {why}."))
+
+    def close(self) -> None:
+        self.kill_actors(None, "actorio.shutdown() was called")
+        self.registry.clear()
+        if self._loop_thread is not None:
+            self._loop_thread.stop()
+            self._loop_thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+_RUNTIME: Runtime | None = None
+_RUNTIME_LOCK = threading.Lock()
+_EXPLICIT = False
+
+
+def get_runtime() -> Runtime:
+    """The current runtime, created with defaults on first use (implicit init, as in Ray)."""
+    rt = _RUNTIME
+    if rt is None:
+        rt = install(Runtime(), explicit=False)
+    return rt
+
+
+def peek_runtime() -> tuple[Runtime | None, bool]:
+    """The current runtime (or None) and whether it was made by an explicit ``init()``."""
+    return _RUNTIME, _EXPLICIT
+
+
+def install(rt: Runtime, explicit: bool) -> Runtime:
+    global _RUNTIME, _EXPLICIT
+    with _RUNTIME_LOCK:
+        if _RUNTIME is not None:
+            return _RUNTIME
+        _RUNTIME, _EXPLICIT = rt, explicit
+        return rt
+
+
+def reset() -> None:
+    """Shut the current runtime down (if any); the next use starts a fresh one."""
+    global _RUNTIME, _EXPLICIT
+    with _RUNTIME_LOCK:
+        rt, _RUNTIME, _EXPLICIT = _RUNTIME, None, False
+    if rt is not None:
+        rt.close()
+
+
+atexit.register(reset)

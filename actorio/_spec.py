@@ -1,0 +1,323 @@
+"""What actorio learns once from a user's class or function, so no call pays for it again.
+
+A :class:`MethodSpec` holds the plain function, whether it is a coroutine function, its
+concurrency group and ``num_returns``, and a cheap argument check. A :class:`ClassSpec` holds
+the methods, and :func:`actor_options` validates creation options and infers the concurrency
+mode with Ray's rules (any ``async def`` method: async; ``max_concurrency > 1`` or concurrency
+groups: threaded; otherwise regular).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .exceptions import InvalidArgumentsError, InvalidOptionsError
+
+__all__ = [
+    "ActorOptions",
+    "ArgCheck",
+    "ClassSpec",
+    "FunctionSpec",
+    "MethodSpec",
+    "Mode",
+    "actor_options",
+    "call_options",
+    "function_options",
+    "METHOD_OPTIONS_ATTR",
+]
+
+Mode = Literal["regular", "async", "threaded"]
+
+#: Attribute that ``@actorio.method(...)`` sets on a function.
+METHOD_OPTIONS_ATTR = "__actorio_method_options__"
+
+#: Ray options that only mean something on a cluster; accepted and ignored in-process so that
+#: Ray scripts run unchanged.
+RAY_PLACEMENT_OPTIONS = frozenset(
+    {
+        "num_cpus",
+        "num_gpus",
+        "memory",
+        "resources",
+        "accelerator_type",
+        "scheduling_strategy",
+        "runtime_env",
+        "placement_group",
+        "placement_group_bundle_index",
+        "placement_group_capture_child_tasks",
+        "_metadata",
+    }
+)
+BACKENDS = ("local",)
+DEFAULT_ASYNC_CONCURRENCY = 1000
+
+
+class ArgCheck:
+    """Checks call arguments against a signature at ``.remote()`` time, in the caller.
+
+    The common case (positional arguments within the accepted count, no keywords) costs one
+    comparison; anything else falls back to ``Signature.bind`` for an exact error message.
+    """
+
+    __slots__ = ("_sig", "_lo", "_hi", "_qualname")
+
+    def __init__(self, fn: Callable[..., Any], qualname: str, skip_self: bool) -> None:
+        self._qualname = qualname
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):  # builtins without a signature: accept anything
+            self._sig = None
+            self._lo, self._hi = 0, 1 << 30
+            return
+        params = list(sig.parameters.values())
+        if skip_self and params:
+            params = params[1:]
+        self._sig = sig.replace(parameters=params)
+        lo = hi = 0
+        for p in params:
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                hi += 1
+                if p.default is p.empty:
+                    lo = hi
+            elif p.kind is p.VAR_POSITIONAL:
+                hi = 1 << 30
+            elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
+                lo = -1  # a required keyword: always take the slow path
+        self._lo, self._hi = lo, hi
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if not kwargs and self._lo <= len(args) <= self._hi:
+            return
+        if self._sig is None:
+            return
+        try:
+            self._sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidArgumentsError(
+                f"{self._qualname}{self._sig} cannot take these arguments: {exc}"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    name: str
+    fn: Callable[..., Any]
+    is_async: bool
+    concurrency_group: str | None
+    num_returns: int
+    check: ArgCheck
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSpec:
+    cls: type
+    name: str
+    methods: Mapping[str, MethodSpec]
+    has_async: bool
+    init_check: ArgCheck
+
+    @classmethod
+    def of(cls, user_cls: type) -> ClassSpec:
+        methods: dict[str, MethodSpec] = {}
+        for attr in dir(user_cls):
+            if attr.startswith("__") and attr.endswith("__"):
+                continue
+            raw = inspect.getattr_static(user_cls, attr)
+            if isinstance(raw, staticmethod | classmethod):
+                continue
+            fn = getattr(user_cls, attr)
+            if not inspect.isfunction(fn):
+                continue
+            opts = getattr(fn, METHOD_OPTIONS_ATTR, {})
+            methods[attr] = MethodSpec(
+                name=attr,
+                fn=fn,
+                is_async=inspect.iscoroutinefunction(fn),
+                concurrency_group=opts.get("concurrency_group"),
+                num_returns=opts.get("num_returns", 1),
+                check=ArgCheck(fn, f"{user_cls.__name__}.{attr}", skip_self=True),
+            )
+        return cls(
+            cls=user_cls,
+            name=user_cls.__name__,
+            methods=methods,
+            has_async=any(m.is_async for m in methods.values()),
+            init_check=ArgCheck(user_cls.__init__, f"{user_cls.__name__}", skip_self=True),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ActorOptions:
+    """Validated creation options of one actor class (or one ``.options()`` copy of it)."""
+
+    name: str | None = None
+    namespace: str | None = None
+    get_if_exists: bool = False
+    lifetime: Literal["detached"] | None = None
+    max_concurrency: int | None = None
+    concurrency_groups: Mapping[str, int] = field(default_factory=dict)
+    mode: Mode | None = None
+    backend: str | None = None
+
+    def resolve_mode(self, spec: ClassSpec) -> tuple[Mode, int]:
+        """The concurrency mode and default-group limit, with Ray's inference rules."""
+        mode = self.mode
+        limit = self.max_concurrency
+        if mode is None:
+            if spec.has_async:
+                mode = "async"
+            elif (limit or 1) > 1 or self.concurrency_groups:
+                mode = "threaded"
+            else:
+                mode = "regular"
+        where = f"actor class {spec.name}"
+        if spec.has_async and mode != "async":
+            asyncs = sorted(m.name for m in spec.methods.values() if m.is_async)
+            raise InvalidOptionsError(
+                f"{where} has async def methods {asyncs}, so it cannot be a {mode} actor; "
+                f"drop mode={mode!r} (it will be an async actor; use max_concurrency=1 to run "
+                f"one call at a time) or make those methods plain def"
+            )
+        if mode == "async" and not spec.has_async:
+            raise InvalidOptionsError(
+                f"mode='async' needs at least one async def method, and {where} has none; "
+                f"use mode='threaded' to run sync methods concurrently"
+            )
+        if mode == "regular":
+            if limit not in (None, 1) or self.concurrency_groups:
+                raise InvalidOptionsError(
+                    f"a regular actor runs one call at a time; {where} asks for "
+                    f"max_concurrency={limit} / concurrency_groups={dict(self.concurrency_groups)}"
+                    f"; use mode='threaded' (sync methods on threads) instead"
+                )
+            return mode, 1
+        if limit is None:
+            limit = DEFAULT_ASYNC_CONCURRENCY if mode == "async" else 1
+        for m in spec.methods.values():
+            group = m.concurrency_group
+            if group is not None and group not in self.concurrency_groups:
+                raise InvalidOptionsError(
+                    f"{spec.name}.{m.name} is declared in concurrency group {group!r}, but "
+                    f"the actor defines only {sorted(self.concurrency_groups)}; pass "
+                    f"concurrency_groups={{{group!r}: N}} to @actorio.remote or .options()"
+                )
+        return mode, limit
+
+
+_ACTOR_KEYS = frozenset(ActorOptions.__dataclass_fields__)
+_FUTURE_ACTOR_KEYS = frozenset({"max_restarts", "max_task_retries", "max_pending_calls"})
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidOptionsError(f"{key} must be a positive int, got {value!r}")
+    return value
+
+
+def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
+    """``base`` updated with ``given``, each key validated."""
+    updates: dict[str, Any] = {}
+    for key, value in given.items():
+        if key in RAY_PLACEMENT_OPTIONS:
+            continue
+        if key in _FUTURE_ACTOR_KEYS:
+            if value in (0, None):  # Ray's defaults: nothing to do
+                continue
+            raise InvalidOptionsError(
+                f"{key}={value!r} is not supported by actorio yet (planned with restarts, "
+                f"retries and backpressure); remove it to run with Ray's default"
+            )
+        if key not in _ACTOR_KEYS:
+            raise InvalidOptionsError(
+                f"unknown actor option {key!r}; actorio accepts {sorted(_ACTOR_KEYS)} "
+                f"(and ignores Ray's placement options {sorted(RAY_PLACEMENT_OPTIONS)})"
+            )
+        if key == "max_concurrency":
+            value = _positive_int(key, value)
+        elif key == "concurrency_groups":
+            if not isinstance(value, Mapping):
+                raise InvalidOptionsError(f"concurrency_groups must be a dict, got {value!r}")
+            value = {str(k): _positive_int(f"concurrency_groups[{k!r}]", v) for k, v in value.items()}
+        elif key == "mode" and value not in (None, "regular", "async", "threaded"):
+            raise InvalidOptionsError(
+                f"mode must be 'regular', 'async' or 'threaded', got {value!r}"
+            )
+        elif key == "lifetime" and value not in (None, "detached", "non_detached"):
+            raise InvalidOptionsError(f"lifetime must be None or 'detached', got {value!r}")
+        elif key == "backend":
+            value = check_backend(value)
+        elif key in ("name", "namespace") and value is not None and not isinstance(value, str):
+            raise InvalidOptionsError(f"{key} must be a str, got {value!r}")
+        if key == "lifetime" and value == "non_detached":
+            value = None
+        updates[key] = value
+    return replace(base, **updates) if updates else base
+
+
+def check_backend(value: Any) -> str | None:
+    if value is None or value in BACKENDS:
+        return value  # type: ignore[no-any-return]
+    raise InvalidOptionsError(
+        f"backend {value!r} is not available; this version of actorio has {list(BACKENDS)} "
+        f"(the in-process backend)"
+    )
+
+
+_CALL_KEYS = frozenset({"num_returns", "concurrency_group", "name"})
+
+
+def call_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate per-call options: ``handle.method.options(...)`` and ``@actorio.method(...)``."""
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if key in RAY_PLACEMENT_OPTIONS:
+            continue
+        if key not in _CALL_KEYS:
+            raise InvalidOptionsError(
+                f"unknown method option {key!r}; actorio accepts {sorted(_CALL_KEYS)}"
+            )
+        if key == "num_returns" and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise InvalidOptionsError(f"num_returns must be an int >= 0, got {value!r}")
+        out[key] = value
+    return out
+
+
+_FUNCTION_KEYS = frozenset({"num_returns", "name", "backend", "max_retries", "retry_exceptions"})
+
+
+def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate options of a remote function."""
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if key in RAY_PLACEMENT_OPTIONS:
+            continue
+        if key not in _FUNCTION_KEYS:
+            raise InvalidOptionsError(
+                f"unknown task option {key!r}; actorio accepts {sorted(_FUNCTION_KEYS)}"
+            )
+        if key in ("max_retries", "retry_exceptions"):
+            if value in (0, False, None):
+                continue
+            raise InvalidOptionsError(f"{key}={value!r} is not supported by actorio yet")
+        if key == "backend":
+            value = check_backend(value)
+        out[key] = call_options({"num_returns": value})["num_returns"] if key == "num_returns" else value
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    fn: Callable[..., Any]
+    name: str
+    is_async: bool
+    check: ArgCheck
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> FunctionSpec:
+        name = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
+        return cls(fn, name, inspect.iscoroutinefunction(fn), ArgCheck(fn, name, skip_self=False))

@@ -1,0 +1,41 @@
+"""What every backend provides, so the core never imports a concrete one."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .._spec import MethodSpec
+
+__all__ = ["ActorExit", "ActorCore"]
+
+
+class ActorExit(BaseException):
+    """Raised by ``actorio.exit_actor()``; a BaseException so ``except Exception`` lets it by."""
+
+
+class ActorCore(Protocol):
+    """The backend's side of an actor, as seen by handles and the registry."""
+
+    actor_id: str
+    name: str | None
+    namespace: str
+
+    def submit(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        num_returns: int,
+        group: str | None,
+    ) -> Any:
+        """Queue one call; return its ref (or list of refs, or None for num_returns=0)."""
+
+    def kill(self, err: Any) -> None:
+        """Make the actor dead now; queued and running calls fail with ``err``."""
+
+    @property
+    def alive(self) -> bool:
+        """False once the actor is dead."""
+
+    def describe(self) -> str:
+        """A short human description for error messages."""

@@ -1,0 +1,49 @@
+"""The in-process backend (the default): actors on event loops of this process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from .._spec import ClassSpec, FunctionSpec, Mode
+from ._local_actor import LocalActor
+from ._local_task import submit_task
+
+__all__ = ["LocalBackend", "backend_class"]
+
+
+class LocalBackend:
+    """Creates :class:`LocalActor` objects and runs remote functions in-process."""
+
+    name = "local"
+
+    def create_actor(
+        self,
+        actor_id: str,
+        spec: ClassSpec,
+        mode: Mode,
+        limit: int,
+        groups: dict[str, int],
+        loop: asyncio.AbstractEventLoop,
+        name: str | None,
+        namespace: str,
+        lock: Any,
+        on_death: Callable[[Any], None],
+    ) -> LocalActor:
+        return LocalActor(actor_id, spec, mode, limit, groups, loop, name, namespace, lock, on_death)
+
+    def submit_task(
+        self,
+        spec: FunctionSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        num_returns: int,
+        host: asyncio.AbstractEventLoop,
+        pool: Executor,
+    ) -> Any:
+        return submit_task(spec, args, kwargs, num_returns, host, pool)
+
+
+backend_class = LocalBackend

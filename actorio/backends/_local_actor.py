@@ -1,0 +1,409 @@
+"""The in-process backend: actors are plain objects served by their host event loop.
+
+How a call travels (the hot path, kept short on purpose):
+
+1. ``submit`` (caller's thread) checks the actor is alive, appends a :class:`Call` to the lane
+   and, if nobody is draining the lane, schedules ``_drain`` on the host loop: with
+   ``call_soon`` from the loop's own thread, ``call_soon_threadsafe`` from anywhere else.
+2. ``_drain`` (host loop) pops calls while the lane has room and starts each one by mode:
+   *regular* runs the sync method right there, in the drain callback (no task, no thread hop);
+   *async* wraps a coroutine method in a task (sync methods still run inline);
+   *threaded* hands the method to the actor's thread pool.
+3. The result is set on the ref directly when the ref lives on the host loop, otherwise via
+   ``call_soon_threadsafe`` on the ref's loop.
+
+Locking: the actor's lock guards ``state``, and each lane's ``scheduled`` flag against
+submitters in other threads; the loop thread reads them without it on its fast path (see the
+invariant in :class:`actorio._mailbox.Lane`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from .._context import current_actor, current_loop
+from .._mailbox import Call, Lane, complete, fail, make_refs
+from .._ref import has_refs, pending_refs, resolve_refs, when_all_done
+from .._spec import ClassSpec, MethodSpec, Mode
+from ..exceptions import ActorDiedError, TaskCancelledError, TaskError
+from ._base import ActorExit
+
+__all__ = ["LocalActor"]
+
+log = logging.getLogger("actorio")
+
+_running_loop = asyncio._get_running_loop
+_now = time.perf_counter
+
+_PENDING, _ALIVE, _DEAD = 0, 1, 2
+_DRAIN_BUDGET = 1024  # calls per drain callback before yielding the loop to others
+
+#: Seconds a method may run on the loop thread before actorio warns that it blocked the loop.
+BLOCKING_WARNING_S = 0.1
+
+
+class LocalActor:
+    """One actor hosted on one event loop of this process."""
+
+    __slots__ = (
+        "actor_id",
+        "spec",
+        "mode",
+        "loop",
+        "instance",
+        "state",
+        "death",
+        "lanes",
+        "default_lane",
+        "lock",
+        "name",
+        "namespace",
+        "ctx",
+        "executor",
+        "tasks",
+        "on_death",
+        "__weakref__",
+    )
+
+    def __init__(
+        self,
+        actor_id: str,
+        spec: ClassSpec,
+        mode: Mode,
+        limit: int,
+        groups: dict[str, int],
+        loop: asyncio.AbstractEventLoop,
+        name: str | None,
+        namespace: str,
+        lock: Any,
+        on_death: Callable[[LocalActor], None],
+    ) -> None:
+        self.actor_id = actor_id
+        self.spec = spec
+        self.mode = mode
+        self.loop = loop
+        self.instance: Any = None
+        self.state = _PENDING
+        self.death: ActorDiedError | None = None
+        self.default_lane = Lane(limit)
+        self.lanes: dict[str | None, Lane] = {None: self.default_lane}
+        for group, group_limit in groups.items():
+            self.lanes[group] = Lane(group_limit)
+        self.lock = lock
+        self.name = name
+        self.namespace = namespace
+        # The actor's own context: methods see themselves as current (weakly, so the context
+        # does not keep the actor alive) and new actors/tasks made from worker threads land here.
+        self.ctx = contextvars.copy_context()
+        self.ctx.run(_enter, weakref.ref(self), loop)
+        self.executor: ThreadPoolExecutor | None = None
+        if mode == "threaded":
+            workers = sum(lane.limit for lane in self.lanes.values())
+            self.executor = ThreadPoolExecutor(workers, thread_name_prefix=f"actorio-{spec.name}")
+        self.tasks: set[asyncio.Task[None]] | None = set() if mode == "async" else None
+        self.on_death = on_death
+
+    # -- submission (any thread) ---------------------------------------------------------------
+
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Schedule the constructor; calls submitted meanwhile queue behind it."""
+        if _running_loop() is self.loop:
+            self.loop.call_soon(self._construct, args, kwargs)
+        else:
+            self.loop.call_soon_threadsafe(self._construct, args, kwargs)
+
+    def submit(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        num_returns: int,
+        group: str | None,
+    ) -> Any:
+        loop = _running_loop()
+        host = self.loop
+        ref = make_refs(host if loop is None else loop, num_returns)
+        call = Call(method, args, kwargs, ref, has_refs(args, kwargs))
+        lane = self.lanes[group] if group is not None else self.default_lane
+        if loop is host:
+            # Same thread as the drain: no lock needed for state or the queue (see module doc).
+            if self.state is _DEAD:
+                fail(ref, self.death or _died(self, "it is dead"), loop)
+                return ref
+            lane.queue.append(call)
+            if not lane.scheduled:
+                lane.scheduled = True
+                host.call_soon(self._drain, lane)
+            return ref
+        with self.lock:
+            if self.state is _DEAD:
+                fail(ref, self.death or _died(self, "it is dead"), loop)
+                return ref
+            lane.queue.append(call)
+            if lane.scheduled:
+                return ref
+            lane.scheduled = True
+        try:
+            host.call_soon_threadsafe(self._drain, lane)
+        except RuntimeError:  # the host loop is closed: the actor died with it
+            self.kill(_died(self, "its event loop was closed"))
+        return ref
+
+    def kill(self, err: ActorDiedError) -> None:
+        """Mark the actor dead now (any thread); fail its calls on the host loop."""
+        with self.lock:
+            if self.state is _DEAD:
+                return
+            self.state = _DEAD
+            self.death = err
+        if _running_loop() is self.loop:
+            self._cleanup()
+            return
+        try:
+            self.loop.call_soon_threadsafe(self._cleanup)
+        except RuntimeError:
+            self._cleanup()  # the loop is gone: nothing runs there any more
+
+    @property
+    def alive(self) -> bool:
+        return self.state is not _DEAD
+
+    # -- the host loop ---------------------------------------------------------------------------
+
+    def _construct(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self.state is _DEAD:
+            self._cleanup()
+            return
+        if has_refs(args, kwargs):
+            waiting = pending_refs(args, kwargs)
+            if waiting:
+                when_all_done(waiting, self.loop, lambda: self._construct(args, kwargs))
+                return
+        if self.executor is not None:  # threaded actors build off the loop, too
+            self.executor.submit(self._construct_in_thread, args, kwargs)
+            return
+        try:
+            args, kwargs = resolve_refs(args, kwargs)
+            instance = self.ctx.run(self.spec.cls, *args, **kwargs)
+        except Exception as exc:
+            self._constructed(None, exc)
+        else:
+            self._constructed(instance, None)
+
+    def _construct_in_thread(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        instance, error = None, None
+        try:
+            args, kwargs = resolve_refs(args, kwargs)
+            instance = self.ctx.copy().run(self.spec.cls, *args, **kwargs)
+        except Exception as exc:
+            error = exc
+        _call_soon_threadsafe(self.loop, self._constructed, instance, error)
+
+    def _constructed(self, instance: Any, error: Exception | None) -> None:
+        if error is not None:
+            cause = TaskError.from_exception(f"{self.spec.name}.__init__", error)
+            self.kill(_died(self, "its constructor raised", cause))
+            return
+        if self.state is _DEAD:  # killed while constructing
+            return
+        self.instance = instance
+        self.state = _ALIVE
+        for lane in self.lanes.values():
+            self._drain(lane)
+
+    def _drain(self, lane: Lane) -> None:
+        if lane.paused:
+            return
+        if self.state is not _ALIVE:
+            if self.state is _DEAD:
+                self._fail_queued()
+            return
+        queue = lane.queue
+        budget = _DRAIN_BUDGET
+        while lane.running < lane.limit:
+            if not queue:
+                with self.lock:
+                    if queue:
+                        continue
+                    lane.scheduled = False
+                    return
+            call = queue.popleft()
+            if call.has_refs:
+                waiting = pending_refs(call.args, call.kwargs)
+                if waiting:
+                    self._park(lane, call, waiting)
+                    return
+                call.has_refs = False
+                try:
+                    call.args, call.kwargs = resolve_refs(call.args, call.kwargs)
+                except Exception as exc:  # an argument's call failed: so does this one
+                    fail(call.ref, exc, self.loop)
+                    continue
+            self._start(lane, call)
+            if self.state is not _ALIVE:
+                return
+            budget -= 1
+            if not budget:
+                self.loop.call_soon(self._drain, lane)
+                return
+        # Full: the next call to finish drains the lane again (scheduled stays True).
+
+    def _park(self, lane: Lane, call: Call, waiting: list[Any]) -> None:
+        """Hold the lane (keeping call order) until the call's ref arguments are done."""
+        lane.queue.appendleft(call)
+        lane.paused = True
+
+        def resume() -> None:
+            lane.paused = False
+            self._drain(lane)
+
+        when_all_done(waiting, self.loop, resume)
+
+    def _start(self, lane: Lane, call: Call) -> None:
+        method = call.method
+        if self.mode == "regular" or (self.mode == "async" and not method.is_async):
+            self._run_inline(call)
+        elif self.mode == "async":
+            lane.running += 1
+            task = self.loop.create_task(self._run_async(lane, call), context=self.ctx.copy())
+            tasks = self.tasks
+            assert tasks is not None
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        else:
+            lane.running += 1
+            assert self.executor is not None
+            self.executor.submit(self._run_in_thread, lane, call)
+
+    def _run_inline(self, call: Call) -> None:
+        ref = call.ref
+        if type(ref) is not list and ref is not None and ref.done():
+            return  # cancelled by its caller before it started
+        method = call.method
+        t0 = _now()
+        try:
+            result = self.ctx.run(method.fn, self.instance, *call.args, **call.kwargs)
+        except Exception as exc:
+            fail(ref, TaskError.from_exception(self._qualname(method), exc), self.loop)
+        except ActorExit:
+            self.kill(_died(self, "it called actorio.exit_actor()"))
+            fail(ref, self.death or _died(self, "exited"), self.loop)
+        else:
+            complete(ref, result, self.loop, self._qualname(method))
+        elapsed = _now() - t0
+        if elapsed > BLOCKING_WARNING_S:
+            _warn_blocking(self, method, elapsed)
+
+    async def _run_async(self, lane: Lane, call: Call) -> None:
+        method = call.method
+        ref = call.ref
+        try:
+            result = await method.fn(self.instance, *call.args, **call.kwargs)
+        except Exception as exc:
+            fail(ref, TaskError.from_exception(self._qualname(method), exc), self.loop)
+        except ActorExit:
+            self.kill(_died(self, "it called actorio.exit_actor()"))
+            fail(ref, self.death or _died(self, "exited"), self.loop)
+        except asyncio.CancelledError:
+            err = self.death or TaskCancelledError(f"{self._qualname(method)} was cancelled")
+            fail(ref, err, self.loop)
+            raise
+        else:
+            complete(ref, result, self.loop, self._qualname(method))
+        finally:
+            lane.running -= 1
+            if lane.queue and self.state is _ALIVE:
+                self._drain(lane)
+
+    def _run_in_thread(self, lane: Lane, call: Call) -> None:
+        method = call.method
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = self.ctx.copy().run(method.fn, self.instance, *call.args, **call.kwargs)
+        except Exception as exc:
+            error = TaskError.from_exception(self._qualname(method), exc)
+        except ActorExit:
+            error = ActorExit()
+        _call_soon_threadsafe(self.loop, self._thread_done, lane, call, result, error)
+
+    def _thread_done(self, lane: Lane, call: Call, result: Any, error: BaseException | None) -> None:
+        lane.running -= 1
+        if isinstance(error, ActorExit):
+            self.kill(_died(self, "it called actorio.exit_actor()"))
+        if self.state is _DEAD:
+            fail(call.ref, self.death or _died(self, "dead"), self.loop)
+            return
+        if error is not None:
+            fail(call.ref, error, self.loop)
+        else:
+            complete(call.ref, result, self.loop, self._qualname(call.method))
+        if lane.queue:
+            self._drain(lane)
+
+    def _cleanup(self) -> None:
+        """Fail every queued and running call, release the instance, leave the registry."""
+        self._fail_queued()
+        if self.tasks:
+            for task in list(self.tasks):
+                task.cancel()
+        if self.executor is not None:
+            self.executor.shutdown(wait=False)
+        self.instance = None
+        self.on_death(self)
+
+    def _fail_queued(self) -> None:
+        with self.lock:
+            calls = [call for lane in self.lanes.values() for call in lane.queue]
+            for lane in self.lanes.values():
+                lane.queue.clear()
+                lane.scheduled = False
+        err = self.death or _died(self, "it is dead")
+        here = _running_loop()
+        for call in calls:
+            fail(call.ref, err, here)
+
+    def _qualname(self, method: MethodSpec) -> str:
+        return f"{self.spec.name}.{method.name}"
+
+    def describe(self) -> str:
+        named = f" named {self.name!r} in namespace {self.namespace!r}" if self.name else ""
+        return f"actor {self.spec.name} (id {self.actor_id}){named}"
+
+
+def _enter(actor: weakref.ref[LocalActor], loop: asyncio.AbstractEventLoop) -> None:
+    current_actor.set(actor)
+    current_loop.set(loop)
+
+
+def _died(actor: LocalActor, why: str, cause: BaseException | None = None) -> ActorDiedError:
+    return ActorDiedError(
+        f"The {actor.describe()} is dead: {why}. Calls to it fail from now on; create a new "
+        f"actor to continue.",
+        cause,
+    )
+
+
+def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:  # the host loop is closed; nobody is left to tell
+        pass
+
+
+def _warn_blocking(actor: LocalActor, method: MethodSpec, elapsed: float) -> None:
+    log.warning(
+        "%s.%s ran for %.3f s on the event loop thread and blocked every other actor and task "
+        "on that loop; make the method async, or make the actor threaded "
+        "(mode='threaded' or max_concurrency > 1) so it runs on worker threads",
+        actor.spec.name,
+        method.name,
+        elapsed,
+    )

@@ -1,0 +1,219 @@
+"""Every error actorio raises, under one root.
+
+Where an error means the same as a builtin it also inherits from it, so generic handlers keep
+working (``except TimeoutError`` catches :class:`GetTimeoutError`). Ray's names are aliases of
+ours, so code written against ``ray.exceptions`` runs unchanged::
+
+    ActorioError (RayError)
+    ├── TaskError (RayTaskError)             a method or task raised; also an instance of the
+    │                                         original exception's class
+    ├── ActorError (RayActorError)
+    │   └── ActorDiedError                   the actor is dead: killed, exited, failed to construct
+    ├── GetTimeoutError         TimeoutError  actorio.get / actorio.wait ran out of time
+    ├── TaskCancelledError                   the call was cancelled before it produced a result
+    ├── PendingCallsLimitExceeded            the actor's mailbox is full (max_pending_calls)
+    ├── BlockingCallOnLoopError RuntimeError  a blocking call on an event loop's thread
+    ├── DirectCallError         TypeError     Cls() or handle.method() instead of .remote()
+    ├── InvalidArgumentsError   TypeError     arguments that do not fit the signature
+    ├── InvalidOptionsError     ValueError    an unknown or impossible option
+    ├── ActorMethodNotFoundError AttributeError  handle.no_such_method
+    ├── ActorNameTakenError     ValueError    a duplicate actor name in a namespace
+    ├── ActorNotFoundError      ValueError    get_actor() for a name nobody registered
+    ├── NotInActorError         RuntimeError  exit_actor() outside an actor method
+    └── AlreadyInitializedError RuntimeError  actorio.init() twice
+
+Every error survives pickling with its message and extra attributes intact.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+__all__ = [
+    "ActorDiedError",
+    "ActorError",
+    "ActorMethodNotFoundError",
+    "ActorNameTakenError",
+    "ActorNotFoundError",
+    "ActorioError",
+    "AlreadyInitializedError",
+    "BlockingCallOnLoopError",
+    "DirectCallError",
+    "GetTimeoutError",
+    "InvalidArgumentsError",
+    "InvalidOptionsError",
+    "NotInActorError",
+    "PendingCallsLimitExceeded",
+    "RayActorError",
+    "RayError",
+    "RayTaskError",
+    "TaskCancelledError",
+    "TaskError",
+]
+
+
+class ActorioError(Exception):
+    """Root of every actorio error."""
+
+
+class TaskError(ActorioError):
+    """A method or remote function raised ``cause``.
+
+    Raised to the caller as an instance of a class that derives from both ``TaskError`` and
+    ``type(cause)`` (see :meth:`as_instanceof_cause`), so ``except ValueError`` still works.
+    The remote traceback is kept as text because traceback objects cannot cross processes.
+    """
+
+    cause: BaseException
+    function_name: str
+    traceback_str: str
+
+    def __init__(self, function_name: str, cause: BaseException, traceback_str: str) -> None:
+        super().__init__(function_name, cause, traceback_str)
+        self.function_name = function_name
+        self.cause = cause
+        self.traceback_str = traceback_str
+
+    @classmethod
+    def from_exception(cls, function_name: str, cause: BaseException) -> TaskError:
+        """Wrap ``cause``, dropping the first traceback frame (actorio's dispatcher)."""
+        tb = cause.__traceback__
+        if tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        text = "".join(traceback.format_exception(type(cause), cause, tb))
+        return cls(function_name, cause, text).as_instanceof_cause()
+
+    def as_instanceof_cause(self) -> TaskError:
+        """Return an equivalent error that is also an instance of ``type(self.cause)``."""
+        cause_cls = type(self.cause)
+        if isinstance(self, cause_cls):
+            return self
+        dual = _dual_class(cause_cls)
+        if dual is None:
+            return self
+        err: TaskError = BaseException.__new__(dual)
+        err.args = self.cause.args
+        err.function_name = self.function_name
+        err.cause = self.cause
+        err.traceback_str = self.traceback_str
+        err.__cause__ = self.cause
+        return err
+
+    def __str__(self) -> str:
+        cause = self.cause
+        return (
+            f"{self.function_name} raised {type(cause).__name__}: {cause}\n\n"
+            f"Remote traceback:\n{self.traceback_str.rstrip()}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_task_error, (self.function_name, self.cause, self.traceback_str))
+
+
+_DUALS: dict[type[BaseException], type[TaskError] | None] = {}
+
+
+def _dual_class(cause_cls: type[BaseException]) -> type[TaskError] | None:
+    """One cached ``TaskError`` x ``cause_cls`` class per cause class; None if impossible."""
+    try:
+        return _DUALS[cause_cls]
+    except KeyError:
+        pass
+    dual: type[TaskError] | None
+    try:
+        dual = type(
+            f"TaskError({cause_cls.__name__})",
+            (TaskError, cause_cls),
+            {
+                "__init__": TaskError.__init__,
+                "__str__": TaskError.__str__,
+                "__reduce__": TaskError.__reduce__,
+                "__module__": "actorio.exceptions",
+            },
+        )
+    except TypeError:  # final classes, or C layouts that cannot be combined with ours
+        dual = None
+    _DUALS[cause_cls] = dual
+    return dual
+
+
+def _rebuild_task_error(function_name: str, cause: BaseException, tb: str) -> TaskError:
+    return TaskError(function_name, cause, tb).as_instanceof_cause()
+
+
+class ActorError(ActorioError):
+    """The actor could not run the call."""
+
+
+class ActorDiedError(ActorError):
+    """The actor is dead: it was killed, called ``exit_actor()``, or its constructor raised.
+
+    ``cause`` holds the constructor's exception (with its remote traceback) when there was one.
+    """
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        if cause is not None:
+            self.__cause__ = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.cause))
+
+
+class GetTimeoutError(ActorioError, TimeoutError):
+    """``actorio.get`` or ``actorio.wait`` reached its timeout; the call itself goes on."""
+
+
+class TaskCancelledError(ActorioError):
+    """The call was cancelled before it produced a result."""
+
+
+class PendingCallsLimitExceeded(ActorioError):
+    """The actor already holds ``max_pending_calls`` calls that have not finished."""
+
+
+class BlockingCallOnLoopError(ActorioError, RuntimeError):
+    """A blocking call (``actorio.get``, ``actorio.wait``) was made on an event loop's thread.
+
+    Blocking there would freeze the loop, and with it the actor that should answer.
+    """
+
+
+class DirectCallError(ActorioError, TypeError):
+    """An actor class or method was called directly instead of through ``.remote()``."""
+
+
+class InvalidArgumentsError(ActorioError, TypeError):
+    """The arguments do not fit the signature of the method, task or actorio function."""
+
+
+class InvalidOptionsError(ActorioError, ValueError):
+    """An option that actorio does not know, or a combination it cannot honour."""
+
+
+class ActorMethodNotFoundError(ActorioError, AttributeError):
+    """The actor class has no method of that name."""
+
+
+class ActorNameTakenError(ActorioError, ValueError):
+    """Another live actor already has this name in this namespace."""
+
+
+class ActorNotFoundError(ActorioError, ValueError):
+    """No live actor has this name in this namespace."""
+
+
+class NotInActorError(ActorioError, RuntimeError):
+    """An actor-only function such as ``exit_actor()`` was called outside an actor method."""
+
+
+class AlreadyInitializedError(ActorioError, RuntimeError):
+    """``actorio.init()`` was called while actorio was already running."""
+
+
+# Ray's spellings, so ``from actorio import exceptions as ray_exceptions`` reads the same.
+RayError = ActorioError
+RayTaskError = TaskError
+RayActorError = ActorError
