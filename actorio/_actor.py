@@ -26,7 +26,7 @@ _ids = itertools.count(1)
 class ActorClass(Generic[T]):
     """An actor class: create actors with ``.remote(...)``, configure with ``.options(...)``."""
 
-    __slots__ = ("_spec", "_options", "__dict__")
+    __slots__ = ("__dict__", "_options", "_spec")
 
     def __init__(self, spec: ClassSpec, options: ActorOptions) -> None:
         # Fail at decoration time, not at first use, when the options cannot work.

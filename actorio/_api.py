@@ -66,7 +66,7 @@ def _make_remote(obj: Any, options: dict[str, Any]) -> Any:
 
 
 @overload
-def remote(obj: type[T], /) -> ActorClass[T]: ...
+def remote(obj: type[T], /) -> ActorClass[T]: ...  # type: ignore[overload-overlap]
 @overload
 def remote(obj: Callable[..., Coroutine[Any, Any, R]], /) -> RemoteFunction[R]: ...
 @overload
@@ -191,7 +191,9 @@ def kill(actor: ActorHandle[Any], *, no_restart: bool = True) -> None:
     interrupted, so it finishes, but its result is dropped. A name it held becomes free.
     """
     if not isinstance(actor, ActorHandle):
-        raise InvalidArgumentsError(f"actorio.kill() takes an actor handle, got {type(actor).__name__}")
+        raise InvalidArgumentsError(
+            f"actorio.kill() takes an actor handle, got {type(actor).__name__}"
+        )
     core = actor._actorio_actor
     core.kill(ActorDiedError(f"The {core.describe()} is dead: it was killed with actorio.kill()."))
 
@@ -265,7 +267,12 @@ def shutdown() -> None:
     _reset()
 
 
-def run(main: Coroutine[Any, Any, T], *, debug: bool | None = None, loop_factory: LoopFactory | None = None) -> T:
+def run(
+    main: Coroutine[Any, Any, T],
+    *,
+    debug: bool | None = None,
+    loop_factory: LoopFactory | None = None,
+) -> T:
     """Run an ``await``-based script on uvloop when installed (else asyncio), like ``asyncio.run``.
 
     Actors created on this loop are killed when ``main`` returns, so none outlives its loop.

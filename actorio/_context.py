@@ -18,4 +18,6 @@ __all__ = ["current_actor", "current_loop"]
 current_actor: ContextVar[Any] = ContextVar("actorio_current_actor", default=None)
 
 #: The loop that hosts the running actor or task; used by code running in worker threads.
-current_loop: ContextVar[AbstractEventLoop | None] = ContextVar("actorio_current_loop", default=None)
+current_loop: ContextVar[AbstractEventLoop | None] = ContextVar(
+    "actorio_current_loop", default=None
+)

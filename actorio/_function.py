@@ -21,7 +21,7 @@ class RemoteFunction(Generic[R]):
     worker threads, so they never block a loop and may call ``actorio.get``.
     """
 
-    __slots__ = ("_spec", "_options", "__dict__")
+    __slots__ = ("__dict__", "_options", "_spec")
 
     def __init__(self, spec: FunctionSpec, options: dict[str, Any]) -> None:
         self._spec = spec

@@ -28,7 +28,7 @@ _TOKEN = object()
 class ActorMethod:
     """A method of one actor, bound to its handle: call ``.remote(*args, **kwargs)``."""
 
-    __slots__ = ("_actor", "_spec", "_num_returns", "_group")
+    __slots__ = ("_actor", "_group", "_num_returns", "_spec")
 
     def __init__(self, actor: Any, spec: MethodSpec, num_returns: int, group: str | None) -> None:
         self._actor = actor
@@ -50,7 +50,9 @@ class ActorMethod:
             raise InvalidOptionsError(
                 f"{self._actor.describe()} has no concurrency group {group!r}; it has {known}"
             )
-        return ActorMethod(self._actor, self._spec, opts.get("num_returns", self._num_returns), group)
+        return ActorMethod(
+            self._actor, self._spec, opts.get("num_returns", self._num_returns), group
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = f"{self._actor.spec.name}.{self._spec.name}"
@@ -73,7 +75,7 @@ class ActorHandle(Generic[T]):
         await counter.increment.remote()
     """
 
-    __slots__ = ("_actorio_actor", "__dict__", "__weakref__")
+    __slots__ = ("__dict__", "__weakref__", "_actorio_actor")
 
     def __init__(self, actor: Any, token: object = None) -> None:
         if token is not _TOKEN:

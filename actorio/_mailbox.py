@@ -18,25 +18,10 @@ from .exceptions import InvalidArgumentsError
 __all__ = ["Call", "Lane", "make_refs", "complete", "fail"]
 
 
-class Call:
-    """One message: which method, its arguments, and where its result goes."""
-
-    __slots__ = ("method", "args", "kwargs", "ref", "has_refs")
-
-    def __init__(
-        self,
-        method: MethodSpec,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        ref: Any,
-        has_refs: bool,
-    ) -> None:
-        self.method = method
-        self.args = args
-        self.kwargs = kwargs
-        #: an ObjectRef, a list of them (num_returns > 1), or None (num_returns == 0)
-        self.ref = ref
-        self.has_refs = has_refs
+#: One message: (method, args, kwargs, ref, has_ref_args). ``ref`` is an ObjectRef, a list of
+#: them (num_returns > 1) or None (num_returns == 0). A tuple, not an object: it is built once
+#: per call on the hot path, and tuples are the cheapest thing Python can build.
+Call = tuple[MethodSpec, tuple[Any, ...], dict[str, Any], Any, bool]
 
 
 class Lane:
@@ -48,7 +33,7 @@ class Lane:
     only goes back to False under the actor's lock, when the queue is seen empty.
     """
 
-    __slots__ = ("queue", "limit", "running", "scheduled", "paused")
+    __slots__ = ("limit", "paused", "queue", "running", "scheduled")
 
     def __init__(self, limit: int) -> None:
         self.queue: deque[Call] = deque()

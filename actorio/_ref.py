@@ -53,11 +53,11 @@ class ObjectRef(asyncio.Future[T]):
 
     def __await__(self) -> Generator[Any, None, T]:
         # Fast path: awaited on its own loop, exactly like a plain asyncio.Future.
-        if self.get_loop() is _running_loop():
-            return _future_await(self)  # type: ignore[no-any-return]
+        if self._loop is _running_loop():
+            return _future_await(self)
         return _await_foreign(self).__await__()
 
-    __iter__ = __await__  # type: ignore[assignment]
+    __iter__ = __await__
 
     def future(self) -> concurrent.futures.Future[T]:
         """A thread-safe ``concurrent.futures.Future`` that completes with this ref."""
@@ -121,7 +121,9 @@ def deliver(ref: asyncio.Future[Any], value: Any, here: AbstractEventLoop) -> No
         pass
 
 
-def deliver_error(ref: asyncio.Future[Any], exc: BaseException, here: AbstractEventLoop | None) -> None:
+def deliver_error(
+    ref: asyncio.Future[Any], exc: BaseException, here: AbstractEventLoop | None
+) -> None:
     """Fail ``ref`` with ``exc``; ``here`` is the loop of the calling thread (or None)."""
     loop = ref.get_loop()
     if loop is here:

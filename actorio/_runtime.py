@@ -115,7 +115,9 @@ class Runtime:
             with self._lock:
                 lt = self._loop_thread
                 if lt is None:
-                    lt = self._loop_thread = _LoopThread(self.loop_factory or default_loop_factory())
+                    lt = self._loop_thread = _LoopThread(
+                        self.loop_factory or default_loop_factory()
+                    )
         return lt.loop
 
     def task_pool(self) -> ThreadPoolExecutor:

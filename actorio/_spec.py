@@ -62,7 +62,7 @@ class ArgCheck:
     comparison; anything else falls back to ``Signature.bind`` for an exact error message.
     """
 
-    __slots__ = ("_sig", "_lo", "_hi", "_qualname")
+    __slots__ = ("_hi", "_lo", "_qualname", "_sig")
 
     def __init__(self, fn: Callable[..., Any], qualname: str, skip_self: bool) -> None:
         self._qualname = qualname
@@ -87,6 +87,11 @@ class ArgCheck:
             elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
                 lo = -1  # a required keyword: always take the slow path
         self._lo, self._hi = lo, hi
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """(fewest, most) positional arguments that need no further check."""
+        return self._lo, self._hi
 
     def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if not kwargs and self._lo <= len(args) <= self._hi:
@@ -145,8 +150,13 @@ class ClassSpec:
             name=user_cls.__name__,
             methods=methods,
             has_async=any(m.is_async for m in methods.values()),
-            init_check=ArgCheck(user_cls.__init__, f"{user_cls.__name__}", skip_self=True),
+            init_check=ArgCheck(_init_of(user_cls), user_cls.__name__, skip_self=True),
         )
+
+
+def _init_of(user_cls: type) -> Callable[..., Any]:
+    init: Callable[..., Any] = user_cls.__init__  # type: ignore[misc]
+    return init
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +250,9 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
         elif key == "concurrency_groups":
             if not isinstance(value, Mapping):
                 raise InvalidOptionsError(f"concurrency_groups must be a dict, got {value!r}")
-            value = {str(k): _positive_int(f"concurrency_groups[{k!r}]", v) for k, v in value.items()}
+            value = {
+                str(k): _positive_int(f"concurrency_groups[{k!r}]", v) for k, v in value.items()
+            }
         elif key == "mode" and value not in (None, "regular", "async", "threaded"):
             raise InvalidOptionsError(
                 f"mode must be 'regular', 'async' or 'threaded', got {value!r}"
@@ -306,7 +318,9 @@ def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidOptionsError(f"{key}={value!r} is not supported by actorio yet")
         if key == "backend":
             value = check_backend(value)
-        out[key] = call_options({"num_returns": value})["num_returns"] if key == "num_returns" else value
+        out[key] = (
+            call_options({"num_returns": value})["num_returns"] if key == "num_returns" else value
+        )
     return out
 
 

@@ -20,6 +20,9 @@ class ActorCore(Protocol):
     name: str | None
     namespace: str
 
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Run the constructor (asynchronously); calls queue behind it."""
+
     def submit(
         self,
         method: MethodSpec,

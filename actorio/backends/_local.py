@@ -32,7 +32,9 @@ class LocalBackend:
         lock: Any,
         on_death: Callable[[Any], None],
     ) -> LocalActor:
-        return LocalActor(actor_id, spec, mode, limit, groups, loop, name, namespace, lock, on_death)
+        return LocalActor(
+            actor_id, spec, mode, limit, groups, loop, name, namespace, lock, on_death
+        )
 
     def submit_task(
         self,

@@ -24,13 +24,15 @@ import contextvars
 import logging
 import time
 import weakref
+from asyncio import InvalidStateError
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .._context import current_actor, current_loop
 from .._mailbox import Call, Lane, complete, fail, make_refs
-from .._ref import has_refs, pending_refs, resolve_refs, when_all_done
+from .._ref import ObjectRef, deliver, has_refs, pending_refs, resolve_refs, when_all_done
+from .._ref import deliver_error as ref_fail
 from .._spec import ClassSpec, MethodSpec, Mode
 from ..exceptions import ActorDiedError, TaskCancelledError, TaskError
 from ._base import ActorExit
@@ -53,23 +55,23 @@ class LocalActor:
     """One actor hosted on one event loop of this process."""
 
     __slots__ = (
+        "__weakref__",
         "actor_id",
-        "spec",
-        "mode",
-        "loop",
-        "instance",
-        "state",
+        "ctx",
         "death",
-        "lanes",
         "default_lane",
+        "executor",
+        "instance",
+        "lanes",
         "lock",
+        "loop",
+        "mode",
         "name",
         "namespace",
-        "ctx",
-        "executor",
-        "tasks",
         "on_death",
-        "__weakref__",
+        "spec",
+        "state",
+        "tasks",
     )
 
     def __init__(
@@ -129,8 +131,17 @@ class LocalActor:
     ) -> Any:
         loop = _running_loop()
         host = self.loop
-        ref = make_refs(host if loop is None else loop, num_returns)
-        call = Call(method, args, kwargs, ref, has_refs(args, kwargs))
+        if num_returns == 1:
+            ref: Any = ObjectRef(loop=host if loop is None else loop)
+        else:
+            ref = make_refs(host if loop is None else loop, num_returns)
+        with_refs = False
+        for a in args:
+            if isinstance(a, ObjectRef):
+                with_refs = True
+        if kwargs and not with_refs:
+            with_refs = has_refs((), kwargs)
+        call = (method, args, kwargs, ref, with_refs)
         lane = self.lanes[group] if group is not None else self.default_lane
         if loop is host:
             # Same thread as the drain: no lock needed for state or the queue (see module doc).
@@ -219,6 +230,7 @@ class LocalActor:
             self._drain(lane)
 
     def _drain(self, lane: Lane) -> None:
+        """Start queued calls while the lane has room (host loop only)."""
         if lane.paused:
             return
         if self.state is not _ALIVE:
@@ -226,7 +238,12 @@ class LocalActor:
                 self._fail_queued()
             return
         queue = lane.queue
+        loop = self.loop
+        run = self.ctx.run
+        instance = self.instance
+        inline_all = self.mode == "regular"
         budget = _DRAIN_BUDGET
+        t0 = _now()
         while lane.running < lane.limit:
             if not queue:
                 with self.lock:
@@ -234,24 +251,61 @@ class LocalActor:
                         continue
                     lane.scheduled = False
                     return
-            call = queue.popleft()
-            if call.has_refs:
-                waiting = pending_refs(call.args, call.kwargs)
+            method, args, kwargs, ref, with_refs = queue.popleft()
+            if with_refs:
+                waiting = pending_refs(args, kwargs)
                 if waiting:
-                    self._park(lane, call, waiting)
+                    self._park(lane, (method, args, kwargs, ref, with_refs), waiting)
                     return
-                call.has_refs = False
                 try:
-                    call.args, call.kwargs = resolve_refs(call.args, call.kwargs)
+                    args, kwargs = resolve_refs(args, kwargs)
                 except Exception as exc:  # an argument's call failed: so does this one
-                    fail(call.ref, exc, self.loop)
+                    fail(ref, exc, loop)
                     continue
-            self._start(lane, call)
+            if not (inline_all or not method.is_async):
+                self._start_concurrent(lane, (method, args, kwargs, ref, False))
+                continue
+            if self.executor is not None:
+                self._start_in_thread(lane, (method, args, kwargs, ref, False))
+                continue
+            # The fast path: a sync method runs right here, in this callback.
+            if type(ref) is ObjectRef:
+                if ref.done():
+                    continue  # cancelled by its caller before it started
+                try:
+                    result = run(method.fn, instance, *args, **kwargs)
+                except Exception as exc:
+                    ref_fail(ref, TaskError.from_exception(self._qualname(method), exc), loop)
+                except ActorExit:
+                    self._exit(ref)
+                    return
+                else:
+                    if ref.get_loop() is loop:
+                        try:
+                            ref.set_result(result)
+                        except InvalidStateError:  # cancelled while it ran
+                            pass
+                    else:
+                        deliver(ref, result, loop)
+            else:
+                try:
+                    result = run(method.fn, instance, *args, **kwargs)
+                except Exception as exc:
+                    fail(ref, TaskError.from_exception(self._qualname(method), exc), loop)
+                except ActorExit:
+                    self._exit(ref)
+                    return
+                else:
+                    complete(ref, result, loop, self._qualname(method))
+            t1 = _now()
+            if t1 - t0 > BLOCKING_WARNING_S:
+                _warn_blocking(self, method, t1 - t0)
+            t0 = t1
             if self.state is not _ALIVE:
                 return
             budget -= 1
             if not budget:
-                self.loop.call_soon(self._drain, lane)
+                loop.call_soon(self._drain, lane)
                 return
         # Full: the next call to finish drains the lane again (scheduled stays True).
 
@@ -266,51 +320,31 @@ class LocalActor:
 
         when_all_done(waiting, self.loop, resume)
 
-    def _start(self, lane: Lane, call: Call) -> None:
-        method = call.method
-        if self.mode == "regular" or (self.mode == "async" and not method.is_async):
-            self._run_inline(call)
-        elif self.mode == "async":
-            lane.running += 1
-            task = self.loop.create_task(self._run_async(lane, call), context=self.ctx.copy())
-            tasks = self.tasks
-            assert tasks is not None
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        else:
-            lane.running += 1
-            assert self.executor is not None
-            self.executor.submit(self._run_in_thread, lane, call)
+    def _exit(self, ref: Any) -> None:
+        self.kill(_died(self, "it called actorio.exit_actor()"))
+        fail(ref, self.death or _died(self, "it exited"), self.loop)
 
-    def _run_inline(self, call: Call) -> None:
-        ref = call.ref
-        if type(ref) is not list and ref is not None and ref.done():
-            return  # cancelled by its caller before it started
-        method = call.method
-        t0 = _now()
-        try:
-            result = self.ctx.run(method.fn, self.instance, *call.args, **call.kwargs)
-        except Exception as exc:
-            fail(ref, TaskError.from_exception(self._qualname(method), exc), self.loop)
-        except ActorExit:
-            self.kill(_died(self, "it called actorio.exit_actor()"))
-            fail(ref, self.death or _died(self, "exited"), self.loop)
-        else:
-            complete(ref, result, self.loop, self._qualname(method))
-        elapsed = _now() - t0
-        if elapsed > BLOCKING_WARNING_S:
-            _warn_blocking(self, method, elapsed)
+    def _start_concurrent(self, lane: Lane, call: Call) -> None:
+        lane.running += 1
+        task = self.loop.create_task(self._run_async(lane, call), context=self.ctx.copy())
+        tasks = self.tasks
+        assert tasks is not None
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _start_in_thread(self, lane: Lane, call: Call) -> None:
+        lane.running += 1
+        assert self.executor is not None
+        self.executor.submit(self._run_in_thread, lane, call)
 
     async def _run_async(self, lane: Lane, call: Call) -> None:
-        method = call.method
-        ref = call.ref
+        method, args, kwargs, ref, _ = call
         try:
-            result = await method.fn(self.instance, *call.args, **call.kwargs)
+            result = await method.fn(self.instance, *args, **kwargs)
         except Exception as exc:
             fail(ref, TaskError.from_exception(self._qualname(method), exc), self.loop)
         except ActorExit:
-            self.kill(_died(self, "it called actorio.exit_actor()"))
-            fail(ref, self.death or _died(self, "exited"), self.loop)
+            self._exit(ref)
         except asyncio.CancelledError:
             err = self.death or TaskCancelledError(f"{self._qualname(method)} was cancelled")
             fail(ref, err, self.loop)
@@ -323,28 +357,34 @@ class LocalActor:
                 self._drain(lane)
 
     def _run_in_thread(self, lane: Lane, call: Call) -> None:
-        method = call.method
+        method, args, kwargs, ref, _ = call
         result: Any = None
         error: BaseException | None = None
+        if type(ref) is ObjectRef and ref.done():
+            _call_soon_threadsafe(self.loop, self._thread_done, lane, call, None, None)
+            return  # cancelled by its caller before it started
         try:
-            result = self.ctx.copy().run(method.fn, self.instance, *call.args, **call.kwargs)
+            result = self.ctx.copy().run(method.fn, self.instance, *args, **kwargs)
         except Exception as exc:
             error = TaskError.from_exception(self._qualname(method), exc)
         except ActorExit:
             error = ActorExit()
         _call_soon_threadsafe(self.loop, self._thread_done, lane, call, result, error)
 
-    def _thread_done(self, lane: Lane, call: Call, result: Any, error: BaseException | None) -> None:
+    def _thread_done(
+        self, lane: Lane, call: Call, result: Any, error: BaseException | None
+    ) -> None:
         lane.running -= 1
         if isinstance(error, ActorExit):
             self.kill(_died(self, "it called actorio.exit_actor()"))
+        method, _, _, ref, _ = call
         if self.state is _DEAD:
-            fail(call.ref, self.death or _died(self, "dead"), self.loop)
+            fail(ref, self.death or _died(self, "it is dead"), self.loop)
             return
         if error is not None:
-            fail(call.ref, error, self.loop)
+            fail(ref, error, self.loop)
         else:
-            complete(call.ref, result, self.loop, self._qualname(call.method))
+            complete(ref, result, self.loop, self._qualname(method))
         if lane.queue:
             self._drain(lane)
 
@@ -368,7 +408,7 @@ class LocalActor:
         err = self.death or _died(self, "it is dead")
         here = _running_loop()
         for call in calls:
-            fail(call.ref, err, here)
+            fail(call[3], err, here)
 
     def _qualname(self, method: MethodSpec) -> str:
         return f"{self.spec.name}.{method.name}"
@@ -391,7 +431,9 @@ def _died(actor: LocalActor, why: str, cause: BaseException | None = None) -> Ac
     )
 
 
-def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+def _call_soon_threadsafe(
+    loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any
+) -> None:
     try:
         loop.call_soon_threadsafe(fn, *args)
     except RuntimeError:  # the host loop is closed; nobody is left to tell
