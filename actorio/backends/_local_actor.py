@@ -353,7 +353,8 @@ class LocalActor:
             complete(ref, result, self.loop, self._qualname(method))
         finally:
             lane.running -= 1
-            if lane.queue and self.state is _ALIVE:
+            # Room again: drain, which also clears 'scheduled' if nothing is left.
+            if lane.scheduled and self.state is _ALIVE:
                 self._drain(lane)
 
     def _run_in_thread(self, lane: Lane, call: Call) -> None:
@@ -385,7 +386,7 @@ class LocalActor:
             fail(ref, error, self.loop)
         else:
             complete(ref, result, self.loop, self._qualname(method))
-        if lane.queue:
+        if lane.scheduled:  # room again; drain also clears 'scheduled' if nothing is left
             self._drain(lane)
 
     def _cleanup(self) -> None:
