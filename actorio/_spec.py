@@ -67,7 +67,7 @@ class ArgCheck:
     def __init__(self, fn: Callable[..., Any], qualname: str, skip_self: bool) -> None:
         self._qualname = qualname
         try:
-            sig = inspect.signature(fn)
+            sig = _signature(fn)
         except (TypeError, ValueError):  # builtins without a signature: accept anything
             self._sig = None
             self._lo, self._hi = 0, 1 << 30
@@ -104,6 +104,14 @@ class ArgCheck:
             raise InvalidArgumentsError(
                 f"{self._qualname}{self._sig} cannot take these arguments: {exc}"
             ) from None
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """The signature with string annotations evaluated, so error messages read naturally."""
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except Exception:  # a forward reference that does not resolve: keep the strings
+        return inspect.signature(fn)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,334 @@
+"""The three concurrency modes, concurrency groups, and mode inference errors."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+import actorio
+from actorio.backends import _local_actor
+from actorio.exceptions import InvalidOptionsError
+
+WAIT = 10.0  # generous cap on every event wait: a hang fails, a slow CI machine does not
+
+
+@dataclass
+class Probe:
+    """Shared with the actor by reference (in-process arguments are not copied)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    peak: int = 0
+    log: list[Any] = field(default_factory=list)
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+
+# -- regular ------------------------------------------------------------------------------------
+
+
+@actorio.remote
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.threads: set[int] = set()
+
+    def record(self, seq: int) -> None:
+        self.seen.append(seq)
+        self.threads.add(threading.get_ident())
+
+    def seen_list(self) -> list[int]:
+        return self.seen
+
+    def thread_ids(self) -> set[int]:
+        return self.threads
+
+
+def test_regular_calls_start_in_submission_order_across_threads() -> None:
+    rec = Recorder.remote()
+    order = itertools.count()
+    submit_lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def caller() -> None:
+        start.wait(WAIT)
+        for _ in range(300):
+            with submit_lock:  # makes the submission order known: seq order
+                rec.record.remote(next(order))
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    seen = actorio.get(rec.seen_list.remote(), timeout=WAIT)
+    assert seen == list(range(2400))
+
+
+async def test_regular_actor_runs_on_the_loop_that_created_it() -> None:
+    rec = Recorder.remote()
+    await asyncio.gather(*(rec.record.remote(i) for i in range(10)))
+    # ... and from another thread, calls still run on the host loop's thread.
+    await asyncio.to_thread(lambda: actorio.get(rec.record.remote(10), timeout=WAIT))
+    assert await rec.thread_ids.remote() == {threading.get_ident()}
+    assert await rec.seen_list.remote() == list(range(11))
+
+
+async def test_regular_actor_interleaves_nothing() -> None:
+    @actorio.remote
+    class Serial:
+        def __init__(self, probe: Probe) -> None:
+            self.probe = probe
+
+        def work(self, i: int) -> int:
+            self.probe.enter()
+            self.probe.log.append(i)
+            self.probe.leave()
+            return i
+
+    probe = Probe()
+    s = Serial.remote(probe)
+    assert await asyncio.gather(*(s.work.remote(i) for i in range(100))) == list(range(100))
+    assert probe.peak == 1
+    assert probe.log == list(range(100))
+
+
+# -- async --------------------------------------------------------------------------------------
+
+
+@actorio.remote
+class Gate:
+    """Async actor whose calls park on an event the test controls."""
+
+    def __init__(
+        self, probe: Probe, target: int, reached: asyncio.Event, go: asyncio.Event
+    ) -> None:
+        self.probe = probe
+        self.target = target
+        self.reached = reached
+        self.go = go
+
+    async def hold(self, i: int) -> int:
+        self.probe.enter()
+        if self.probe.in_flight == self.target:
+            self.reached.set()
+        await self.go.wait()
+        self.probe.leave()
+        return i
+
+    def peak(self) -> int:  # sync method of an async actor: runs on the loop, between awaits
+        return self.probe.peak
+
+
+@pytest.mark.parametrize(("limit", "calls"), [(3, 10), (None, 1200)])
+async def test_async_actor_bounded_by_max_concurrency(limit: int | None, calls: int) -> None:
+    expected = limit or 1000  # Ray's default for async actors
+    probe, reached, go = Probe(), asyncio.Event(), asyncio.Event()
+    cls = Gate.options(max_concurrency=limit) if limit else Gate
+    g = cls.remote(probe, expected, reached, go)
+    refs = [g.hold.remote(i) for i in range(calls)]
+    async with asyncio.timeout(WAIT):
+        await reached.wait()
+    for _ in range(20):  # let anything that could wrongly start, start
+        await asyncio.sleep(0)
+    assert probe.in_flight == expected
+    go.set()
+    assert await asyncio.gather(*refs) == list(range(calls))
+    assert probe.peak == expected
+    assert await g.peak.remote() == expected
+
+
+async def test_sync_method_of_async_actor_runs_on_loop_and_warns_when_slow(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_local_actor, "BLOCKING_WARNING_S", 0.01)
+
+    @actorio.remote
+    class Mixed:
+        async def ping(self) -> str:
+            return "pong"
+
+        def slow(self) -> int:
+            time.sleep(0.05)  # the point of the test: a method that blocks the loop
+            return threading.get_ident()
+
+    m = Mixed.remote()
+    with caplog.at_level(logging.WARNING, logger="actorio"):
+        assert await m.slow.remote() == threading.get_ident()
+    assert await m.ping.remote() == "pong"
+    [record] = [r for r in caplog.records if r.name == "actorio"]
+    message = record.getMessage()
+    assert "Mixed.slow" in message
+    assert "blocked" in message
+    assert "threaded" in message
+
+
+# -- threaded -----------------------------------------------------------------------------------
+
+
+@actorio.remote(max_concurrency=4)
+class Pool:
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+
+    def meet(self, barrier: threading.Barrier) -> str:
+        self.probe.enter()
+        try:
+            barrier.wait(WAIT)  # passes only if `parties` calls run at the same time
+        finally:
+            self.probe.leave()
+        return threading.current_thread().name
+
+    def block(self, event: threading.Event) -> str:
+        self.probe.enter()
+        try:
+            assert event.wait(WAIT)
+        finally:
+            self.probe.leave()
+        return threading.current_thread().name
+
+
+async def test_threaded_actor_runs_max_concurrency_calls_in_parallel() -> None:
+    probe = Probe()
+    p = Pool.remote(probe)
+    barrier = threading.Barrier(4)
+    names = await asyncio.gather(*(p.meet.remote(barrier) for _ in range(8)))
+    assert probe.peak == 4
+    assert all(n.startswith("actorio-Pool") for n in names)
+    assert len(set(names)) == 4
+
+
+def test_threaded_actor_never_exceeds_its_limit() -> None:
+    probe = Probe()
+    p = Pool.options(max_concurrency=2).remote(probe)
+    barrier = threading.Barrier(2)
+    actorio.get([p.meet.remote(barrier) for _ in range(10)], timeout=WAIT)
+    assert probe.peak == 2
+
+
+def test_threaded_with_one_thread_keeps_order_off_the_loop() -> None:
+    rec = Recorder.options(mode="threaded").remote()
+    actorio.get([rec.record.remote(i) for i in range(200)], timeout=WAIT)
+    assert actorio.get(rec.seen_list.remote()) == list(range(200))
+    [ident] = actorio.get(rec.thread_ids.remote())
+    assert ident != threading.get_ident()
+
+
+# -- concurrency groups -------------------------------------------------------------------------
+
+
+@actorio.remote(concurrency_groups={"io": 2, "compute": 1})
+class Grouped:
+    def __init__(self, probe: Probe) -> None:
+        self.probe = probe
+
+    @actorio.method(concurrency_group="io")
+    def fetch(self, barrier: threading.Barrier) -> str:
+        barrier.wait(WAIT)
+        return "fetched"
+
+    @actorio.method(concurrency_group="compute")
+    def crunch(self, event: threading.Event) -> str:
+        self.probe.enter()
+        try:
+            assert event.wait(WAIT)
+        finally:
+            self.probe.leave()
+        return "crunched"
+
+    def default(self, event: threading.Event) -> str:
+        assert event.wait(WAIT)
+        return "default"
+
+
+async def test_groups_have_their_own_limits_and_do_not_block_each_other() -> None:
+    probe = Probe()
+    g = Grouped.remote(probe)
+    release = threading.Event()
+    # The default group (max_concurrency=1) and 'compute' (1) are both busy...
+    busy = [g.default.remote(release), g.crunch.remote(release), g.crunch.remote(release)]
+    # ... yet two 'io' calls run together (a two-party barrier would time out otherwise).
+    barrier = threading.Barrier(2)
+    assert await asyncio.gather(g.fetch.remote(barrier), g.fetch.remote(barrier)) == [
+        "fetched",
+        "fetched",
+    ]
+    # A default-group method moved into 'io' for one call also runs while the others block.
+    other = threading.Event()
+    other.set()
+    assert await g.default.options(concurrency_group="io").remote(other) == "default"
+    release.set()
+    assert await asyncio.gather(*busy) == ["default", "crunched", "crunched"]
+    assert probe.peak == 1  # 'compute' never ran two at once
+
+
+async def test_async_actor_with_concurrency_groups() -> None:
+    @actorio.remote(concurrency_groups={"slow": 1})
+    class A:
+        def __init__(self, go: asyncio.Event) -> None:
+            self.go = go
+
+        @actorio.method(concurrency_group="slow")
+        async def wait_for_go(self) -> str:
+            await self.go.wait()
+            return "went"
+
+        async def quick(self) -> str:
+            return "quick"
+
+    go = asyncio.Event()
+    a = A.remote(go)
+    slow = [a.wait_for_go.remote(), a.wait_for_go.remote()]
+    assert await a.quick.remote() == "quick"  # the default group is not held up
+    go.set()
+    assert await asyncio.gather(*slow) == ["went", "went"]
+
+
+# -- inference and impossible choices -----------------------------------------------------------
+
+
+def test_impossible_mode_choices_fail_at_creation() -> None:
+    class HasAsync:
+        async def f(self) -> None: ...
+
+    class AllSync:
+        def f(self) -> None: ...
+
+    with pytest.raises(InvalidOptionsError, match="async def methods"):
+        actorio.remote(mode="threaded")(HasAsync)
+    with pytest.raises(InvalidOptionsError, match="cannot be a regular actor"):
+        actorio.remote(HasAsync).options(mode="regular")
+    with pytest.raises(InvalidOptionsError, match="needs at least one async def"):
+        actorio.remote(mode="async")(AllSync)
+    with pytest.raises(InvalidOptionsError, match="one call at a time"):
+        actorio.remote(mode="regular", max_concurrency=2)(AllSync)
+    with pytest.raises(InvalidOptionsError, match="positive int"):
+        actorio.remote(max_concurrency=0)(AllSync)
+    with pytest.raises(InvalidOptionsError, match="mode must be"):
+        actorio.remote(mode="parallel")(AllSync)
+
+
+def test_method_in_undeclared_group_is_an_error() -> None:
+    class C:
+        @actorio.method(concurrency_group="io")
+        def f(self) -> None: ...
+
+    with pytest.raises(InvalidOptionsError, match="concurrency_groups=\\{'io': N\\}"):
+        actorio.remote(max_concurrency=2)(C)
+    ok = actorio.remote(concurrency_groups={"io": 1})(C).remote()
+    with pytest.raises(InvalidOptionsError, match="no concurrency group 'nope'"):
+        ok.f.options(concurrency_group="nope")
