@@ -43,7 +43,7 @@ class Counter:
         actorio.exit_actor()
 
 
-# -- misuse is caught at the call site ------------------------------------------------------------
+# -- misuse is caught at the call site ----------------------------------------------------------
 
 
 def test_direct_calls_say_to_use_remote() -> None:
@@ -76,7 +76,7 @@ async def test_wrong_arguments_fail_before_anything_is_queued() -> None:
     assert await c.get.remote() == 6
 
 
-# -- errors reach the caller; the actor lives on ------------------------------------------------
+# -- errors reach the caller; the actor lives on -------------------------------------------------
 
 
 async def test_method_error_is_the_original_type_with_remote_traceback() -> None:
@@ -122,7 +122,7 @@ async def test_failing_constructor_kills_the_actor_with_its_cause() -> None:
         await b.ping.remote()
 
 
-# -- kill and exit ----------------------------------------------------------------------------------
+# -- kill and exit ---------------------------------------------------------------------------
 
 
 async def test_kill_fails_queued_and_new_calls_and_cancels_running_async() -> None:
@@ -149,7 +149,7 @@ async def test_kill_fails_queued_and_new_calls_and_cancels_running_async() -> No
         await started.wait()
     actorio.kill(w)
     for ref in (running, queued, w.later.remote()):
-        with pytest.raises(ActorDiedError, match="killed with actorio.kill"):
+        with pytest.raises(ActorDiedError, match=r"killed with actorio\.kill"):
             await ref
     assert cancelled.is_set()
 
@@ -205,7 +205,7 @@ def test_kill_from_another_thread_while_busy() -> None:
     assert outcomes[len(done) :] == ["died"] * (1000 - len(done))
 
 
-# -- handles ---------------------------------------------------------------------------------------
+# -- handles -----------------------------------------------------------------------------------
 
 
 async def test_arguments_are_passed_by_reference() -> None:
@@ -258,7 +258,7 @@ async def test_num_returns() -> None:
     assert box == [1]
 
 
-# -- release ---------------------------------------------------------------------------------------
+# -- release -----------------------------------------------------------------------------------
 
 
 async def test_anonymous_actor_is_released_with_its_last_handle() -> None:
