@@ -17,7 +17,12 @@ from asyncio import AbstractEventLoop
 from collections.abc import Generator
 from typing import Any, TypeVar
 
-from .exceptions import BlockingCallOnLoopError, GetTimeoutError, TaskCancelledError
+from .exceptions import (
+    ActorDiedError,
+    BlockingCallOnLoopError,
+    GetTimeoutError,
+    TaskCancelledError,
+)
 
 __all__ = [
     "ObjectRef",
@@ -36,6 +41,7 @@ __all__ = [
 T = TypeVar("T")
 
 _running_loop = asyncio._get_running_loop
+_QUIET = (ActorDiedError, TaskCancelledError)
 _future_await = asyncio.Future.__await__
 
 
@@ -106,6 +112,10 @@ def _set_result(ref: asyncio.Future[Any], value: Any) -> None:
 def _set_exception(ref: asyncio.Future[Any], exc: BaseException) -> None:
     if not ref.done():
         ref.set_exception(exc)
+        if isinstance(exc, _QUIET):
+            # A consequence of kill/exit/shutdown/cancel, which someone asked for: unlike a
+            # user error nobody looked at, not worth asyncio's "exception never retrieved".
+            ref._log_traceback = False
 
 
 def deliver(ref: asyncio.Future[Any], value: Any, here: AbstractEventLoop) -> None:
@@ -127,8 +137,7 @@ def deliver_error(
     """Fail ``ref`` with ``exc``; ``here`` is the loop of the calling thread (or None)."""
     loop = ref.get_loop()
     if loop is here:
-        if not ref.done():
-            ref.set_exception(exc)
+        _set_exception(ref, exc)
         return
     try:
         loop.call_soon_threadsafe(_set_exception, ref, exc)
