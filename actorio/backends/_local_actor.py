@@ -27,6 +27,7 @@ import weakref
 from asyncio import InvalidStateError
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from threading import get_ident
 from typing import Any
 
 from .._context import current_actor, current_loop
@@ -61,6 +62,7 @@ class LocalActor:
         "death",
         "default_lane",
         "executor",
+        "host_thread",
         "instance",
         "lanes",
         "lock",
@@ -103,7 +105,10 @@ class LocalActor:
         self.namespace = namespace
         # The actor's own context: methods see themselves as current (weakly, so the context
         # does not keep the actor alive) and new actors/tasks made from worker threads land here.
-        self.ctx = contextvars.copy_context()
+        # Every callback of this actor on the host loop is scheduled with context=self.ctx, so
+        # inline methods run inside it at no per-call cost. It starts empty: an actor does not
+        # inherit its creator's context variables (a web request's, say).
+        self.ctx = contextvars.Context()
         self.ctx.run(_enter, weakref.ref(self), loop)
         self.executor: ThreadPoolExecutor | None = None
         if mode == "threaded":
@@ -111,15 +116,17 @@ class LocalActor:
             self.executor = ThreadPoolExecutor(workers, thread_name_prefix=f"actorio-{spec.name}")
         self.tasks: set[asyncio.Task[None]] | None = set() if mode == "async" else None
         self.on_death = on_death
+        #: the host loop's thread, once known: calls from it skip the thread-safe path
+        self.host_thread: int | None = get_ident() if _running_loop() is loop else None
 
     # -- submission (any thread) ---------------------------------------------------------------
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Schedule the constructor; calls submitted meanwhile queue behind it."""
         if _running_loop() is self.loop:
-            self.loop.call_soon(self._construct, args, kwargs)
+            self.loop.call_soon(self._construct, args, kwargs, context=self.ctx)
         else:
-            self.loop.call_soon_threadsafe(self._construct, args, kwargs)
+            self.loop.call_soon_threadsafe(self._construct, args, kwargs, context=self.ctx)
 
     def submit(
         self,
@@ -151,8 +158,10 @@ class LocalActor:
             lane.queue.append(call)
             if not lane.scheduled:
                 lane.scheduled = True
-                host.call_soon(self._drain, lane)
+                host.call_soon(self._drain, lane, context=self.ctx)
             return ref
+        if host.is_closed():  # the actor died with its loop (an ended asyncio.run, say)
+            self.kill(_died(self, "its event loop was closed"))
         with self.lock:
             if self.state is _DEAD:
                 fail(ref, self.death or _died(self, "it is dead"), loop)
@@ -162,10 +171,47 @@ class LocalActor:
                 return ref
             lane.scheduled = True
         try:
-            host.call_soon_threadsafe(self._drain, lane)
+            host.call_soon_threadsafe(self._drain, lane, context=self.ctx)
         except RuntimeError:  # the host loop is closed: the actor died with it
             self.kill(_died(self, "its event loop was closed"))
         return ref
+
+    def bind(self, method: MethodSpec, num_returns: int, group: str | None) -> Callable[..., Any]:
+        """``handle.method.remote``: the hot path of every call, as one closure.
+
+        Same-loop calls with plain positional arguments are queued right here; anything else
+        (keywords, ref arguments, other threads, several returns) goes through :meth:`submit`.
+        """
+        lane = self.lanes[group]
+        queue = lane.queue
+        host = self.loop
+        check = method.check
+        lo, hi = check.bounds
+        submit = self.submit
+        drain = self._drain
+        ctx = self.ctx
+
+        def remote(*args: Any, **kwargs: Any) -> Any:
+            if kwargs or not lo <= len(args) <= hi:
+                check(args, kwargs)
+            # get_ident() is ~4x cheaper than asyncio._get_running_loop() on 3.11; the same
+            # thread with an open host loop means the caller runs on the host loop.
+            if kwargs or num_returns != 1 or get_ident() != self.host_thread or host.is_closed():
+                return submit(method, args, kwargs, num_returns, group)
+            for a in args:
+                if isinstance(a, ObjectRef):
+                    return submit(method, args, kwargs, num_returns, group)
+            ref: ObjectRef[Any] = ObjectRef(loop=host)
+            if self.state is _DEAD:
+                fail(ref, self.death or _died(self, "it is dead"), host)
+                return ref
+            queue.append((method, args, kwargs, ref, False))
+            if not lane.scheduled:
+                lane.scheduled = True
+                host.call_soon(drain, lane, context=ctx)
+            return ref
+
+        return remote
 
     def kill(self, err: ActorDiedError) -> None:
         """Mark the actor dead now (any thread); fail its calls on the host loop."""
@@ -178,7 +224,7 @@ class LocalActor:
             self._cleanup()
             return
         try:
-            self.loop.call_soon_threadsafe(self._cleanup)
+            self.loop.call_soon_threadsafe(self._cleanup, context=self.ctx)
         except RuntimeError:
             self._cleanup()  # the loop is gone: nothing runs there any more
 
@@ -189,6 +235,7 @@ class LocalActor:
     # -- the host loop ---------------------------------------------------------------------------
 
     def _construct(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.host_thread = get_ident()
         if self.state is _DEAD:
             self._cleanup()
             return
@@ -202,7 +249,7 @@ class LocalActor:
             return
         try:
             args, kwargs = resolve_refs(args, kwargs)
-            instance = self.ctx.run(self.spec.cls, *args, **kwargs)
+            instance = self.spec.cls(*args, **kwargs)  # already inside self.ctx
         except Exception as exc:
             self._constructed(None, exc)
         else:
@@ -215,7 +262,7 @@ class LocalActor:
             instance = self.ctx.copy().run(self.spec.cls, *args, **kwargs)
         except Exception as exc:
             error = exc
-        _call_soon_threadsafe(self.loop, self._constructed, instance, error)
+        self._to_loop(self._constructed, instance, error)
 
     def _constructed(self, instance: Any, error: Exception | None) -> None:
         if error is not None:
@@ -239,7 +286,6 @@ class LocalActor:
             return
         queue = lane.queue
         loop = self.loop
-        run = self.ctx.run
         instance = self.instance
         inline_all = self.mode == "regular"
         budget = _DRAIN_BUDGET
@@ -273,7 +319,7 @@ class LocalActor:
                 if ref.done():
                     continue  # cancelled by its caller before it started
                 try:
-                    result = run(method.fn, instance, *args, **kwargs)
+                    result = method.fn(instance, *args, **kwargs)
                 except Exception as exc:
                     ref_fail(ref, TaskError.from_exception(self._qualname(method), exc), loop)
                 except ActorExit:
@@ -289,7 +335,7 @@ class LocalActor:
                         deliver(ref, result, loop)
             else:
                 try:
-                    result = run(method.fn, instance, *args, **kwargs)
+                    result = method.fn(instance, *args, **kwargs)
                 except Exception as exc:
                     fail(ref, TaskError.from_exception(self._qualname(method), exc), loop)
                 except ActorExit:
@@ -305,7 +351,7 @@ class LocalActor:
                 return
             budget -= 1
             if not budget:
-                loop.call_soon(self._drain, lane)
+                loop.call_soon(self._drain, lane, context=self.ctx)
                 return
         # Full: the next call to finish drains the lane again (scheduled stays True).
 
@@ -316,7 +362,7 @@ class LocalActor:
 
         def resume() -> None:
             lane.paused = False
-            self._drain(lane)
+            self.loop.call_soon(self._drain, lane, context=self.ctx)
 
         when_all_done(waiting, self.loop, resume)
 
@@ -362,7 +408,7 @@ class LocalActor:
         result: Any = None
         error: BaseException | None = None
         if type(ref) is ObjectRef and ref.done():
-            _call_soon_threadsafe(self.loop, self._thread_done, lane, call, None, None)
+            self._to_loop(self._thread_done, lane, call, None, None)
             return  # cancelled by its caller before it started
         try:
             result = self.ctx.copy().run(method.fn, self.instance, *args, **kwargs)
@@ -370,7 +416,7 @@ class LocalActor:
             error = TaskError.from_exception(self._qualname(method), exc)
         except ActorExit:
             error = ActorExit()
-        _call_soon_threadsafe(self.loop, self._thread_done, lane, call, result, error)
+        self._to_loop(self._thread_done, lane, call, result, error)
 
     def _thread_done(
         self, lane: Lane, call: Call, result: Any, error: BaseException | None
@@ -411,6 +457,13 @@ class LocalActor:
         for call in calls:
             fail(call[3], err, here)
 
+    def _to_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        """From a worker thread: run ``fn(*args)`` on the host loop, in the actor's context."""
+        try:
+            self.loop.call_soon_threadsafe(fn, *args, context=self.ctx)
+        except RuntimeError:  # the host loop is closed; nobody is left to tell
+            pass
+
     def _qualname(self, method: MethodSpec) -> str:
         return f"{self.spec.name}.{method.name}"
 
@@ -430,15 +483,6 @@ def _died(actor: LocalActor, why: str, cause: BaseException | None = None) -> Ac
         f"actor to continue.",
         cause,
     )
-
-
-def _call_soon_threadsafe(
-    loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any
-) -> None:
-    try:
-        loop.call_soon_threadsafe(fn, *args)
-    except RuntimeError:  # the host loop is closed; nobody is left to tell
-        pass
 
 
 def _warn_blocking(actor: LocalActor, method: MethodSpec, elapsed: float) -> None:
