@@ -11,11 +11,11 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ._ref import ObjectRef, deliver, deliver_error
+from ._ref import ObjectRef, deliver, deliver_error, set_exception
 from ._spec import MethodSpec
 from .exceptions import InvalidArgumentsError
 
-__all__ = ["Call", "Lane", "make_refs", "complete", "fail"]
+__all__ = ["Call", "Lane", "complete", "fail", "fail_new", "make_refs"]
 
 
 #: One message: (method, args, kwargs, ref, has_ref_args). ``ref`` is an ObjectRef, a list of
@@ -71,6 +71,16 @@ def complete(ref: Any, value: Any, here: asyncio.AbstractEventLoop, what: str) -
             return
         for r, v in zip(ref, values, strict=True):
             deliver(r, v, here)
+
+
+def fail_new(ref: Any, exc: BaseException) -> None:
+    """Fail refs that were just made and not handed out yet, in any thread.
+
+    Nothing can be waiting on them, so setting the exception directly is safe, and it works
+    even when their loop is closed (a call to an actor whose loop is gone).
+    """
+    for r in [ref] if type(ref) is ObjectRef else ref or ():
+        set_exception(r, exc)
 
 
 def fail(ref: Any, exc: BaseException, here: asyncio.AbstractEventLoop | None) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "has_refs",
     "pending_refs",
     "resolve_refs",
+    "set_exception",
     "when_all_done",
     "blocking_futures",
     "check_may_block",
@@ -109,7 +110,7 @@ def _set_result(ref: asyncio.Future[Any], value: Any) -> None:
         ref.set_result(value)
 
 
-def _set_exception(ref: asyncio.Future[Any], exc: BaseException) -> None:
+def set_exception(ref: asyncio.Future[Any], exc: BaseException) -> None:
     if not ref.done():
         ref.set_exception(exc)
         if isinstance(exc, _QUIET):
@@ -137,10 +138,10 @@ def deliver_error(
     """Fail ``ref`` with ``exc``; ``here`` is the loop of the calling thread (or None)."""
     loop = ref.get_loop()
     if loop is here:
-        _set_exception(ref, exc)
+        set_exception(ref, exc)
         return
     try:
-        loop.call_soon_threadsafe(_set_exception, ref, exc)
+        loop.call_soon_threadsafe(set_exception, ref, exc)
     except RuntimeError:
         pass
 

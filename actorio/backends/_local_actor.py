@@ -31,7 +31,7 @@ from threading import get_ident
 from typing import Any
 
 from .._context import current_actor, current_loop
-from .._mailbox import Call, Lane, complete, fail, make_refs
+from .._mailbox import Call, Lane, complete, fail, fail_new, make_refs
 from .._ref import ObjectRef, deliver, has_refs, pending_refs, resolve_refs, when_all_done
 from .._ref import deliver_error as ref_fail
 from .._spec import ClassSpec, MethodSpec, Mode
@@ -153,7 +153,7 @@ class LocalActor:
         if loop is host:
             # Same thread as the drain: no lock needed for state or the queue (see module doc).
             if self.state is _DEAD:
-                fail(ref, self.death or _died(self, "it is dead"), loop)
+                fail_new(ref, self.death or _died(self, "it is dead"))
                 return ref
             lane.queue.append(call)
             if not lane.scheduled:
@@ -164,7 +164,7 @@ class LocalActor:
             self.kill(_died(self, "its event loop was closed"))
         with self.lock:
             if self.state is _DEAD:
-                fail(ref, self.death or _died(self, "it is dead"), loop)
+                fail_new(ref, self.death or _died(self, "it is dead"))
                 return ref
             lane.queue.append(call)
             if lane.scheduled:
@@ -203,7 +203,7 @@ class LocalActor:
                     return submit(method, args, kwargs, num_returns, group)
             ref: ObjectRef[Any] = ObjectRef(loop=host)
             if self.state is _DEAD:
-                fail(ref, self.death or _died(self, "it is dead"), host)
+                fail_new(ref, self.death or _died(self, "it is dead"))
                 return ref
             queue.append((method, args, kwargs, ref, False))
             if not lane.scheduled:
@@ -381,7 +381,11 @@ class LocalActor:
     def _start_in_thread(self, lane: Lane, call: Call) -> None:
         lane.running += 1
         assert self.executor is not None
-        self.executor.submit(self._run_in_thread, lane, call)
+        try:
+            self.executor.submit(self._run_in_thread, lane, call)
+        except RuntimeError:  # the interpreter is exiting: thread pools take no more work
+            lane.running -= 1
+            fail(call[3], _died(self, "the interpreter is shutting down"), self.loop)
 
     async def _run_async(self, lane: Lane, call: Call) -> None:
         method, args, kwargs, ref, _ = call

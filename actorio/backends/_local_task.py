@@ -12,7 +12,7 @@ import contextvars
 from concurrent.futures import Executor
 from typing import Any
 
-from .._context import current_loop
+from .._context import current_actor, current_loop
 from .._mailbox import complete, fail, make_refs
 from .._ref import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
@@ -34,7 +34,7 @@ def submit_task(
     loop = _running_loop()
     ref = make_refs(host if loop is None else loop, num_returns)
     ctx = contextvars.copy_context()
-    ctx.run(current_loop.set, host)
+    ctx.run(_enter_task, host)
     if spec.is_async:
         if loop is host:
             host.create_task(_run_async(spec, args, kwargs, ref), context=ctx)
@@ -43,6 +43,12 @@ def submit_task(
     else:
         pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref)
     return ref
+
+
+def _enter_task(host: asyncio.AbstractEventLoop) -> None:
+    # A task started by an actor method is not part of that actor (as in Ray).
+    current_actor.set(None)
+    current_loop.set(host)
 
 
 def _start_async(
