@@ -11,7 +11,7 @@ from ._actor import ActorClass
 from ._context import current_actor
 from ._function import RemoteFunction
 from ._handle import ActorHandle, handle_for
-from ._ref import ObjectRef, blocking_futures, check_may_block, timeout_error
+from ._ref import ObjectRef, blocking_futures, check_may_block, new_ref, timeout_error
 from ._runtime import LoopFactory, Runtime, default_loop_factory, get_runtime, install, peek_runtime
 from ._runtime import reset as _reset
 from ._spec import (
@@ -161,6 +161,8 @@ def wait(
     asyncio futures) or ``await`` them.
     """
     items = _as_refs(refs, "actorio.wait()")
+    if not items:
+        return [], []
     if len(set(map(id, items))) != len(items):
         raise InvalidArgumentsError("actorio.wait() got the same ref twice")
     if not 0 <= num_returns <= len(items):
@@ -178,8 +180,8 @@ def wait(
 
 def put(value: T) -> ObjectRef[T]:
     """A ref that is already done with ``value`` (in-process: the object itself, not a copy)."""
-    loop = asyncio._get_running_loop() or get_runtime().host_loop()
-    ref: ObjectRef[T] = ObjectRef(loop=loop)
+    caller = asyncio._get_running_loop()
+    ref: ObjectRef[T] = new_ref(caller, caller or get_runtime().host_loop())
     ref.set_result(value)
     return ref
 
@@ -301,6 +303,7 @@ class RuntimeContext:
 
     @property
     def namespace(self) -> str:
+        """The namespace new named actors go to and ``get_actor`` looks in."""
         return get_runtime().namespace
 
     def get_actor_id(self) -> str | None:
@@ -309,6 +312,7 @@ class RuntimeContext:
         return None if actor is None else str(actor.actor_id)
 
     def get_actor_name(self) -> str | None:
+        """The current actor's name, or None (outside an actor, or an anonymous one)."""
         actor = _current_actor()
         return None if actor is None else actor.name
 
@@ -321,8 +325,10 @@ class RuntimeContext:
         return handle_for(actor)
 
     def was_current_actor_reconstructed(self) -> bool:
+        """Always False: actorio does not restart actors (yet)."""
         return False
 
 
 def get_runtime_context() -> RuntimeContext:
+    """What the running code can learn about where it runs: actor id, handle, namespace."""
     return RuntimeContext()

@@ -40,6 +40,7 @@ class RemoteFunction(Generic[R]):
         return RemoteFunction(self._spec, {**self._options, **function_options(options)})
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Start the function and return its ``ObjectRef`` (a list for ``num_returns > 1``)."""
         spec = self._spec
         spec.check(args, kwargs)
         rt = get_runtime()

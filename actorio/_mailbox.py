@@ -11,7 +11,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ._ref import ObjectRef, deliver, deliver_error, set_exception
+from ._ref import ObjectRef, deliver, deliver_error, new_ref, set_exception
 from ._spec import MethodSpec
 from .exceptions import InvalidArgumentsError
 
@@ -43,17 +43,20 @@ class Lane:
         self.paused = False
 
 
-def make_refs(loop: asyncio.AbstractEventLoop, num_returns: int) -> Any:
+def make_refs(
+    caller: asyncio.AbstractEventLoop | None, host: asyncio.AbstractEventLoop, num_returns: int
+) -> Any:
+    """The ref(s) of one call: on the caller's running loop, or on ``host`` for sync callers."""
     if num_returns == 1:
-        return ObjectRef(loop=loop)
+        return new_ref(caller, host)
     if num_returns == 0:
         return None
-    return [ObjectRef(loop=loop) for _ in range(num_returns)]
+    return [new_ref(caller, host) for _ in range(num_returns)]
 
 
 def complete(ref: Any, value: Any, here: asyncio.AbstractEventLoop, what: str) -> None:
     """Deliver a result to one ref, or split it over several (``num_returns > 1``)."""
-    if type(ref) is ObjectRef:
+    if isinstance(ref, ObjectRef):
         deliver(ref, value, here)
     elif ref is not None:
         try:
@@ -79,12 +82,12 @@ def fail_new(ref: Any, exc: BaseException) -> None:
     Nothing can be waiting on them, so setting the exception directly is safe, and it works
     even when their loop is closed (a call to an actor whose loop is gone).
     """
-    for r in [ref] if type(ref) is ObjectRef else ref or ():
+    for r in [ref] if isinstance(ref, ObjectRef) else ref or ():
         set_exception(r, exc)
 
 
 def fail(ref: Any, exc: BaseException, here: asyncio.AbstractEventLoop | None) -> None:
-    if type(ref) is ObjectRef:
+    if isinstance(ref, ObjectRef):
         deliver_error(ref, exc, here)
     elif ref is not None:
         for r in ref:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import time
 from asyncio import AbstractEventLoop
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from .exceptions import (
@@ -28,6 +29,7 @@ __all__ = [
     "ObjectRef",
     "await_refs",
     "has_refs",
+    "new_ref",
     "pending_refs",
     "resolve_refs",
     "set_exception",
@@ -85,6 +87,85 @@ class ObjectRef(asyncio.Future[T]):
     def __repr__(self) -> str:
         state = "pending" if not self.done() else "cancelled" if self.cancelled() else "done"
         return f"ObjectRef({state}, 0x{id(self):x})"
+
+
+class _ThreadRef(ObjectRef[T]):
+    """A ref made for a caller with no running loop (plain sync code, a worker thread).
+
+    It lives on the actor's loop, yet async code elsewhere may later hand it to
+    ``asyncio.wait`` (which calls ``add_done_callback`` from its own loop's thread). Such
+    foreign registrations are relayed: added on the ref's loop, and called back on the
+    registering loop. Refs made inside a running loop do not pay for this.
+    """
+
+    __slots__ = ("_relays",)
+    _relays: list[_Relay]
+
+    def add_done_callback(
+        self, fn: Callable[[Any], object], *, context: contextvars.Context | None = None
+    ) -> None:
+        caller = _running_loop()
+        loop = self._loop
+        if caller is loop:
+            super().add_done_callback(fn, context=context)
+            return
+        relay = _Relay(self, fn, caller, context)
+        try:
+            relays = self._relays
+        except AttributeError:
+            relays = self._relays = []
+        relays.append(relay)
+        try:
+            loop.call_soon_threadsafe(super().add_done_callback, relay)
+        except RuntimeError:  # the ref's loop is closed
+            if self.done():
+                relay(self)
+
+    def remove_done_callback(self, fn: Callable[[Any], object]) -> int:
+        removed = super().remove_done_callback(fn) if _running_loop() is self._loop else 0
+        for relay in getattr(self, "_relays", ()):
+            if relay.fn is fn and not relay.cancelled:
+                relay.cancelled = True
+                removed += 1
+        return removed
+
+
+class _Relay:
+    """Calls ``fn(ref)`` on the loop that registered it (or right away if it had none)."""
+
+    __slots__ = ("caller", "cancelled", "context", "fn", "ref")
+
+    def __init__(
+        self,
+        ref: ObjectRef[Any],
+        fn: Callable[[Any], object],
+        caller: AbstractEventLoop | None,
+        context: contextvars.Context | None,
+    ) -> None:
+        self.ref, self.fn, self.caller, self.context = ref, fn, caller, context
+        self.cancelled = False
+
+    def __call__(self, _: object) -> None:
+        if self.cancelled:
+            return
+        if self.caller is None:
+            self.fn(self.ref)
+            return
+        try:
+            self.caller.call_soon_threadsafe(self._fire, context=self.context)
+        except RuntimeError:  # the registering loop is closed
+            pass
+
+    def _fire(self) -> None:
+        if not self.cancelled:
+            self.fn(self.ref)
+
+
+def new_ref(caller: AbstractEventLoop | None, host: AbstractEventLoop) -> ObjectRef[Any]:
+    """A ref on the caller's running loop, or, for a caller without one, on ``host``."""
+    if caller is None:
+        return _ThreadRef(loop=host)
+    return ObjectRef(loop=caller)
 
 
 async def _await_foreign(ref: ObjectRef[T]) -> T:

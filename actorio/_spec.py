@@ -85,7 +85,7 @@ class ArgCheck:
             elif p.kind is p.VAR_POSITIONAL:
                 hi = 1 << 30
             elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
-                lo = -1  # a required keyword: always take the slow path
+                lo = hi = -1  # a required keyword: the fast path never applies
         self._lo, self._hi = lo, hi
 
     @property

@@ -81,7 +81,10 @@ class TaskError(ActorioError):
         tb = cause.__traceback__
         if tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
-        text = "".join(traceback.format_exception(type(cause), cause, tb))
+        try:
+            text = "".join(traceback.format_exception(type(cause), cause, tb))
+        except Exception:  # never lose the error itself over its formatting
+            text = f"{type(cause).__name__}: {cause!r} (traceback could not be formatted)\n"
         return cls(function_name, cause, text).as_instanceof_cause()
 
     def as_instanceof_cause(self) -> TaskError:
@@ -92,7 +95,11 @@ class TaskError(ActorioError):
         dual = _dual_class(cause_cls)
         if dual is None:
             return self
-        err: TaskError = BaseException.__new__(dual)
+        try:
+            # The cause class's own __new__ (OSError's builds its C fields), without arguments.
+            err: TaskError = dual.__new__(dual)
+        except Exception:  # a __new__ that insists on arguments: keep the plain TaskError
+            return self
         err.args = self.cause.args
         err.function_name = self.function_name
         err.cause = self.cause

@@ -138,10 +138,7 @@ class LocalActor:
     ) -> Any:
         loop = _running_loop()
         host = self.loop
-        if num_returns == 1:
-            ref: Any = ObjectRef(loop=host if loop is None else loop)
-        else:
-            ref = make_refs(host if loop is None else loop, num_returns)
+        ref = make_refs(loop, host, num_returns)
         with_refs = False
         for a in args:
             if isinstance(a, ObjectRef):
@@ -315,7 +312,7 @@ class LocalActor:
                 self._start_in_thread(lane, (method, args, kwargs, ref, False))
                 continue
             # The fast path: a sync method runs right here, in this callback.
-            if type(ref) is ObjectRef:
+            if isinstance(ref, ObjectRef):
                 if ref.done():
                     continue  # cancelled by its caller before it started
                 try:
@@ -411,7 +408,7 @@ class LocalActor:
         method, args, kwargs, ref, _ = call
         result: Any = None
         error: BaseException | None = None
-        if type(ref) is ObjectRef and ref.done():
+        if isinstance(ref, ObjectRef) and ref.done():
             self._to_loop(self._thread_done, lane, call, None, None)
             return  # cancelled by its caller before it started
         try:

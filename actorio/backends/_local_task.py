@@ -32,7 +32,7 @@ def submit_task(
     pool: Executor,
 ) -> Any:
     loop = _running_loop()
-    ref = make_refs(host if loop is None else loop, num_returns)
+    ref = make_refs(loop, host, num_returns)
     ctx = contextvars.copy_context()
     ctx.run(_enter_task, host)
     if spec.is_async:
