@@ -37,8 +37,9 @@ class Counter:
         return self.count
 
 
-@actorio.remote
-class RegularProbe:
+class SyncProbe:
+    """Run as a regular actor and, unchanged, as a threaded one."""
+
     def actor_id(self) -> str | None:
         return actorio.get_runtime_context().get_actor_id()
 
@@ -73,19 +74,8 @@ class AsyncProbe:
         await asyncio.Event().wait()
 
 
-@actorio.remote(max_concurrency=2)
-class ThreadedProbe:
-    def actor_id(self) -> str | None:
-        return actorio.get_runtime_context().get_actor_id()
-
-    def me(self) -> actorio.ActorHandle[Any]:
-        return actorio.get_runtime_context().current_actor
-
-    def thread(self) -> tuple[int, str]:
-        return threading.get_ident(), threading.current_thread().name
-
-    def make_child(self) -> actorio.ActorHandle[Any]:
-        return RegularProbe.remote()
+RegularProbe = actorio.remote(SyncProbe)
+ThreadedProbe = actorio.remote(max_concurrency=2)(SyncProbe)
 
 
 PROBES = [RegularProbe, AsyncProbe, ThreadedProbe]
@@ -450,7 +440,7 @@ def test_actor_created_from_sync_code_runs_on_runtime_loop_thread() -> None:
 def test_threaded_actor_runs_on_worker_threads() -> None:
     h = ThreadedProbe.remote()
     _, name = actorio.get(h.thread.remote(), timeout=TIMEOUT)
-    assert name.startswith("actorio-ThreadedProbe")
+    assert name.startswith("actorio-SyncProbe")
 
 
 def test_all_sync_created_actors_share_one_loop_thread() -> None:
@@ -470,7 +460,7 @@ async def test_actor_created_in_async_test_runs_on_test_loop() -> None:
     t = ThreadedProbe.remote()
     ident, name = await t.thread.remote()
     assert ident != me
-    assert name.startswith("actorio-ThreadedProbe")
+    assert name.startswith("actorio-SyncProbe")
 
 
 async def test_actor_created_in_sync_task_from_async_test_runs_on_test_loop() -> None:

@@ -233,13 +233,12 @@ class LocalActor:
 
     def _construct(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.host_thread = get_ident()
-        if self.state is _DEAD:
-            self._cleanup()
+        if self.state is _DEAD:  # killed before it was built; kill() has cleaned up
             return
         if has_refs(args, kwargs):
             waiting = pending_refs(args, kwargs)
             if waiting:
-                when_all_done(waiting, self.loop, lambda: self._construct(args, kwargs))
+                when_all_done(waiting, self.loop, lambda: self.start(args, kwargs))
                 return
         if self.executor is not None:  # threaded actors build off the loop, too
             self.executor.submit(self._construct_in_thread, args, kwargs)
