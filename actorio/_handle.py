@@ -16,7 +16,6 @@ from .exceptions import (
     ActorDiedError,
     ActorMethodNotFoundError,
     DirectCallError,
-    InvalidOptionsError,
 )
 
 __all__ = ["ActorHandle", "ActorMethod", "handle_for"]
@@ -47,11 +46,6 @@ class ActorMethod:
         """A copy with per-call options: ``num_returns``, ``concurrency_group``."""
         opts = call_options(options)
         group = opts.get("concurrency_group", self._group)
-        if group is not None and group not in self._actor.lanes:
-            known = sorted(g for g in self._actor.lanes if g is not None)
-            raise InvalidOptionsError(
-                f"{self._actor.describe()} has no concurrency group {group!r}; it has {known}"
-            )
         return ActorMethod(
             self._actor, self._spec, opts.get("num_returns", self._num_returns), group
         )

@@ -35,7 +35,7 @@ from .._mailbox import Call, Lane, complete, fail, fail_new, make_refs
 from .._ref import ObjectRef, deliver, has_refs, pending_refs, resolve_refs, when_all_done
 from .._ref import deliver_error as ref_fail
 from .._spec import ClassSpec, MethodSpec, Mode
-from ..exceptions import ActorDiedError, TaskCancelledError, TaskError
+from ..exceptions import ActorDiedError, InvalidOptionsError, TaskCancelledError, TaskError
 from ._base import ActorExit
 
 __all__ = ["LocalActor"]
@@ -179,7 +179,12 @@ class LocalActor:
         Same-loop calls with plain positional arguments are queued right here; anything else
         (keywords, ref arguments, other threads, several returns) goes through :meth:`submit`.
         """
-        lane = self.lanes[group]
+        lane = self.lanes.get(group)
+        if lane is None:
+            known = sorted(g for g in self.lanes if g is not None)
+            raise InvalidOptionsError(
+                f"{self.describe()} has no concurrency group {group!r}; it has {known}"
+            )
         queue = lane.queue
         host = self.loop
         check = method.check
