@@ -32,8 +32,7 @@ from typing import Any
 
 from .._context import current_actor, current_loop
 from .._mailbox import Call, Lane, complete, fail, fail_new, make_refs
-from .._ref import ObjectRef, deliver, has_refs, pending_refs, resolve_refs, when_all_done
-from .._ref import deliver_error as ref_fail
+from .._ref import ObjectRef, has_refs, pending_refs, resolve_refs, when_all_done
 from .._spec import ClassSpec, MethodSpec, Mode
 from ..exceptions import ActorDiedError, InvalidOptionsError, TaskCancelledError, TaskError
 from ._base import ActorExit
@@ -288,7 +287,7 @@ class LocalActor:
         queue = lane.queue
         loop = self.loop
         instance = self.instance
-        inline_all = self.mode == "regular"
+        threaded = self.executor is not None
         budget = _DRAIN_BUDGET
         t0 = _now()
         while lane.running < lane.limit:
@@ -309,39 +308,29 @@ class LocalActor:
                 except Exception as exc:  # an argument's call failed: so does this one
                     fail(ref, exc, loop)
                     continue
-            if not (inline_all or not method.is_async):
+            if method.is_async:  # async actors: one task per call
                 self._start_concurrent(lane, (method, args, kwargs, ref, False))
                 continue
-            if self.executor is not None:
+            if threaded:
                 self._start_in_thread(lane, (method, args, kwargs, ref, False))
                 continue
             # The fast path: a sync method runs right here, in this callback.
-            if isinstance(ref, ObjectRef):
-                if ref.done():
-                    continue  # cancelled by its caller before it started
-                try:
-                    result = method.fn(instance, *args, **kwargs)
-                except Exception as exc:
-                    ref_fail(ref, TaskError.from_exception(self._qualname(method), exc), loop)
-                except ActorExit:
-                    self._exit(ref)
-                    return
-                else:
-                    if ref.get_loop() is loop:
-                        try:
-                            ref.set_result(result)
-                        except InvalidStateError:  # cancelled while it ran
-                            pass
-                    else:
-                        deliver(ref, result, loop)
+            single = isinstance(ref, ObjectRef)
+            if single and ref.done():
+                continue  # cancelled by its caller before it started
+            try:
+                result = method.fn(instance, *args, **kwargs)
+            except Exception as exc:
+                fail(ref, TaskError.from_exception(self._qualname(method), exc), loop)
+            except ActorExit:
+                self._exit(ref)
+                return
             else:
-                try:
-                    result = method.fn(instance, *args, **kwargs)
-                except Exception as exc:
-                    fail(ref, TaskError.from_exception(self._qualname(method), exc), loop)
-                except ActorExit:
-                    self._exit(ref)
-                    return
+                if single and ref.get_loop() is loop:
+                    try:
+                        ref.set_result(result)
+                    except InvalidStateError:  # cancelled while it ran
+                        pass
                 else:
                     complete(ref, result, loop, self._qualname(method))
             t1 = _now()
