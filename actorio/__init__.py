@@ -10,6 +10,7 @@ from . import exceptions as exceptions
 from . import util as util
 from ._actor import ActorClass as ActorClass
 from ._api import RuntimeContext as RuntimeContext
+from ._api import cancel as cancel
 from ._api import exit_actor as exit_actor
 from ._api import get as get
 from ._api import get_actor as get_actor
@@ -18,15 +19,20 @@ from ._api import init as init
 from ._api import is_initialized as is_initialized
 from ._api import kill as kill
 from ._api import method as method
+from ._api import monitor as monitor
+from ._api import pending_calls as pending_calls
 from ._api import put as put
 from ._api import remote as remote
 from ._api import run as run
 from ._api import shutdown as shutdown
 from ._api import wait as wait
+from ._api import wait_for_death as wait_for_death
 from ._function import RemoteFunction as RemoteFunction
 from ._handle import ActorHandle as ActorHandle
 from ._handle import ActorMethod as ActorMethod
 from ._ref import ObjectRef as ObjectRef
+from ._supervisor import Supervisor as Supervisor
+from ._supervisor import supervisor as supervisor
 
 __version__ = "0.1.0"
 
@@ -37,6 +43,8 @@ __all__ = [
     "ObjectRef",
     "RemoteFunction",
     "RuntimeContext",
+    "Supervisor",
+    "cancel",
     "exceptions",
     "exit_actor",
     "get",
@@ -46,12 +54,16 @@ __all__ = [
     "is_initialized",
     "kill",
     "method",
+    "monitor",
+    "pending_calls",
     "put",
     "remote",
     "run",
     "shutdown",
+    "supervisor",
     "util",
     "wait",
+    "wait_for_death",
 ]
 
 # Public classes report 'actorio' as their module: stable in reprs, docs and pickles.

@@ -56,15 +56,17 @@ class ActorClass(Generic[T]):
         namespace = opts.namespace or rt.namespace
         fresh: list[Any] = []
 
+        loop = rt.host_loop()
+        rt.watch(loop)
+
         def create() -> Any:
             actor = backend.create_actor(
                 f"{next(_ids):016x}",
                 spec,
+                opts,
                 mode,
                 limit,
-                dict(opts.concurrency_groups),
-                rt.host_loop(),
-                opts.name,
+                loop,
                 namespace,
                 threading.Lock(),
                 rt.registry.release,

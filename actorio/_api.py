@@ -11,7 +11,7 @@ from ._actor import ActorClass
 from ._context import current_actor
 from ._function import RemoteFunction
 from ._handle import ActorHandle, handle_for
-from ._ref import ObjectRef, blocking_futures, check_may_block, new_ref, timeout_error
+from ._ref import ObjectRef, abort, blocking_futures, check_may_block, new_ref, timeout_error
 from ._runtime import LoopFactory, Runtime, default_loop_factory, get_runtime, install, peek_runtime
 from ._runtime import reset as _reset
 from ._spec import (
@@ -31,10 +31,15 @@ from .exceptions import (
     InvalidArgumentsError,
     InvalidOptionsError,
     NotInActorError,
+    TaskCancelledError,
 )
 
 __all__ = [
     "RuntimeContext",
+    "cancel",
+    "monitor",
+    "pending_calls",
+    "wait_for_death",
     "exit_actor",
     "get",
     "get_actor",
@@ -186,18 +191,68 @@ def put(value: T) -> ObjectRef[T]:
     return ref
 
 
+def _core(actor: Any, what: str) -> Any:
+    if not isinstance(actor, ActorHandle):
+        raise InvalidArgumentsError(f"{what} takes an actor handle, got {type(actor).__name__}")
+    return actor._actorio_actor
+
+
 def kill(actor: ActorHandle[Any], *, no_restart: bool = True) -> None:
     """Kill the actor now: queued and running calls fail with ``ActorDiedError``, as do new ones.
 
     A running async method is cancelled; a running sync method on a thread cannot be
     interrupted, so it finishes, but its result is dropped. A name it held becomes free.
+    With ``no_restart=False`` the actor restarts instead, if ``max_restarts`` allows: calls in
+    flight or queued are retried per ``max_task_retries``, new calls wait for the new instance.
     """
-    if not isinstance(actor, ActorHandle):
+    core = _core(actor, "actorio.kill()")
+    if no_restart:
+        why = "it was killed with actorio.kill()"
+        core.kill(ActorDiedError(f"The {core.describe()} is dead: {why}."))
+    else:
+        why = "it was killed with actorio.kill(no_restart=False)"
+        core.kill(ActorDiedError(f"The {core.describe()} died: {why}."), restart=True)
+
+
+def cancel(ref: ObjectRef[Any], *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the call behind ``ref``; reading the ref then raises ``TaskCancelledError``.
+
+    A queued call is dropped before it starts. A running async method (or ``async def`` task)
+    gets ``asyncio.CancelledError`` inside its coroutine, and so do the calls it is awaiting.
+    A running sync method or ``def`` task cannot be interrupted in-process: it runs to the end
+    and its result is discarded. ``force`` and ``recursive`` are accepted for Ray
+    compatibility and change nothing in-process. A ref that is already done is left alone.
+    """
+    if not isinstance(ref, ObjectRef):
         raise InvalidArgumentsError(
-            f"actorio.kill() takes an actor handle, got {type(actor).__name__}"
+            f"actorio.cancel() takes an ObjectRef, got {type(ref).__name__}"
         )
-    core = actor._actorio_actor
-    core.kill(ActorDiedError(f"The {core.describe()} is dead: it was killed with actorio.kill()."))
+    if not ref.done():
+        abort(ref, TaskCancelledError(f"{ref!r} was cancelled with actorio.cancel()"))
+
+
+def monitor(actor: ActorHandle[Any]) -> ObjectRef[ActorDiedError]:
+    """A ref that completes, with the ``ActorDiedError`` saying why as its *value*, once the
+    actor is dead for good (restarts do not count), after its stop hook ran.
+
+    Like an Erlang monitor, it never raises and never keeps the actor alive::
+
+        reason = await actorio.monitor(worker)        # or actorio.get(...) in sync code
+    """
+    return _core(actor, "actorio.monitor()").monitor()  # type: ignore[no-any-return]
+
+
+async def wait_for_death(actor: ActorHandle[Any]) -> ActorDiedError:
+    """Wait until the actor is dead for good; return why (an ``ActorDiedError``).
+
+    Bound the wait with ``asyncio.timeout`` when needed.
+    """
+    return await monitor(actor)
+
+
+def pending_calls(actor: ActorHandle[Any]) -> int:
+    """How many calls the actor has accepted and not finished (queued plus running)."""
+    return int(_core(actor, "actorio.pending_calls()").pending_calls())
 
 
 def exit_actor() -> None:
@@ -232,6 +287,8 @@ def init(
     backend: str | None = None,
     loop_factory: LoopFactory | None = None,
     ignore_reinit_error: bool = False,
+    blocking_warning_s: float = 0.1,
+    shutdown_timeout_s: float = 1.0,
     **ray_options: Any,
 ) -> RuntimeContext:
     """Start actorio explicitly (optional: first use starts it with defaults, as in Ray).
@@ -239,7 +296,10 @@ def init(
     ``namespace`` scopes actor names; ``backend`` picks where actors live by default
     (``ACTORIO_BACKEND`` otherwise; ``"local"`` is the in-process default); ``loop_factory``
     builds the runtime loop that hosts work created from sync code (uvloop when installed).
-    Ray's resource options (``num_cpus=...``) are accepted and ignored in-process.
+    ``blocking_warning_s``: log a warning when an actor method holds an event loop longer
+    than this (0 disables the watchdog). ``shutdown_timeout_s``: how long ``shutdown()`` and
+    interpreter exit let accepted calls finish. Ray's resource options (``num_cpus=...``) are
+    accepted and ignored in-process.
     """
     if address is not None:
         raise InvalidOptionsError(
@@ -247,7 +307,7 @@ def init(
             f"not have yet; drop the address to run in-process"
         )
     _, explicit = peek_runtime()
-    rt = Runtime(namespace, backend, loop_factory)
+    rt = Runtime(namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s)
     if install(rt, explicit=True) is not rt:
         if ignore_reinit_error:
             return RuntimeContext()
@@ -264,9 +324,12 @@ def is_initialized() -> bool:
     return peek_runtime()[0] is not None
 
 
-def shutdown() -> None:
-    """Kill every actor, forget every name, stop the runtime loop and worker threads."""
-    _reset()
+def shutdown(timeout: float | None = None) -> None:
+    """Stop everything, gracefully: refuse new calls, let accepted calls finish for up to
+    ``timeout`` seconds (default: ``init(shutdown_timeout_s=...)``, 1 s), fail what is left
+    with ``ActorDiedError``, run every actor's ``__actorio_stop__`` hook, forget every name,
+    and stop the runtime loop and worker threads. Interpreter exit does the same."""
+    _reset(timeout)
 
 
 def run(

@@ -12,7 +12,7 @@ from asyncio import AbstractEventLoop
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["current_actor", "current_loop"]
+__all__ = ["call_chain", "current_actor", "current_loop"]
 
 #: The local actor whose method is running (an ``actorio.backends._local.LocalActor``), if any.
 current_actor: ContextVar[Any] = ContextVar("actorio_current_actor", default=None)
@@ -20,4 +20,10 @@ current_actor: ContextVar[Any] = ContextVar("actorio_current_actor", default=Non
 #: The loop that hosts the running actor or task; used by code running in worker threads.
 current_loop: ContextVar[AbstractEventLoop | None] = ContextVar(
     "actorio_current_loop", default=None
+)
+
+#: The calls the running code is part of, outermost first: ``(actor, lane, ref)`` for each
+#: running actor call that (transitively) started this code. Used to spot waits on oneself.
+call_chain: ContextVar[tuple[tuple[Any, Any, Any], ...]] = ContextVar(
+    "actorio_call_chain", default=()
 )

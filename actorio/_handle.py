@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, final
 
-from ._spec import MethodSpec, call_options
+from ._spec import CallOptions, MethodSpec, call_options, extra_call_options
 from .exceptions import (
     ActorDiedError,
     ActorMethodNotFoundError,
     DirectCallError,
+    PendingCallsLimitExceeded,
 )
 
 __all__ = ["ActorHandle", "ActorMethod", "handle_for"]
@@ -28,27 +29,55 @@ _TOKEN = object()
 class ActorMethod:
     """A method of one actor, bound to its handle: call ``.remote(*args, **kwargs)``."""
 
-    __slots__ = ("_actor", "_group", "_num_returns", "_spec", "remote")
+    __slots__ = ("_actor", "_group", "_num_returns", "_options", "_spec", "remote")
 
     #: ``remote(*args, **kwargs)``: queue the call in the actor's mailbox and return its
     #: ``ObjectRef`` at once. A closure made by the backend for this method, so a call costs
     #: one Python function call before it reaches the mailbox.
     remote: Callable[..., Any]
 
-    def __init__(self, actor: Any, spec: MethodSpec, num_returns: int, group: str | None) -> None:
+    def __init__(
+        self,
+        actor: Any,
+        spec: MethodSpec,
+        num_returns: int,
+        group: str | None,
+        options: CallOptions | None = None,
+    ) -> None:
         self._actor = actor
         self._spec = spec
         self._num_returns = num_returns
         self._group = group
-        self.remote = actor.bind(spec, num_returns, group)
+        self._options = options
+        self.remote = actor.bind(spec, num_returns, group, options)
 
     def options(self, **options: Any) -> ActorMethod:
-        """A copy with per-call options: ``num_returns``, ``concurrency_group``."""
+        """A copy with per-call options: ``num_returns``, ``concurrency_group``, ``timeout``
+        (seconds from submission; the call is cancelled when it expires),
+        ``max_task_retries`` and ``retry_exceptions``."""
         opts = call_options(options)
-        group = opts.get("concurrency_group", self._group)
         return ActorMethod(
-            self._actor, self._spec, opts.get("num_returns", self._num_returns), group
+            self._actor,
+            self._spec,
+            opts.get("num_returns", self._num_returns),
+            opts.get("concurrency_group", self._group),
+            extra_call_options(opts, self._options or self._spec.options),
         )
+
+    async def submit(self, *args: Any, **kwargs: Any) -> Any:
+        """Like ``remote``, but when the actor's mailbox is full (``max_pending_calls``)
+        suspend until it has room instead of raising ``PendingCallsLimitExceeded``.
+
+        Example::
+
+            ref = await handle.work.submit(item)   # waits while the actor is saturated
+            result = await ref
+        """
+        while True:
+            try:
+                return self.remote(*args, **kwargs)
+            except PendingCallsLimitExceeded:
+                await self._actor.room()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = f"{self._actor.spec.name}.{self._spec.name}"

@@ -12,16 +12,34 @@ from collections import deque
 from typing import Any
 
 from ._ref import ObjectRef, deliver, deliver_error, new_ref, set_exception
-from ._spec import MethodSpec
+from ._spec import CallOptions, MethodSpec
 from .exceptions import InvalidArgumentsError
 
-__all__ = ["Call", "Lane", "complete", "fail", "fail_new", "make_refs"]
+__all__ = ["Call", "CallExtra", "Lane", "complete", "fail", "fail_new", "first_ref", "make_refs"]
 
 
-#: One message: (method, args, kwargs, ref, has_ref_args). ``ref`` is an ObjectRef, a list of
-#: them (num_returns > 1) or None (num_returns == 0). A tuple, not an object: it is built once
-#: per call on the hot path, and tuples are the cheapest thing Python can build.
-Call = tuple[MethodSpec, tuple[Any, ...], dict[str, Any], Any, bool]
+class CallExtra:
+    """What a few calls carry beyond the fast path's tuple (None there for most calls)."""
+
+    __slots__ = ("attempts", "chain", "has_refs", "options")
+
+    def __init__(
+        self,
+        has_refs: bool,
+        chain: tuple[Any, ...],
+        options: CallOptions | None,
+        attempts: int = 0,
+    ) -> None:
+        self.has_refs = has_refs
+        self.chain = chain  # the caller's call chain (see actorio._context.call_chain)
+        self.options = options
+        self.attempts = attempts  # how many times it was retried already
+
+
+#: One message: (method, args, kwargs, ref, extra). ``ref`` is an ObjectRef, a list of them
+#: (num_returns > 1) or None (num_returns == 0). A tuple, not an object: it is built once per
+#: call on the hot path, and tuples are the cheapest thing Python can build.
+Call = tuple[MethodSpec, tuple[Any, ...], dict[str, Any], Any, CallExtra | None]
 
 
 class Lane:
@@ -92,3 +110,10 @@ def fail(ref: Any, exc: BaseException, here: asyncio.AbstractEventLoop | None) -
     elif ref is not None:
         for r in ref:
             deliver_error(r, exc, here)
+
+
+def first_ref(ref: Any) -> ObjectRef[Any] | None:
+    """The ref that stands for the call (the first of several)."""
+    if type(ref) is list:
+        return ref[0] if ref else None
+    return ref  # type: ignore[no-any-return]

@@ -21,12 +21,16 @@ from typing import Any, TypeVar
 from .exceptions import (
     ActorDiedError,
     BlockingCallOnLoopError,
+    DeadlockError,
     GetTimeoutError,
     TaskCancelledError,
 )
 
 __all__ = [
+    "CycleRef",
     "ObjectRef",
+    "abort",
+    "stop_work",
     "await_refs",
     "has_refs",
     "new_ref",
@@ -58,7 +62,10 @@ class ObjectRef(asyncio.Future[T]):
         value = actorio.get(ref)      # in plain synchronous code
     """
 
-    __slots__ = ()
+    # The asyncio task (or concurrent future) computing this ref, while there is one, so that
+    # cancelling the ref reaches the running coroutine. Unset on most refs: read with getattr.
+    __slots__ = ("_actorio_work",)
+    _actorio_work: Any
 
     def __await__(self) -> Generator[Any, None, T]:
         # Fast path: awaited on its own loop, exactly like a plain asyncio.Future.
@@ -67,6 +74,14 @@ class ObjectRef(asyncio.Future[T]):
         return _await_foreign(self).__await__()
 
     __iter__ = __await__
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        """Cancel the ref and the call behind it (asyncio calls this when an awaiter of the
+        ref is cancelled, so cancellation flows from caller to callee)."""
+        if not super().cancel(msg):
+            return False
+        stop_work(self)
+        return True
 
     def future(self) -> concurrent.futures.Future[T]:
         """A thread-safe ``concurrent.futures.Future`` that completes with this ref."""
@@ -87,6 +102,30 @@ class ObjectRef(asyncio.Future[T]):
     def __repr__(self) -> str:
         state = "pending" if not self.done() else "cancelled" if self.cancelled() else "done"
         return f"ObjectRef({state}, 0x{id(self):x})"
+
+
+def stop_work(ref: ObjectRef[Any]) -> None:
+    """Cancel the task computing ``ref``, if one is running (thread-safe)."""
+    work = getattr(ref, "_actorio_work", None)
+    if work is None:
+        return
+    if isinstance(work, asyncio.Task):
+        loop = work.get_loop()
+        if loop is _running_loop():
+            work.cancel()
+        else:
+            try:
+                loop.call_soon_threadsafe(work.cancel)
+            except RuntimeError:  # its loop is closed: nothing runs any more
+                pass
+    else:  # a concurrent.futures.Future of a thread pool: drops it if not started yet
+        work.cancel()
+
+
+def abort(ref: ObjectRef[Any], exc: BaseException) -> None:
+    """Fail ``ref`` with ``exc`` (from any thread) and stop the work behind it."""
+    deliver_error(ref, exc, _running_loop())
+    stop_work(ref)
 
 
 class _ThreadRef(ObjectRef[T]):
@@ -159,6 +198,20 @@ class _Relay:
     def _fire(self) -> None:
         if not self.cancelled:
             self.fn(self.ref)
+
+
+class CycleRef(_ThreadRef[T]):
+    """A ref whose call waits for a slot its own caller holds: awaiting it raises at once."""
+
+    __slots__ = ("cycle",)
+    cycle: str
+
+    def __await__(self) -> Generator[Any, None, T]:
+        if not self.done():
+            raise DeadlockError(self.cycle)
+        return super().__await__()
+
+    __iter__ = __await__
 
 
 def new_ref(caller: AbstractEventLoop | None, host: AbstractEventLoop) -> ObjectRef[Any]:
@@ -243,6 +296,9 @@ def blocking_futures(
     refs: list[ObjectRef[Any]], timeout: float | None, num_returns: int
 ) -> list[concurrent.futures.Future[Any]]:
     """Wait in this (non-loop) thread until ``num_returns`` refs are done or time runs out."""
+    for r in refs:
+        if isinstance(r, CycleRef) and not r.done():
+            raise DeadlockError(r.cycle)
     cfs = [r.future() for r in refs]
     if num_returns >= len(cfs):
         concurrent.futures.wait(cfs, timeout=timeout)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import os
 import threading
 from collections.abc import Callable
@@ -19,7 +20,8 @@ from typing import Any
 from ._context import current_loop
 from ._registry import Registry
 from ._spec import check_backend
-from .backends import get_backend
+from ._watchdog import Watchdog
+from .backends import STOP_HOOK_TIMEOUT_S, get_backend
 from .exceptions import ActorDiedError
 
 __all__ = ["LoopFactory", "Runtime", "default_loop_factory", "get_runtime", "peek_runtime", "reset"]
@@ -48,6 +50,7 @@ class _LoopThread:
         self.loop.call_soon(started.set)
         self._thread.start()
         started.wait()
+        self.ident = self._thread.ident
 
     def _run(self) -> None:
         loop = self.loop
@@ -87,11 +90,15 @@ class Runtime:
         namespace: str | None = None,
         backend: str | None = None,
         loop_factory: LoopFactory | None = None,
+        blocking_warning_s: float = 0.1,
+        shutdown_timeout_s: float = 1.0,
     ) -> None:
         self.namespace = namespace or "default"
         self.backend_name = check_backend(backend or os.environ.get("ACTORIO_BACKEND") or "local")
         self.loop_factory = loop_factory
+        self.shutdown_timeout_s = shutdown_timeout_s
         self.registry = Registry()
+        self.watchdog = Watchdog(blocking_warning_s)
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -108,6 +115,16 @@ class Runtime:
         if loop is not None and not loop.is_closed():
             return loop
         return self.background_loop()
+
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Have the watchdog look after ``loop``, which is about to host an actor."""
+        if _running_loop() is loop:
+            thread_id: int | None = threading.get_ident()
+        elif self._loop_thread is not None and self._loop_thread.loop is loop:
+            thread_id = self._loop_thread.ident
+        else:
+            thread_id = None
+        self.watchdog.watch(loop, thread_id)
 
     def background_loop(self) -> asyncio.AbstractEventLoop:
         lt = self._loop_thread
@@ -136,9 +153,25 @@ class Runtime:
             if actor.alive and (loop is None or actor.loop is loop):
                 actor.kill(ActorDiedError(f"The {actor.describe()} is dead: {why}."))
 
-    def close(self) -> None:
-        self.kill_actors(None, "actorio.shutdown() was called")
+    def close(self, timeout: float | None = None) -> None:
+        """Graceful stop: refuse new calls, give accepted ones ``timeout`` seconds, fail the
+        rest, run stop hooks, then stop the runtime thread and worker threads.
+
+        Waiting needs a thread that runs no event loop; on a loop's thread, actors are killed
+        at once and their stop hooks run when that loop next gets control.
+        """
+        timeout = self.shutdown_timeout_s if timeout is None else timeout
+        actors = [a for a in list(self.registry.actors.values()) if a.alive]
+        may_wait = _running_loop() is None
+        if actors and timeout > 0 and may_wait:
+            concurrent.futures.wait([a.begin_stop() for a in actors], timeout=timeout)
+        endings = [a.monitor().future() for a in actors] if may_wait else []
+        why = f"actorio.shutdown() was called and its calls did not finish within {timeout} s"
+        self.kill_actors(None, why)
+        if endings:  # stop hooks run now; each is bounded by STOP_HOOK_TIMEOUT_S
+            concurrent.futures.wait(endings, timeout=STOP_HOOK_TIMEOUT_S + 1)
         self.registry.clear()
+        self.watchdog.close()
         if self._loop_thread is not None:
             self._loop_thread.stop()
             self._loop_thread = None
@@ -174,13 +207,13 @@ def install(rt: Runtime, explicit: bool) -> Runtime:
         return rt
 
 
-def reset() -> None:
+def reset(timeout: float | None = None) -> None:
     """Shut the current runtime down (if any); the next use starts a fresh one."""
     global _RUNTIME, _EXPLICIT
     with _RUNTIME_LOCK:
         rt, _RUNTIME, _EXPLICIT = _RUNTIME, None, False
     if rt is not None:
-        rt.close()
+        rt.close(timeout)
 
 
 atexit.register(reset)

@@ -14,17 +14,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from ._watchdog import register_method
 from .exceptions import InvalidArgumentsError, InvalidOptionsError
 
 __all__ = [
     "ActorOptions",
     "ArgCheck",
+    "CallOptions",
     "ClassSpec",
     "FunctionSpec",
     "MethodSpec",
     "Mode",
     "actor_options",
     "call_options",
+    "extra_call_options",
     "function_options",
     "METHOD_OPTIONS_ATTR",
 ]
@@ -114,6 +117,18 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
         return inspect.signature(fn)
 
 
+RetryOn = bool | tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call options beyond the fast path's: set per method or with ``.options()``."""
+
+    timeout: float | None = None
+    max_task_retries: int | None = None  # None: the actor's
+    retry_exceptions: RetryOn | None = None  # None: the actor's
+
+
 @dataclass(frozen=True, slots=True)
 class MethodSpec:
     name: str
@@ -122,6 +137,9 @@ class MethodSpec:
     concurrency_group: str | None
     num_returns: int
     check: ArgCheck
+    options: CallOptions | None = None
+    #: actorio's own methods (``__ray_ready__``, ``__ray_terminate__``): run inline in any mode
+    builtin: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +163,7 @@ class ClassSpec:
             if not inspect.isfunction(fn):
                 continue
             opts = getattr(fn, METHOD_OPTIONS_ATTR, {})
+            register_method(fn.__code__, f"{user_cls.__name__}.{attr}")
             methods[attr] = MethodSpec(
                 name=attr,
                 fn=fn,
@@ -152,6 +171,17 @@ class ClassSpec:
                 concurrency_group=opts.get("concurrency_group"),
                 num_returns=opts.get("num_returns", 1),
                 check=ArgCheck(fn, f"{user_cls.__name__}.{attr}", skip_self=True),
+                options=extra_call_options(opts),
+            )
+        for builtin in (_ready, _terminate):
+            methods[builtin.__name__] = MethodSpec(
+                name=builtin.__name__,
+                fn=builtin,
+                is_async=False,
+                concurrency_group=None,
+                num_returns=1,
+                check=ArgCheck(builtin, builtin.__name__, skip_self=True),
+                builtin=True,
             )
         return cls(
             cls=user_cls,
@@ -160,6 +190,22 @@ class ClassSpec:
             has_async=any(m.is_async for m in methods.values()),
             init_check=ArgCheck(_init_of(user_cls), user_cls.__name__, skip_self=True),
         )
+
+
+def _ready(self: Any) -> bool:
+    """Ray's readiness probe: queued behind the constructor, so it answers once built."""
+    return True
+
+
+def _terminate(self: Any) -> None:
+    """Ray's graceful stop: runs after the calls queued before it, then ends the actor."""
+    from .backends import ActorExit
+
+    raise ActorExit()
+
+
+_ready.__name__ = "__ray_ready__"
+_terminate.__name__ = "__ray_terminate__"
 
 
 def _init_of(user_cls: type) -> Callable[..., Any]:
@@ -179,6 +225,10 @@ class ActorOptions:
     concurrency_groups: Mapping[str, int] = field(default_factory=dict)
     mode: Mode | None = None
     backend: str | None = None
+    max_restarts: int = 0
+    max_task_retries: int = 0
+    retry_exceptions: RetryOn = False
+    max_pending_calls: int = -1
 
     def resolve_mode(self, spec: ClassSpec) -> tuple[Mode, int]:
         """The concurrency mode and default-group limit, with Ray's inference rules."""
@@ -226,7 +276,25 @@ class ActorOptions:
 
 
 _ACTOR_KEYS = frozenset(ActorOptions.__dataclass_fields__)
-_FUTURE_ACTOR_KEYS = frozenset({"max_restarts", "max_task_retries", "max_pending_calls"})
+
+
+def _count(key: str, value: Any) -> int:
+    """A count where -1 means unlimited (Ray's convention)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+        raise InvalidOptionsError(f"{key} must be an int >= -1 (-1: unlimited), got {value!r}")
+    return value
+
+
+def _retry_on(value: Any) -> RetryOn:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list | tuple) and all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in value
+    ):
+        return tuple(value)
+    raise InvalidOptionsError(
+        f"retry_exceptions must be True, False or a list of exception classes, got {value!r}"
+    )
 
 
 def _positive_int(key: str, value: Any) -> int:
@@ -241,13 +309,6 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
     for key, value in given.items():
         if key in RAY_PLACEMENT_OPTIONS:
             continue
-        if key in _FUTURE_ACTOR_KEYS:
-            if value in (0, None):  # Ray's defaults: nothing to do
-                continue
-            raise InvalidOptionsError(
-                f"{key}={value!r} is not supported by actorio yet (planned with restarts, "
-                f"retries and backpressure); remove it to run with Ray's default"
-            )
         if key not in _ACTOR_KEYS:
             raise InvalidOptionsError(
                 f"unknown actor option {key!r}; actorio accepts {sorted(_ACTOR_KEYS)} "
@@ -255,6 +316,10 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
             )
         if key == "max_concurrency":
             value = _positive_int(key, value)
+        elif key in ("max_restarts", "max_task_retries", "max_pending_calls"):
+            value = _count(key, value)
+        elif key == "retry_exceptions":
+            value = _retry_on(value)
         elif key == "concurrency_groups":
             if not isinstance(value, Mapping):
                 raise InvalidOptionsError(f"concurrency_groups must be a dict, got {value!r}")
@@ -286,7 +351,9 @@ def check_backend(value: Any) -> str | None:
     )
 
 
-_CALL_KEYS = frozenset({"num_returns", "concurrency_group", "name"})
+_CALL_KEYS = frozenset(
+    {"num_returns", "concurrency_group", "name", "timeout", "max_task_retries", "retry_exceptions"}
+)
 
 
 def call_options(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -303,8 +370,28 @@ def call_options(given: Mapping[str, Any]) -> dict[str, Any]:
             not isinstance(value, int) or isinstance(value, bool) or value < 0
         ):
             raise InvalidOptionsError(f"num_returns must be an int >= 0, got {value!r}")
+        if key == "timeout" and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise InvalidOptionsError(f"timeout must be a number of seconds > 0, got {value!r}")
+            value = float(value)
+        elif key == "max_task_retries" and value is not None:
+            value = _count(key, value)
+        elif key == "retry_exceptions" and value is not None:
+            value = _retry_on(value)
         out[key] = value
     return out
+
+
+def extra_call_options(
+    opts: Mapping[str, Any], base: CallOptions | None = None
+) -> CallOptions | None:
+    """The ``CallOptions`` part of validated call options (None when all are defaults)."""
+    base = base or CallOptions()
+    merged = replace(
+        base,
+        **{k: opts[k] for k in ("timeout", "max_task_retries", "retry_exceptions") if k in opts},
+    )
+    return None if merged == CallOptions() else merged
 
 
 _FUNCTION_KEYS = frozenset({"num_returns", "name", "backend", "max_retries", "retry_exceptions"})

@@ -11,6 +11,7 @@ ours, so code written against ``ray.exceptions`` runs unchanged::
     │   └── ActorDiedError                   the actor is dead: killed, exited, failed to construct
     ├── GetTimeoutError         TimeoutError  actorio.get / actorio.wait ran out of time
     ├── TaskCancelledError                   the call was cancelled before it produced a result
+    │   └── CallTimeoutError    TimeoutError  its per-call timeout expired first
     ├── PendingCallsLimitExceeded            the actor's mailbox is full (max_pending_calls)
     ├── BlockingCallOnLoopError RuntimeError  a blocking call on an event loop's thread
     ├── DirectCallError         TypeError     Cls() or handle.method() instead of .remote()
@@ -20,6 +21,8 @@ ours, so code written against ``ray.exceptions`` runs unchanged::
     ├── ActorNameTakenError     ValueError    a duplicate actor name in a namespace
     ├── ActorNotFoundError      ValueError    get_actor() for a name nobody registered
     ├── NotInActorError         RuntimeError  exit_actor() outside an actor method
+    ├── DeadlockError           RuntimeError  awaiting a call that waits for the awaiter
+    ├── SupervisorError                      a supervisor gave up restarting its children
     └── AlreadyInitializedError RuntimeError  actorio.init() twice
 
 Every error survives pickling with its message and extra attributes intact.
@@ -39,6 +42,8 @@ __all__ = [
     "ActorioError",
     "AlreadyInitializedError",
     "BlockingCallOnLoopError",
+    "CallTimeoutError",
+    "DeadlockError",
     "DirectCallError",
     "GetTimeoutError",
     "InvalidArgumentsError",
@@ -48,6 +53,7 @@ __all__ = [
     "RayActorError",
     "RayError",
     "RayTaskError",
+    "SupervisorError",
     "TaskCancelledError",
     "TaskError",
 ]
@@ -177,6 +183,10 @@ class TaskCancelledError(ActorioError):
     """The call was cancelled before it produced a result."""
 
 
+class CallTimeoutError(TaskCancelledError, TimeoutError):
+    """The call's ``timeout`` option expired before it finished; the call was cancelled."""
+
+
 class PendingCallsLimitExceeded(ActorioError):
     """The actor already holds ``max_pending_calls`` calls that have not finished."""
 
@@ -214,6 +224,23 @@ class ActorNotFoundError(ActorioError, ValueError):
 
 class NotInActorError(ActorioError, RuntimeError):
     """An actor-only function such as ``exit_actor()`` was called outside an actor method."""
+
+
+class DeadlockError(ActorioError, RuntimeError):
+    """Awaiting this call would never end: it waits for a slot that the awaiter holds."""
+
+
+class SupervisorError(ActorioError):
+    """A supervisor saw more child failures than its restart intensity allows."""
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+        if cause is not None:
+            self.__cause__ = cause
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.cause))
 
 
 class AlreadyInitializedError(ActorioError, RuntimeError):

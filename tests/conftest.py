@@ -38,6 +38,6 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> M
 @pytest.fixture(autouse=True)
 def fresh_runtime() -> Iterator[None]:
     """Each test gets a new runtime; whatever it left behind is shut down."""
-    actorio.shutdown()
+    actorio.shutdown(timeout=0)
     yield
-    actorio.shutdown()
+    actorio.shutdown(timeout=0)

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 import actorio
-from actorio.backends import _local_actor
 from actorio.exceptions import InvalidOptionsError
 
 WAIT = 10.0  # generous cap on every event wait: a hang fails, a slow CI machine does not
@@ -153,9 +152,9 @@ async def test_async_actor_bounded_by_max_concurrency(limit: int | None, calls: 
 
 
 async def test_sync_method_of_async_actor_runs_on_loop_and_warns_when_slow(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setattr(_local_actor, "BLOCKING_WARNING_S", 0.01)
+    actorio.init(blocking_warning_s=0.05)
 
     @actorio.remote
     class Mixed:
@@ -163,18 +162,35 @@ async def test_sync_method_of_async_actor_runs_on_loop_and_warns_when_slow(
             return "pong"
 
         def slow(self) -> int:
-            time.sleep(0.05)  # the point of the test: a method that blocks the loop
+            time.sleep(0.5)  # the point of the test: a method that blocks the loop
             return threading.get_ident()
 
     m = Mixed.remote()
     with caplog.at_level(logging.WARNING, logger="actorio"):
+        assert await m.ping.remote() == "pong"
         assert await m.slow.remote() == threading.get_ident()
     assert await m.ping.remote() == "pong"
     [record] = [r for r in caplog.records if r.name == "actorio"]
     message = record.getMessage()
-    assert "Mixed.slow" in message
-    assert "blocked" in message
+    assert "Mixed.slow has blocked the event loop" in message
     assert "threaded" in message
+
+
+async def test_watchdog_names_a_blocking_async_method(caplog: pytest.LogCaptureFixture) -> None:
+    actorio.init(blocking_warning_s=0.05)
+
+    @actorio.remote
+    class Stuck:
+        async def nap(self) -> None:
+            await asyncio.sleep(0)
+            time.sleep(0.5)  # a blocking call inside a coroutine
+
+    s = Stuck.remote()
+    with caplog.at_level(logging.WARNING, logger="actorio"):
+        await s.nap.remote()
+    messages = [r.getMessage() for r in caplog.records if r.name == "actorio"]
+    assert len(messages) == 1
+    assert messages[0].startswith("Stuck.nap has blocked the event loop")
 
 
 # -- threaded -----------------------------------------------------------------------------------

@@ -265,16 +265,12 @@ def test_unknown_option_in_decorator_raises() -> None:
                 pass
 
 
-def test_max_restarts_is_not_supported_yet() -> None:
-    with pytest.raises(InvalidOptionsError) as info:
-        Counter.options(max_restarts=2)
-    msg = str(info.value)
-    assert "max_restarts=2" in msg
-    assert "not supported" in msg
-
-
-def test_max_restarts_zero_is_accepted() -> None:
-    h = Counter.options(max_restarts=0).remote(1)
+def test_lifecycle_options_are_validated() -> None:
+    with pytest.raises(InvalidOptionsError, match="max_restarts must be an int >= -1"):
+        Counter.options(max_restarts=-2)
+    with pytest.raises(InvalidOptionsError, match="retry_exceptions must be"):
+        Counter.options(retry_exceptions="yes")
+    h = Counter.options(max_restarts=0, max_task_retries=-1, max_pending_calls=10).remote(1)
     assert actorio.get(h.increment.remote(), timeout=TIMEOUT) == 2
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from ._base import ActorCore, ActorExit
+from ._base import STOP_HOOK_TIMEOUT_S, ActorCore, ActorExit
 
-__all__ = ["ActorCore", "ActorExit", "get_backend"]
+__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit", "get_backend"]
 
 _LOADED: dict[str, Any] = {}
 

@@ -6,7 +6,10 @@ from typing import Any, Protocol
 
 from .._spec import MethodSpec
 
-__all__ = ["ActorExit", "ActorCore"]
+__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit"]
+
+#: Seconds an async ``__actorio_stop__`` hook may take before actorio stops waiting for it.
+STOP_HOOK_TIMEOUT_S = 10.0
 
 
 class ActorExit(BaseException):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from .._spec import ClassSpec, FunctionSpec, Mode
+from .._spec import ActorOptions, ClassSpec, FunctionSpec, Mode
 from ._local_actor import LocalActor
 from ._local_task import submit_task
 
@@ -23,18 +23,15 @@ class LocalBackend:
         self,
         actor_id: str,
         spec: ClassSpec,
+        options: ActorOptions,
         mode: Mode,
         limit: int,
-        groups: dict[str, int],
         loop: asyncio.AbstractEventLoop,
-        name: str | None,
         namespace: str,
         lock: Any,
         on_death: Callable[[Any], None],
     ) -> LocalActor:
-        return LocalActor(
-            actor_id, spec, mode, limit, groups, loop, name, namespace, lock, on_death
-        )
+        return LocalActor(actor_id, spec, options, mode, limit, loop, namespace, lock, on_death)
 
     def submit_task(
         self,
