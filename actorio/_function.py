@@ -36,7 +36,8 @@ class RemoteFunction(Generic[R]):
         )
 
     def options(self, **options: Any) -> RemoteFunction[R]:
-        """A copy with other options: ``num_returns``, ``name``, ``backend``."""
+        """A copy with other options: ``num_returns``, ``name``, ``backend``,
+        ``retry_exceptions`` (True or exception classes) and ``max_retries`` (default 3)."""
         return RemoteFunction(self._spec, {**self._options, **function_options(options)})
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
@@ -45,8 +46,9 @@ class RemoteFunction(Generic[R]):
         spec.check(args, kwargs)
         rt = get_runtime()
         backend = rt.backend(self._options.get("backend"))
-        num_returns = self._options.get("num_returns", 1)
-        return backend.submit_task(spec, args, kwargs, num_returns, rt.host_loop(), rt.task_pool())
+        return backend.submit_task(
+            spec, args, kwargs, self._options, rt.host_loop(), rt.task_pool()
+        )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = self._spec.name

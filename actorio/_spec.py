@@ -407,11 +407,11 @@ def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidOptionsError(
                 f"unknown task option {key!r}; actorio accepts {sorted(_FUNCTION_KEYS)}"
             )
-        if key in ("max_retries", "retry_exceptions"):
-            if value in (0, False, None):
-                continue
-            raise InvalidOptionsError(f"{key}={value!r} is not supported by actorio yet")
-        if key == "backend":
+        if key == "max_retries":
+            value = _count(key, value)
+        elif key == "retry_exceptions":
+            value = _retry_on(value)
+        elif key == "backend":
             value = check_backend(value)
         out[key] = (
             call_options({"num_returns": value})["num_returns"] if key == "num_returns" else value

@@ -38,11 +38,11 @@ class LocalBackend:
         spec: FunctionSpec,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-        num_returns: int,
+        options: dict[str, Any],
         host: asyncio.AbstractEventLoop,
         pool: Executor,
     ) -> Any:
-        return submit_task(spec, args, kwargs, num_returns, host, pool)
+        return submit_task(spec, args, kwargs, options, host, pool)
 
 
 backend_class = LocalBackend

@@ -1,7 +1,10 @@
 """Remote functions on the in-process backend.
 
 ``async def`` tasks run as asyncio tasks on the host loop; plain ``def`` tasks run on the
-runtime's worker threads, so they never block a loop (and may call ``actorio.get``).
+runtime's worker threads, so they never block a loop (and may call ``actorio.get``). With
+``retry_exceptions``, a task whose function raises a matching exception runs again, up to
+``max_retries`` more times (Ray's default: 3). In-process there are no worker crashes, so
+``max_retries`` alone changes nothing.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ import contextvars
 from concurrent.futures import Executor
 from typing import Any
 
-from .._context import current_actor, current_loop
-from .._mailbox import complete, fail, make_refs
+from .._context import call_chain, current_actor, current_loop
+from .._mailbox import complete, fail, first_ref, make_refs
 from .._ref import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
 from ..exceptions import TaskCancelledError, TaskError
@@ -21,34 +24,52 @@ from ..exceptions import TaskCancelledError, TaskError
 __all__ = ["submit_task"]
 
 _running_loop = asyncio._get_running_loop
+RAY_DEFAULT_MAX_RETRIES = 3
 
 
 def submit_task(
     spec: FunctionSpec,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    num_returns: int,
+    options: dict[str, Any],
     host: asyncio.AbstractEventLoop,
     pool: Executor,
 ) -> Any:
     loop = _running_loop()
-    ref = make_refs(loop, host, num_returns)
+    ref = make_refs(loop, host, options.get("num_returns", 1))
     ctx = contextvars.copy_context()
     ctx.run(_enter_task, host)
+    retries = _retries(options)
     if spec.is_async:
         if loop is host:
-            host.create_task(_run_async(spec, args, kwargs, ref), context=ctx)
+            _start_async(host, spec, args, kwargs, ref, ctx, retries)
         else:
-            host.call_soon_threadsafe(_start_async, host, spec, args, kwargs, ref, ctx)
+            host.call_soon_threadsafe(_start_async, host, spec, args, kwargs, ref, ctx, retries)
     else:
-        pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref)
+        work = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, retries)
+        first = first_ref(ref)
+        if first is not None:
+            first._actorio_work = work  # cancelling the ref drops it if it has not started
     return ref
+
+
+def _retries(options: dict[str, Any]) -> tuple[int, Any]:
+    retry_on = options.get("retry_exceptions", False)
+    return (options.get("max_retries", RAY_DEFAULT_MAX_RETRIES) if retry_on else 0), retry_on
+
+
+def _should_retry(exc: Exception, attempt: int, retries: tuple[int, Any]) -> bool:
+    budget, retry_on = retries
+    if not retry_on or (budget != -1 and attempt >= budget):
+        return False
+    return retry_on is True or isinstance(exc, retry_on)
 
 
 def _enter_task(host: asyncio.AbstractEventLoop) -> None:
     # A task started by an actor method is not part of that actor (as in Ray).
     current_actor.set(None)
     current_loop.set(host)
+    call_chain.set(())
 
 
 def _start_async(
@@ -58,12 +79,22 @@ def _start_async(
     kwargs: dict[str, Any],
     ref: Any,
     ctx: contextvars.Context,
+    retries: tuple[int, Any],
 ) -> None:
-    host.create_task(_run_async(spec, args, kwargs, ref), context=ctx)
+    first = first_ref(ref)
+    if first is not None and first.done():
+        return  # cancelled before it started
+    task = host.create_task(_run_async(spec, args, kwargs, ref, retries), context=ctx)
+    if first is not None:
+        first._actorio_work = task  # cancelling the ref cancels the task
 
 
 async def _run_async(
-    spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any], ref: Any
+    spec: FunctionSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ref: Any,
+    retries: tuple[int, Any],
 ) -> None:
     here = asyncio.get_running_loop()
     try:
@@ -71,18 +102,30 @@ async def _run_async(
     except Exception as exc:  # an argument's call failed: pass its error on, as Ray does
         fail(ref, exc, here)
         return
-    try:
-        result = await spec.fn(*args, **kwargs)
-    except Exception as exc:
-        fail(ref, TaskError.from_exception(spec.name, exc), here)
-    except asyncio.CancelledError:
-        fail(ref, TaskCancelledError(f"task {spec.name} was cancelled"), here)
-        raise
-    else:
-        complete(ref, result, here, spec.name)
+    attempt = 0
+    while True:
+        try:
+            result = await spec.fn(*args, **kwargs)
+        except Exception as exc:
+            if _should_retry(exc, attempt, retries):
+                attempt += 1
+                continue
+            fail(ref, TaskError.from_exception(spec.name, exc), here)
+        except asyncio.CancelledError:
+            fail(ref, TaskCancelledError(f"task {spec.name} was cancelled"), here)
+            raise
+        else:
+            complete(ref, result, here, spec.name)
+        return
 
 
-def _run_sync(spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any], ref: Any) -> None:
+def _run_sync(
+    spec: FunctionSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    ref: Any,
+    retries: tuple[int, Any],
+) -> None:
     try:
         for r in pending_refs(args, kwargs):  # a worker thread may simply block on them
             concurrent.futures.wait([r.future()])
@@ -90,12 +133,18 @@ def _run_sync(spec: FunctionSpec, args: tuple[Any, ...], kwargs: dict[str, Any],
     except Exception as exc:
         fail(ref, exc, None)
         return
-    try:
-        result = spec.fn(*args, **kwargs)
-    except Exception as exc:
-        fail(ref, TaskError.from_exception(spec.name, exc), None)
-        return
-    first = ref[0] if type(ref) is list else ref
+    attempt = 0
+    while True:
+        try:
+            result = spec.fn(*args, **kwargs)
+        except Exception as exc:
+            if _should_retry(exc, attempt, retries):
+                attempt += 1
+                continue
+            fail(ref, TaskError.from_exception(spec.name, exc), None)
+            return
+        break
+    first = first_ref(ref)
     if first is None:
         return
     loop = first.get_loop()
