@@ -228,7 +228,7 @@ def cancel(ref: ObjectRef[Any], *, force: bool = False, recursive: bool = True) 
             f"actorio.cancel() takes an ObjectRef, got {type(ref).__name__}"
         )
     if not ref.done():
-        abort(ref, TaskCancelledError(f"{ref!r} was cancelled with actorio.cancel()"))
+        abort(ref, TaskCancelledError("the call was cancelled with actorio.cancel()"))
 
 
 def monitor(actor: ActorHandle[Any]) -> ObjectRef[ActorDiedError]:

@@ -369,7 +369,9 @@ class Lifecycle:
         )
         for call in dropped:
             fail(call[3], ActorDiedError(reason, err), self.loop)
-        self._run_stop_hook(old, self._construct)
+        # A fresh callback, not a nested call: no exception context chains from the failure
+        # and no recursion when a constructor keeps failing (max_restarts=-1).
+        self._run_stop_hook(old, lambda: self.loop.call_soon(self._construct, context=self.ctx))
 
     def _reset_calls(self, retry: bool) -> tuple[dict[Lane, list[Call]], list[Call]]:
         """Take every running and queued call out; sort them into kept (to re-queue, in their
