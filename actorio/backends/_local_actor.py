@@ -397,10 +397,13 @@ class LocalActor(Lifecycle):
                 complete(ref, result, self.loop, self.qualname(method))
         self.call_finished(lane, call, generation)
 
-    def _expire(self, ref: ObjectRef[Any], timeout: float) -> None:
+    def _expire(self, ref: Any, timeout: float) -> None:
         """A call's ``timeout`` option ran out: fail it and stop it if it runs as a task."""
-        if not ref.done():
-            abort(ref, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled"))
+        for r in ref if type(ref) is list else () if ref is None else (ref,):
+            if not r.done():
+                abort(
+                    r, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled")
+                )
 
 
 def _enter(actor: weakref.ref[LocalActor], loop: asyncio.AbstractEventLoop) -> None:

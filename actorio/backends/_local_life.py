@@ -23,6 +23,7 @@ from collections.abc import Callable
 from threading import get_ident
 from typing import Any
 
+from .._context import current_actor
 from .._mailbox import Call, CallExtra, Lane, fail, first_ref
 from .._ref import ObjectRef, deliver, has_refs, new_ref, pending_refs, resolve_refs, when_all_done
 from .._spec import MethodSpec
@@ -126,9 +127,14 @@ class Lifecycle:
         return died(self, "it is shutting down and accepts no new calls")
 
     def to_loop(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the host loop, in the actor's context (from any thread)."""
+        """Run ``fn(*args)`` on the host loop, in the actor's context (from any thread; at once
+        when already on the loop)."""
         if _running_loop() is self.loop:
-            fn(*args)
+            me = current_actor.get()
+            if me is not None and me() is self:
+                fn(*args)  # already in our context (or a copy of it)
+            else:
+                self.ctx.run(fn, *args)
             return
         try:
             self.loop.call_soon_threadsafe(fn, *args, context=self.ctx)
@@ -176,7 +182,10 @@ class Lifecycle:
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Schedule the constructor (any thread); calls submitted meanwhile queue behind it."""
         self.init_args = (args, kwargs)
-        self.to_loop(self._construct)
+        if _running_loop() is self.loop:  # never inside .remote(): it returns at once
+            self.loop.call_soon(self._construct, context=self.ctx)
+        else:
+            self.loop.call_soon_threadsafe(self._construct, context=self.ctx)
 
     def _construct(self) -> None:
         self.host_thread = get_ident()
@@ -299,6 +308,7 @@ class Lifecycle:
         if again is None:
             return False
         lane.queue.appendleft(again)
+        lane.scheduled = True
         if lane.running >= lane.limit or not _is_inline(self, method):
             self.loop.call_soon(self._drain, lane, context=self.ctx)
         return True
@@ -371,7 +381,10 @@ class Lifecycle:
             fail(call[3], ActorDiedError(reason, err), self.loop)
         # A fresh callback, not a nested call: no exception context chains from the failure
         # and no recursion when a constructor keeps failing (max_restarts=-1).
-        self._run_stop_hook(old, lambda: self.loop.call_soon(self._construct, context=self.ctx))
+        self._run_stop_hook(old, self._construct_soon)
+
+    def _construct_soon(self) -> None:
+        self.loop.call_soon(self._construct, context=self.ctx)
 
     def _reset_calls(self, retry: bool) -> tuple[dict[Lane, list[Call]], list[Call]]:
         """Take every running and queued call out; sort them into kept (to re-queue, in their
