@@ -30,6 +30,24 @@ NATIVE_OUTPUT = {
         "max_concurrency=2: 10 pages, peak=2, fast=False",
     ],
     "threaded_actor.py": ["saved=8, threads=4", "parallel=True"],
+    "lifecycle.py": [
+        "ada GET /a #1",
+        "ada GET /b #1",
+        "dead: ActorDiedError: killed=True",
+        "events: open ada; close ada after 1 requests; open ada; close ada after 1 requests",
+    ],
+    "supervisor.py": [
+        "db up after 3 attempt(s)",
+        "cache up after 1 attempt(s)",
+        "stopped: True",
+    ],
+    "cancel_and_backpressure.py": [
+        "cancelled: /slow",
+        "timed out: /hang",
+        "mailbox full: remote() refused /p4",
+        "['fetched /p0', 'fetched /p1', 'fetched /p2', 'fetched /p3', 'fetched /p4']",
+        "cancellations seen inside the actor: 1",
+    ],
 }
 
 

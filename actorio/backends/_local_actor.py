@@ -32,7 +32,7 @@ from threading import get_ident
 from typing import Any
 
 from .._context import call_chain, current_actor, current_loop
-from .._mailbox import Call, CallExtra, Lane, complete, fail, fail_new, make_refs
+from .._mailbox import Call, CallExtra, Lane, complete, fail, fail_new, first_ref, make_refs
 from .._ref import (
     CycleRef,
     ObjectRef,
@@ -234,8 +234,13 @@ class LocalActor(Lifecycle):
         return remote
 
     def pending_calls(self) -> int:
-        """Calls accepted and not finished: queued, plus running as tasks or on threads."""
-        return sum(len(lane.queue) for lane in self.lanes.values()) + len(self.inflight)
+        """Calls accepted and not finished: queued, plus running as tasks or on threads.
+
+        Calls already cancelled or timed out do not count, even before they have unwound.
+        """
+        queued = [c for lane in list(self.lanes.values()) for c in list(lane.queue)]
+        running = [c for _, c, _ in list(self.inflight.values())]
+        return sum(1 for c in queued + running if not _settled(c[3]))
 
     # -- the host loop ---------------------------------------------------------------------------
 
@@ -404,6 +409,11 @@ class LocalActor(Lifecycle):
                 abort(
                     r, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled")
                 )
+
+
+def _settled(ref: Any) -> bool:
+    first = first_ref(ref)
+    return first is not None and first.done()
 
 
 def _enter(actor: weakref.ref[LocalActor], loop: asyncio.AbstractEventLoop) -> None:

@@ -367,7 +367,9 @@ class Lifecycle:
             self.restarts_left -= 1
         old = self.instance
         self.instance = None
-        kept, dropped = self._reset_calls(retry=True)
+        # Calls that never reached an instance (the constructor failed) just wait for the
+        # next one; after a life, in-flight and queued calls are retried per max_task_retries.
+        kept, dropped = self._reset_calls(retry=True, free=old is None)
         with self.lock:
             self.state = _PENDING
             for lane, calls in kept.items():
@@ -386,9 +388,12 @@ class Lifecycle:
     def _construct_soon(self) -> None:
         self.loop.call_soon(self._construct, context=self.ctx)
 
-    def _reset_calls(self, retry: bool) -> tuple[dict[Lane, list[Call]], list[Call]]:
+    def _reset_calls(
+        self, retry: bool, free: bool = False
+    ) -> tuple[dict[Lane, list[Call]], list[Call]]:
         """Take every running and queued call out; sort them into kept (to re-queue, in their
-        original order: running first) and dropped. Running tasks are cancelled."""
+        original order: running first) and dropped. Running tasks are cancelled. ``free``:
+        queued calls are kept without counting a retry."""
         self.incarnation += 1  # completions of what runs now are stale from here on
         running = list(self.inflight.values())
         self.inflight.clear()
@@ -412,7 +417,12 @@ class Lifecycle:
                     ref = first_ref(call[3])
                     if ref is not None and ref.done():
                         continue  # cancelled meanwhile
-                    again = (call if call[0].builtin else self._retried(call)) if retry else None
+                    if not retry:
+                        again = None
+                    elif free or call[0].builtin:
+                        again = call
+                    else:
+                        again = self._retried(call)
                     (kept[lane].append(again) if again is not None else dropped.append(call))
         return kept, dropped
 
