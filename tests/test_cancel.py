@@ -1,0 +1,493 @@
+"""Cancellation: actorio.cancel, cancelled awaiters, shield, per-call timeouts, get timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+import actorio
+from actorio._runtime import get_runtime
+from actorio.exceptions import (
+    CallTimeoutError,
+    GetTimeoutError,
+    InvalidArgumentsError,
+    InvalidOptionsError,
+    TaskCancelledError,
+)
+
+WAIT = 10.0
+CANCELLED_MSG = r"cancelled with actorio\.cancel\(\)"
+
+
+class Signals:
+    """Events one parked call reports through (all on the test's loop)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+
+class ThreadSignals:
+    """The same for calls that run on threads."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+
+@actorio.remote(max_concurrency=1)
+class Gate:
+    """An async actor that runs one call at a time; ``park`` holds its slot until released."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+
+    async def park(self, tag: str, sig: Signals) -> str:
+        self.log.append(("start", tag))
+        sig.started.set()
+        try:
+            await sig.release.wait()
+        except asyncio.CancelledError:
+            self.log.append(("cancelled", tag))
+            sig.cancelled.set()
+            raise
+        self.log.append(("end", tag))
+        return tag
+
+    @actorio.method(timeout=0.05)
+    async def park_briefly(self, tag: str, sig: Signals) -> str:
+        return await self.park(tag, sig)
+
+    async def record(self, tag: str) -> str:
+        self.log.append(("ran", tag))
+        return tag
+
+    def history(self) -> list[tuple[str, str]]:
+        return list(self.log)
+
+
+@actorio.remote(mode="threaded", max_concurrency=1)
+class ThreadGate:
+    """A threaded actor with one worker thread; ``block`` holds it until released."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+
+    def block(self, tag: str, sig: ThreadSignals) -> str:
+        self.log.append(("start", tag))
+        sig.started.set()
+        assert sig.release.wait(WAIT)
+        self.log.append(("end", tag))
+        sig.finished.set()
+        return tag
+
+    def record(self, tag: str) -> str:
+        self.log.append(("ran", tag))
+        return tag
+
+    def history(self) -> list[tuple[str, str]]:
+        return list(self.log)
+
+
+@actorio.remote
+class Regular:
+    """A regular actor: sync methods run inline on its host loop."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+
+    def block(self, tag: str, sig: ThreadSignals) -> str:
+        self.log.append(("start", tag))
+        sig.started.set()
+        assert sig.release.wait(WAIT)
+        self.log.append(("end", tag))
+        return tag
+
+    def record(self, tag: str) -> str:
+        self.log.append(("ran", tag))
+        return tag
+
+    def history(self) -> list[tuple[str, str]]:
+        return list(self.log)
+
+
+async def until(event: asyncio.Event) -> None:
+    async with asyncio.timeout(WAIT):
+        await event.wait()
+
+
+# -- actorio.cancel on actor calls -------------------------------------------------------------
+
+
+async def test_cancel_queued_call_of_async_actor_drops_it() -> None:
+    g = Gate.remote()
+    sig = Signals()
+    holder = g.park.remote("hold", sig)
+    await until(sig.started)
+    queued = g.record.remote("queued")
+    actorio.cancel(queued)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        await queued
+    sig.release.set()
+    assert await holder == "hold"
+    assert await g.record.remote("after") == "after"
+    assert await g.history.remote() == [("start", "hold"), ("end", "hold"), ("ran", "after")]
+
+
+def test_cancel_queued_call_of_threaded_actor_drops_it() -> None:
+    g = ThreadGate.remote()
+    sig = ThreadSignals()
+    holder = g.block.remote("hold", sig)
+    assert sig.started.wait(WAIT)
+    queued = g.record.remote("queued")
+    actorio.cancel(queued)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(queued, timeout=WAIT)
+    sig.release.set()
+    assert actorio.get(holder, timeout=WAIT) == "hold"
+    assert actorio.get(g.record.remote("after"), timeout=WAIT) == "after"
+    assert actorio.get(g.history.remote(), timeout=WAIT) == [
+        ("start", "hold"),
+        ("end", "hold"),
+        ("ran", "after"),
+    ]
+    with pytest.raises(TaskCancelledError):  # still cancelled, never overwritten
+        actorio.get(queued, timeout=WAIT)
+
+
+def test_cancel_queued_call_of_busy_regular_actor_drops_it() -> None:
+    # The regular actor blocks its host loop (the runtime loop) in 'block'; the call queued
+    # behind it from this thread is cancelled before the loop gets control back.
+    actorio.init(blocking_warning_s=0)
+    r = Regular.remote()
+    sig = ThreadSignals()
+    holder = r.block.remote("hold", sig)
+    assert sig.started.wait(WAIT)
+    queued = r.record.remote("queued")
+    actorio.cancel(queued)
+    sig.release.set()
+    assert actorio.get(holder, timeout=WAIT) == "hold"
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(queued, timeout=WAIT)
+    assert actorio.get(r.history.remote(), timeout=WAIT) == [("start", "hold"), ("end", "hold")]
+
+
+async def test_cancel_running_async_method_cancels_its_coroutine() -> None:
+    g = Gate.remote()
+    sig = Signals()
+    ref = g.park.remote("p", sig)
+    await until(sig.started)
+    actorio.cancel(ref)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        await ref
+    await until(sig.cancelled)
+    assert await g.record.remote("after") == "after"  # the slot is free again
+    assert await g.history.remote() == [("start", "p"), ("cancelled", "p"), ("ran", "after")]
+
+
+def test_cancel_running_threaded_method_fails_ref_at_once_and_discards_result() -> None:
+    g = ThreadGate.remote()
+    sig = ThreadSignals()
+    ref = g.block.remote("b", sig)
+    assert sig.started.wait(WAIT)
+    actorio.cancel(ref)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(ref, timeout=WAIT)
+    assert not sig.finished.is_set()  # the ref failed while the method was still blocked
+    sig.release.set()
+    assert sig.finished.wait(WAIT)
+    assert actorio.get(g.record.remote("after"), timeout=WAIT) == "after"  # alive
+    assert actorio.get(g.history.remote(), timeout=WAIT) == [
+        ("start", "b"),
+        ("end", "b"),
+        ("ran", "after"),
+    ]
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):  # the result was discarded
+        actorio.get(ref, timeout=WAIT)
+
+
+async def test_cancel_done_ref_is_a_no_op() -> None:
+    g = Gate.remote()
+    ref = g.record.remote("x")
+    assert await ref == "x"
+    actorio.cancel(ref)
+    assert not ref.cancelled()
+    assert await ref == "x"
+    assert ref.result() == "x"
+
+
+def test_cancel_done_ref_is_a_no_op_sync() -> None:
+    r = Regular.remote()
+    ref = r.record.remote("x")
+    assert actorio.get(ref, timeout=WAIT) == "x"
+    actorio.cancel(ref)
+    assert actorio.get(ref, timeout=WAIT) == "x"
+
+
+async def test_cancel_failed_ref_keeps_its_error() -> None:
+    @actorio.remote
+    class Failing:
+        def fail(self) -> None:
+            raise ValueError("original")
+
+    f = Failing.remote()
+    ref = f.fail.remote()
+    with pytest.raises(ValueError, match="original"):
+        await ref
+    actorio.cancel(ref)
+    with pytest.raises(ValueError, match="original"):
+        await ref
+
+
+def test_cancel_takes_only_refs() -> None:
+    with pytest.raises(InvalidArgumentsError, match=r"actorio\.cancel\(\) takes an ObjectRef"):
+        actorio.cancel("not a ref")  # type: ignore[arg-type]
+
+
+# -- actorio.cancel on remote functions --------------------------------------------------------
+
+
+@actorio.remote
+async def parked_task(sig: Signals) -> str:
+    sig.started.set()
+    try:
+        await sig.release.wait()
+    except asyncio.CancelledError:
+        sig.cancelled.set()
+        raise
+    return "done"
+
+
+async def test_cancel_running_async_task_cancels_its_coroutine() -> None:
+    sig = Signals()
+    ref = parked_task.remote(sig)
+    await until(sig.started)
+    actorio.cancel(ref)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        await ref
+    await until(sig.cancelled)
+
+
+async def test_cancel_async_task_before_it_starts() -> None:
+    sig = Signals()
+    ref = parked_task.remote(sig)
+    actorio.cancel(ref)  # its task exists but has not taken a step yet
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        await ref
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not sig.started.is_set()
+
+
+def test_cancel_queued_def_task_drops_it() -> None:
+    ran: list[str] = []
+    started = threading.Semaphore(0)
+    release = threading.Event()
+
+    @actorio.remote
+    def blocker() -> str:
+        started.release()
+        assert release.wait(WAIT)
+        return "blocked"
+
+    @actorio.remote
+    def target(tag: str) -> str:
+        ran.append(tag)
+        return tag
+
+    workers = get_runtime().task_pool()._max_workers  # fill every worker thread
+    blockers = [blocker.remote() for _ in range(workers)]
+    try:
+        for _ in range(workers):
+            assert started.acquire(timeout=WAIT)
+        queued = target.remote("queued")
+        actorio.cancel(queued)
+        with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+            actorio.get(queued, timeout=WAIT)
+    finally:
+        release.set()
+    assert actorio.get(blockers, timeout=WAIT) == ["blocked"] * workers
+    assert actorio.get(target.remote("after"), timeout=WAIT) == "after"
+    assert ran == ["after"]
+
+
+# -- cancelling the awaiter cancels the call ---------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["task.cancel", "asyncio.timeout", "asyncio.wait_for"])
+async def test_cancelled_awaiter_cancels_running_async_method(how: str) -> None:
+    g = Gate.remote()
+    sig = Signals()
+    ref = g.park.remote("p", sig)
+    await until(sig.started)
+    if how == "task.cancel":
+
+        async def awaiter() -> Any:
+            return await ref
+
+        task = asyncio.create_task(awaiter())
+        await asyncio.sleep(0)  # let it start awaiting the ref
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    elif how == "asyncio.timeout":
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await ref
+    else:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ref, 0.05)
+    await until(sig.cancelled)
+    assert ref.cancelled()
+    assert await g.record.remote("after") == "after"
+    assert await g.history.remote() == [("start", "p"), ("cancelled", "p"), ("ran", "after")]
+
+
+@actorio.remote
+class Outer:
+    async def call(self, inner: Any, mine: Signals, theirs: Signals) -> str:
+        mine.started.set()
+        try:
+            result: str = await inner.park.remote("inner", theirs)
+        except asyncio.CancelledError:
+            mine.cancelled.set()
+            raise
+        return result
+
+
+@pytest.mark.parametrize("how", ["task.cancel", "actorio.cancel"])
+async def test_cancelling_a_caller_cancels_the_calls_it_awaits(how: str) -> None:
+    inner = Gate.remote()
+    outer = Outer.remote()
+    mine, theirs = Signals(), Signals()
+    ref = outer.call.remote(inner, mine, theirs)
+    if how == "task.cancel":
+
+        async def caller() -> Any:
+            return await ref
+
+        task = asyncio.create_task(caller())
+        await until(theirs.started)  # the whole chain is running
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    else:
+        await until(theirs.started)
+        actorio.cancel(ref)
+        with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+            await ref
+    await until(mine.cancelled)
+    await until(theirs.cancelled)
+    assert await inner.history.remote() == [("start", "inner"), ("cancelled", "inner")]
+
+
+async def test_shield_keeps_the_remote_call_running() -> None:
+    g = Gate.remote()
+    sig = Signals()
+    ref = g.park.remote("s", sig)
+    await until(sig.started)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await asyncio.shield(ref)
+    assert not ref.done()
+    sig.release.set()
+    assert await ref == "s"
+    assert not sig.cancelled.is_set()
+    assert await g.history.remote() == [("start", "s"), ("end", "s")]
+
+
+# -- per-call timeouts ------------------------------------------------------------------------
+
+
+async def test_call_timeout_cancels_the_method_and_the_actor_lives_on() -> None:
+    g = Gate.remote()
+    sig = Signals()
+    ref = g.park.options(timeout=0.05).remote("t", sig)
+    with pytest.raises(
+        CallTimeoutError, match=r"timed out after 0\.05 s and was cancelled"
+    ) as info:
+        await ref
+    assert isinstance(info.value, TaskCancelledError)
+    assert isinstance(info.value, TimeoutError)
+    await until(sig.cancelled)
+    assert await g.record.remote("after") == "after"
+    assert await g.history.remote() == [("start", "t"), ("cancelled", "t"), ("ran", "after")]
+
+
+async def test_method_level_timeout() -> None:
+    g = Gate.remote()
+    sig = Signals()
+    with pytest.raises(CallTimeoutError, match=r"timed out after 0\.05 s"):
+        await g.park_briefly.remote("m", sig)
+    await until(sig.cancelled)
+    assert await g.record.remote("after") == "after"
+
+
+async def test_call_timeout_of_a_queued_call_drops_it() -> None:
+    g = Gate.remote()
+    sig = Signals()
+    holder = g.park.remote("hold", sig)
+    queued = g.record.options(timeout=0.05).remote("queued")
+    with pytest.raises(CallTimeoutError):
+        await queued
+    sig.release.set()
+    assert await holder == "hold"
+    assert await g.history.remote() == [("start", "hold"), ("end", "hold")]
+
+
+def test_call_timeout_of_a_threaded_call_fails_ref_but_method_finishes() -> None:
+    g = ThreadGate.remote()
+    sig = ThreadSignals()
+    ref = g.block.options(timeout=0.05).remote("t", sig)
+    with pytest.raises(CallTimeoutError, match=r"timed out after 0\.05 s"):
+        actorio.get(ref, timeout=WAIT)
+    assert not sig.finished.is_set()
+    sig.release.set()
+    assert sig.finished.wait(WAIT)
+    assert actorio.get(g.record.remote("after"), timeout=WAIT) == "after"
+    with pytest.raises(CallTimeoutError):
+        actorio.get(ref, timeout=WAIT)
+
+
+async def test_call_that_finishes_before_its_timeout_returns_normally() -> None:
+    g = Gate.remote()
+    sig = Signals()
+    sig.release.set()
+    assert await g.park.options(timeout=WAIT).remote("fast", sig) == "fast"
+    assert await g.record.options(timeout=WAIT).remote("quick") == "quick"
+    assert await g.history.remote() == [("start", "fast"), ("end", "fast"), ("ran", "quick")]
+
+
+def test_call_that_finishes_before_its_timeout_returns_normally_sync() -> None:
+    r = Regular.remote()
+    assert actorio.get(r.record.options(timeout=WAIT).remote("quick"), timeout=WAIT) == "quick"
+
+
+@pytest.mark.parametrize("bad", [0, -1, "x", True])
+def test_invalid_timeout_option_is_rejected(bad: Any) -> None:
+    r = Regular.remote()
+    with pytest.raises(InvalidOptionsError, match=r"timeout must be a number of seconds > 0"):
+        r.record.options(timeout=bad)
+    with pytest.raises(InvalidOptionsError, match=r"timeout must be a number of seconds > 0"):
+        actorio.method(timeout=bad)
+
+
+# -- actorio.get timeouts leave the call running ----------------------------------------------
+
+
+def test_get_timeout_raises_and_the_call_goes_on() -> None:
+    g = ThreadGate.remote()
+    sig = ThreadSignals()
+    ref = g.block.remote("slow", sig)
+    assert sig.started.wait(WAIT)
+    with pytest.raises(GetTimeoutError, match=r"timed out after 0\.05 s") as info:
+        actorio.get(ref, timeout=0.05)
+    assert isinstance(info.value, TimeoutError)
+    assert "go on running" in str(info.value)
+    sig.release.set()
+    assert actorio.get(ref, timeout=WAIT) == "slow"

@@ -1,0 +1,294 @@
+"""Graceful shutdown: accepted calls get their time, new ones are refused, stop hooks run,
+late calls fail with a clear error, nothing is left running (also at interpreter exit)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import actorio
+from actorio.exceptions import ActorDiedError
+
+ROOT = Path(__file__).resolve().parent.parent
+WAIT = 10.0
+
+
+def wait_until_refused(h: Any, refused: list[BaseException]) -> None:
+    """Ping ``h`` until it refuses new calls (shutdown has begun); record the refusal."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        try:
+            actorio.get(h.ping.remote(), timeout=WAIT)
+        except ActorDiedError as exc:
+            refused.append(exc)
+            return
+
+
+@actorio.remote(mode="threaded", max_concurrency=2)
+class Worker:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def block(self, started: threading.Event, release: threading.Event) -> str:
+        started.set()
+        assert release.wait(WAIT)
+        self.log.append("finished")
+        return "finished"
+
+    def ping(self) -> str:
+        return "pong"
+
+    def __actorio_stop__(self) -> None:
+        self.log.append("stopped")
+
+
+@actorio.remote
+class Forever:
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def wait(self, started: threading.Event) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.log.append("cancelled")
+            raise
+
+    async def ping(self) -> str:
+        return "pong"
+
+    async def __actorio_stop__(self) -> None:
+        await asyncio.sleep(0)
+        self.log.append("stopped")
+
+
+def test_shutdown_lets_an_in_flight_call_finish() -> None:
+    log: list[str] = []
+    w = Worker.remote(log)
+    started, release = threading.Event(), threading.Event()
+    ref = w.block.remote(started, release)
+    assert started.wait(WAIT)
+    refused: list[BaseException] = []
+
+    def release_once_refused() -> None:
+        wait_until_refused(w, refused)
+        release.set()
+
+    helper = threading.Thread(target=release_once_refused)
+    helper.start()
+    try:
+        start = time.monotonic()
+        actorio.shutdown(timeout=5)
+        elapsed = time.monotonic() - start
+    finally:
+        release.set()
+        helper.join(WAIT)
+    assert elapsed < 5  # it returned as soon as the call finished
+    assert actorio.get(ref, timeout=WAIT) == "finished"
+    [refusal] = refused
+    assert "shutting down and accepts no new calls" in str(refusal)
+    assert "Worker" in str(refusal)
+    assert log == ["finished", "stopped"]  # the stop hook ran after the call
+    with pytest.raises(ActorDiedError, match="shutdown"):
+        actorio.get(w.ping.remote(), timeout=WAIT)
+
+
+def test_shutdown_drains_queued_calls_of_a_regular_actor() -> None:
+    @actorio.remote
+    class Counter:
+        def __init__(self, seen: list[int]) -> None:
+            self.count = 0
+            self.seen = seen
+
+        def increment(self) -> int:
+            self.count += 1
+            return self.count
+
+        def __actorio_stop__(self) -> None:
+            self.seen.append(self.count)
+
+    seen: list[int] = []
+    c = Counter.remote(seen)
+    refs = [c.increment.remote() for _ in range(500)]
+    actorio.shutdown(timeout=WAIT)
+    assert actorio.get(refs, timeout=WAIT) == list(range(1, 501))
+    assert seen == [500]
+
+
+@pytest.mark.parametrize("kind", ["async", "threaded"])
+def test_shutdown_timeout_fails_calls_that_do_not_finish(kind: str) -> None:
+    log: list[str] = []
+    started, release = threading.Event(), threading.Event()
+    if kind == "async":
+        h = Forever.remote(log)
+        ref = h.wait.remote(started)
+    else:
+        h = Worker.remote(log)
+        ref = h.block.remote(started, release)
+    assert started.wait(WAIT)
+    try:
+        start = time.monotonic()
+        actorio.shutdown(timeout=0.2)
+        elapsed = time.monotonic() - start
+        with pytest.raises(ActorDiedError) as info:
+            actorio.get(ref, timeout=WAIT)
+    finally:
+        release.set()
+    assert 0.2 <= elapsed < 5
+    message = str(info.value)
+    assert "actorio.shutdown() was called" in message
+    assert "did not finish within 0.2 s" in message
+    if kind == "async":
+        assert log == ["cancelled", "stopped"]
+    else:
+        assert log[0] == "stopped"  # the hook did not wait for the stuck thread
+    with pytest.raises(ActorDiedError, match="shutdown"):
+        actorio.get(h.ping.remote(), timeout=WAIT)
+
+
+def test_calls_made_during_shutdown_to_an_actor_still_constructing_are_refused() -> None:
+    # A probe actor tells when shutdown has begun: it refuses calls. The other actor is still
+    # in its constructor then, with a call accepted before the shutdown queued behind it. That
+    # call gets its time; a call made after shutdown began must be refused.
+    release = threading.Event()
+
+    @actorio.remote(mode="threaded")
+    class Slow:
+        def __init__(self) -> None:
+            assert release.wait(WAIT)
+
+        def ping(self) -> str:
+            return "pong"
+
+    slow = Slow.remote()  # registered first, so shutdown reaches it before the probe
+    probe = Worker.remote([])
+    assert actorio.get(probe.ping.remote(), timeout=WAIT) == "pong"
+    early = slow.ping.remote()
+    late: list[Any] = []
+
+    def call_once_refused() -> None:
+        wait_until_refused(probe, [])
+        late.append(slow.ping.remote())
+        release.set()
+
+    helper = threading.Thread(target=call_once_refused)
+    helper.start()
+    try:
+        actorio.shutdown(timeout=5)
+    finally:
+        release.set()
+        helper.join(WAIT)
+    assert actorio.get(early, timeout=WAIT) == "pong"
+    [ref] = late
+    with pytest.raises(ActorDiedError, match="shutting down and accepts no new calls"):
+        actorio.get(ref, timeout=WAIT)
+
+
+def test_no_actorio_thread_is_left_after_shutdown() -> None:
+    actorio.init(blocking_warning_s=0.1)
+
+    @actorio.remote
+    def task(x: int) -> int:
+        return x + 1
+
+    w = Worker.remote([])
+    f = Forever.remote([])
+    started = threading.Event()
+    pending = f.wait.remote(started)
+    assert actorio.get([w.ping.remote(), task.remote(1)], timeout=WAIT) == ["pong", 2]
+    assert started.wait(WAIT)
+    names = {t.name.split("_")[0] for t in threading.enumerate() if t.name.startswith("actorio-")}
+    assert {"actorio-loop", "actorio-watchdog", "actorio-task", "actorio-Worker"} <= names
+    actorio.shutdown(timeout=0.2)
+    with pytest.raises(ActorDiedError):
+        actorio.get(pending, timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    for t in threading.enumerate():
+        if t.name.startswith("actorio-"):
+            t.join(max(0.0, deadline - time.monotonic()))
+    assert [t.name for t in threading.enumerate() if t.name.startswith("actorio-")] == []
+
+
+# -- interpreter exit --------------------------------------------------------------------------
+
+
+def run_script(body: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("ACTORIO_BACKEND", None)
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", textwrap.dedent(body)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+    return proc, time.monotonic() - start
+
+
+def test_exit_drains_fire_and_forget_calls() -> None:
+    proc, _ = run_script(
+        """
+        import actorio
+
+        @actorio.remote
+        class Counter:
+            def __init__(self):
+                self.count = 0
+
+            def increment(self):
+                self.count += 1
+
+            def __actorio_stop__(self):
+                print("final count", self.count, flush=True)
+
+        c = Counter.remote()
+        for _ in range(100):
+            c.increment.remote()
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["final count 100"]
+    assert proc.stderr == ""
+
+
+def test_exit_with_a_call_pending_forever_is_bounded_and_clean() -> None:
+    proc, elapsed = run_script(
+        """
+        import asyncio
+        import threading
+        import actorio
+
+        @actorio.remote
+        class Waiter:
+            async def forever(self, started):
+                started.set()
+                await asyncio.Event().wait()
+
+            def __actorio_stop__(self):
+                print("stopped", flush=True)
+
+        w = Waiter.remote()
+        started = threading.Event()
+        ref = w.forever.remote(started)
+        assert started.wait(10)
+        print("end", flush=True)
+        """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["end", "stopped"]
+    assert proc.stderr == ""
+    assert elapsed < 10
