@@ -30,6 +30,7 @@ __all__ = [
     "CycleRef",
     "ObjectRef",
     "abort",
+    "dropped",
     "stop_work",
     "await_refs",
     "has_refs",
@@ -124,8 +125,17 @@ def stop_work(ref: ObjectRef[Any]) -> None:
 
 def abort(ref: ObjectRef[Any], exc: BaseException) -> None:
     """Fail ``ref`` with ``exc`` (from any thread) and stop the work behind it."""
+    if isinstance(ref, _ThreadRef):
+        # Its loop may be busy running the very drain that is about to start this call, and
+        # the failure below reaches the ref only when that loop is free again: mark it now.
+        ref._doomed = True
     deliver_error(ref, exc, _running_loop())
     stop_work(ref)
+
+
+def dropped(ref: Any) -> bool:
+    """True if the call behind ``ref`` must not start: done already, or aborted."""
+    return bool(ref.done() or (type(ref) is not ObjectRef and getattr(ref, "_doomed", False)))
 
 
 class _ThreadRef(ObjectRef[T]):
@@ -137,8 +147,9 @@ class _ThreadRef(ObjectRef[T]):
     registering loop. Refs made inside a running loop do not pay for this.
     """
 
-    __slots__ = ("_relays",)
+    __slots__ = ("_doomed", "_relays")
     _relays: list[_Relay]
+    _doomed: bool
 
     def add_done_callback(
         self, fn: Callable[[Any], object], *, context: contextvars.Context | None = None

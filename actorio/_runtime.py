@@ -166,7 +166,10 @@ class Runtime:
         if actors and timeout > 0 and may_wait:
             concurrent.futures.wait([a.begin_stop() for a in actors], timeout=timeout)
         endings = [a.monitor().future() for a in actors] if may_wait else []
-        why = f"actorio.shutdown() was called and its calls did not finish within {timeout} s"
+        why = (
+            f"actorio.shutdown() was called (calls still pending after its {timeout} s "
+            f"timeout were failed)"
+        )
         self.kill_actors(None, why)
         if endings:  # stop hooks run now; each is bounded by STOP_HOOK_TIMEOUT_S
             concurrent.futures.wait(endings, timeout=STOP_HOOK_TIMEOUT_S + 1)

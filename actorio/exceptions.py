@@ -95,7 +95,12 @@ class TaskError(ActorioError):
 
     def as_instanceof_cause(self) -> TaskError:
         """Return an equivalent error that is also an instance of ``type(self.cause)``."""
-        cause_cls = type(self.cause)
+        # A relayed remote error (an actor re-raising what another one raised) is a TaskError
+        # already: build on the innermost original class, so `except ValueError` still works.
+        root = self.cause
+        while isinstance(root, TaskError):
+            root = root.cause
+        cause_cls = type(root)
         if isinstance(self, cause_cls):
             return self
         dual = _dual_class(cause_cls)

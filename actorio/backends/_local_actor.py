@@ -37,6 +37,7 @@ from .._ref import (
     CycleRef,
     ObjectRef,
     abort,
+    dropped,
     has_refs,
     pending_refs,
     resolve_refs,
@@ -287,8 +288,10 @@ class LocalActor(Lifecycle):
                 continue
             # The fast path: a sync method runs right here, in this callback.
             single = isinstance(ref, ObjectRef)
-            if single and ref.done():
-                continue  # cancelled by its caller before it started
+            if single and (
+                ref.done() or (type(ref) is not ObjectRef and getattr(ref, "_doomed", False))
+            ):
+                continue  # cancelled before it started
             try:
                 result = method.fn(instance, *args, **kwargs)
             except Exception as exc:
@@ -329,8 +332,8 @@ class LocalActor(Lifecycle):
 
     def _start_task(self, lane: Lane, call: Call) -> None:
         ref, extra = call[3], call[4]
-        if isinstance(ref, ObjectRef) and ref.done():
-            return  # cancelled by its caller before it started
+        if isinstance(ref, ObjectRef) and dropped(ref):
+            return  # cancelled before it started
         lane.running += 1
         ctx = self.ctx.copy()
         chain = extra.chain if extra is not None else ()
@@ -377,7 +380,7 @@ class LocalActor(Lifecycle):
         method, args, kwargs, ref, _ = call
         result: Any = None
         error: BaseException | None = None
-        if not (isinstance(ref, ObjectRef) and ref.done()):  # else: cancelled before it began
+        if not (isinstance(ref, ObjectRef) and dropped(ref)):  # else: cancelled before it began
             ctx = self.ctx.copy()
             ctx.run(call_chain.set, (*chain, (self, lane, ref)))
             try:
@@ -423,10 +426,25 @@ def _enter(actor: weakref.ref[LocalActor], loop: asyncio.AbstractEventLoop) -> N
 
 
 def _cycle(actor: LocalActor, lane: Lane, method: MethodSpec, chain: tuple[Any, ...]) -> str | None:
-    """Describe the wait cycle if the calls that (transitively) made this one hold every slot
-    of the lane it needs, so awaiting it could never end; None otherwise."""
-    holders = [ref for a, ln, ref in chain if a is actor and ln is lane and not ref.done()]
-    if len(holders) < lane.limit:
+    """Describe the wait cycle if awaiting this call could never end; None otherwise.
+
+    ``chain`` lists the running calls that led to the caller, outermost first. A call in it
+    is *waiting* for the caller if every link after it is awaited by someone (its ref has
+    done-callbacks: an awaiting task, gather, wait); the caller itself is assumed to await
+    the new call. If waiting calls hold every slot of the lane the new call needs, it can
+    never start: a deadlock. Calls fired and not awaited break the chain.
+    """
+    holders = 0
+    waiting = True
+    for index in range(len(chain) - 1, -1, -1):
+        a, ln, ref = chain[index]
+        if index < len(chain) - 1:
+            waiting = waiting and bool(chain[index + 1][2]._callbacks)
+        if not waiting:
+            break
+        if a is actor and ln is lane and not ref.done():
+            holders += 1
+    if holders < lane.limit:
         return None
     path = " -> ".join(f"{a.spec.name}" for a, _, _ in chain)
     return (

@@ -36,7 +36,9 @@ log = logging.getLogger("actorio")
 
 _running_loop = asyncio._get_running_loop
 
-_PENDING, _ALIVE, _STOPPING, _DEAD = 0, 1, 2, 3
+# Ordered so that "state > _ALIVE" means "refuse new calls". _PENDING_STOPPING: shutdown began
+# while the actor was being built; it serves what it accepted once built, then stops.
+_PENDING, _ALIVE, _STOPPING, _DEAD, _PENDING_STOPPING = 0, 1, 2, 3, 4
 
 START_HOOK = "__actorio_start__"
 STOP_HOOK = "__actorio_stop__"
@@ -51,6 +53,7 @@ class Lifecycle:
         "ctx",
         "death",
         "default_lane",
+        "ending",
         "executor",
         "finished",
         "host_thread",
@@ -100,7 +103,8 @@ class Lifecycle:
         self.monitors: list[ObjectRef[Any]] = []
         self.idle_waiters: list[concurrent.futures.Future[None]] = []
         self.room_waiters: list[ObjectRef[Any]] = []
-        self.finished = False
+        self.ending = False  # _finalize has begun: no more restarts or second finalize
+        self.finished = False  # dead, stop hook done, monitors told
         #: a Supervisor deciding restarts instead of max_restarts, when supervised
         self.supervisor: Any = None
 
@@ -153,12 +157,15 @@ class Lifecycle:
 
     def lane_idle(self) -> None:
         """Wake whoever waits for room in the mailbox or for the actor to be idle."""
-        if self.room_waiters:
-            waiters, self.room_waiters = self.room_waiters, []
+        if self.options.max_pending_calls >= 0:
+            # Under the lock: room() checks and registers under it, so no wake-up is missed.
+            with self.lock:
+                waiters, self.room_waiters = self.room_waiters, []
             for w in waiters:
                 deliver(w, None, self.loop)
         if (
             self.idle_waiters
+            and self.state != _PENDING_STOPPING
             and not self.inflight
             and not any(ln.queue for ln in self.lanes.values())
         ):
@@ -187,15 +194,15 @@ class Lifecycle:
         else:
             self.loop.call_soon_threadsafe(self._construct, context=self.ctx)
 
-    def _construct(self) -> None:
+    def _construct(self, generation: int = 0) -> None:
         self.host_thread = get_ident()
-        if self.state == _DEAD:  # killed before it was built
-            return
+        if self.state == _DEAD or generation != self.incarnation:
+            return  # killed before it was built, or a later restart superseded this one
         args, kwargs = self.init_args
         if has_refs(args, kwargs):
             waiting = pending_refs(args, kwargs)
             if waiting:
-                when_all_done(waiting, self.loop, lambda: self.to_loop(self._construct))
+                when_all_done(waiting, self.loop, lambda: self.to_loop(self._construct, generation))
                 return
             try:
                 self.init_args = args, kwargs = resolve_refs(args, kwargs)
@@ -203,7 +210,6 @@ class Lifecycle:
                 self._construction_failed(exc)
                 return
         if self.executor is not None:  # threaded actors build off the loop, too
-            generation = self.incarnation
             self.executor.submit(self.ctx.copy().run, self._build_in_thread, generation)
             return
         try:
@@ -259,6 +265,8 @@ class Lifecycle:
         with self.lock:
             if self.state == _PENDING:
                 self.state = _ALIVE
+            elif self.state == _PENDING_STOPPING:
+                self.state = _STOPPING
         for lane in list(self.lanes.values()):
             self._drain(lane)
 
@@ -346,7 +354,7 @@ class Lifecycle:
         fail(ref, self.death or died(self, "it exited"), self.loop)
 
     def _failed(self, err: ActorDiedError, restart: bool, forced: bool = False) -> None:
-        if self.finished:
+        if self.ending:
             return
         if restart and not forced:
             if self.supervisor is not None:
@@ -367,6 +375,13 @@ class Lifecycle:
             self.restarts_left -= 1
         old = self.instance
         self.instance = None
+        if self.executor is not None:
+            # A sync call of the old instance cannot be interrupted and may hold a worker for
+            # long: the new instance gets its own threads; the old ones end with their calls.
+            self.executor.shutdown(wait=False)
+            self.executor = concurrent.futures.ThreadPoolExecutor(
+                self.executor._max_workers, thread_name_prefix=f"actorio-{self.spec.name}"
+            )
         # Calls that never reached an instance (the constructor failed) just wait for the
         # next one; after a life, in-flight and queued calls are retried per max_task_retries.
         kept, dropped = self._reset_calls(retry=True, free=old is None)
@@ -386,7 +401,7 @@ class Lifecycle:
         self._run_stop_hook(old, self._construct_soon)
 
     def _construct_soon(self) -> None:
-        self.loop.call_soon(self._construct, context=self.ctx)
+        self.loop.call_soon(self._construct, self.incarnation, context=self.ctx)
 
     def _reset_calls(
         self, retry: bool, free: bool = False
@@ -428,8 +443,9 @@ class Lifecycle:
 
     def _finalize(self, err: ActorDiedError) -> None:
         """Dead for good: fail every call, run the stop hook, tell the monitors."""
-        if self.finished:
+        if self.ending:
             return
+        self.ending = True
         _, dropped = self._reset_calls(retry=False)
         with self.lock:
             for lane in self.lanes.values():
@@ -440,7 +456,6 @@ class Lifecycle:
         if self.executor is not None:
             self.executor.shutdown(wait=False)
         old, self.instance = self.instance, None
-        self.finished = True
         if here is self.loop:
             self._run_stop_hook(old, lambda: self._notify(err))
         else:  # the loop is closed: no hook can run, but nobody may wait forever
@@ -448,6 +463,7 @@ class Lifecycle:
 
     def _notify(self, err: ActorDiedError) -> None:
         with self.lock:
+            self.finished = True
             monitors, self.monitors = self.monitors, []
             idle, self.idle_waiters = self.idle_waiters, []
             rooms, self.room_waiters = self.room_waiters, []
@@ -523,6 +539,8 @@ class Lifecycle:
                 return cf
             if self.state == _ALIVE:
                 self.state = _STOPPING
+            elif self.state == _PENDING:
+                self.state = _PENDING_STOPPING
             self.idle_waiters.append(cf)
         self.to_loop(self.lane_idle)
         return cf

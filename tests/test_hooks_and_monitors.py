@@ -1,0 +1,453 @@
+"""The __actorio_start__ / __actorio_stop__ hooks, actorio.monitor and actorio.wait_for_death."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+import actorio
+from actorio.exceptions import ActorDiedError, ActorMethodNotFoundError, TaskError
+
+WAIT = 10.0
+
+
+# -- __actorio_start__ -----------------------------------------------------------------------------
+
+
+class _SyncStart:
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+        self.state = "constructed"
+        events.append("init")
+
+    def __actorio_start__(self) -> None:
+        self.events.append("start")
+        self.state = "started"
+
+    def observe(self) -> str:
+        self.events.append("call")
+        return self.state
+
+
+class _AsyncStart(_SyncStart):
+    async def __actorio_start__(self) -> None:  # type: ignore[override]
+        self.events.append("start begins")
+        for _ in range(3):
+            await asyncio.sleep(0)  # yields only: calls must still wait for the end
+        self.events.append("start")
+        self.state = "started"
+
+
+class _AsyncActorSyncStart(_SyncStart):
+    async def aobserve(self) -> str:
+        self.events.append("call")
+        return self.state
+
+
+class _AsyncActorAsyncStart(_AsyncStart):
+    async def aobserve(self) -> str:
+        self.events.append("call")
+        return self.state
+
+
+@pytest.mark.parametrize("mode", ["regular", "threaded"])
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_start_hook_runs_before_the_first_call(mode: str, hook: str) -> None:
+    cls = actorio.remote(mode=mode)(_SyncStart if hook == "sync" else _AsyncStart)
+    events: list[str] = []
+    h = cls.remote(events)
+    first = h.observe.remote()  # submitted before the hook can have run
+    async with asyncio.timeout(WAIT):
+        assert await first == "started"
+        assert await h.observe.remote() == "started"
+    assert events[0] == "init"
+    assert events[-3:] == ["start", "call", "call"]
+    with pytest.raises(ActorMethodNotFoundError):
+        h.__actorio_start__.remote()
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_start_hook_of_an_async_actor(hook: str) -> None:
+    cls = actorio.remote(_AsyncActorSyncStart if hook == "sync" else _AsyncActorAsyncStart)
+    events: list[str] = []
+    h = cls.remote(events)
+    refs = [h.aobserve.remote(), h.observe.remote()]
+    async with asyncio.timeout(WAIT):
+        assert await asyncio.gather(*refs) == ["started", "started"]
+    assert events[-3:] == ["start", "call", "call"]
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_raising_start_hook_is_a_constructor_failure(hook: str) -> None:
+    if hook == "sync":
+
+        class Failing:
+            def __actorio_start__(self) -> None:
+                raise RuntimeError("cannot connect")
+
+            def ping(self) -> str:
+                return "pong"
+
+    else:
+
+        class Failing:  # type: ignore[no-redef]
+            async def __actorio_start__(self) -> None:
+                await asyncio.sleep(0)
+                raise RuntimeError("cannot connect")
+
+            def ping(self) -> str:
+                return "pong"
+
+    h = actorio.remote(Failing).remote()
+    queued = h.ping.remote()
+    async with asyncio.timeout(WAIT):
+        reason = await actorio.monitor(h)
+    assert "__actorio_start__ raised" in str(reason)
+    for ref in (queued, h.ping.remote(), h.__ray_ready__.remote()):
+        with pytest.raises(ActorDiedError, match="__actorio_start__ raised") as info:
+            await ref
+        cause = info.value.cause
+        assert isinstance(cause, RuntimeError)
+        assert isinstance(cause, TaskError)
+        assert "Failing.__actorio_start__" in str(cause)
+        assert "cannot connect" in cause.traceback_str
+
+
+async def test_raising_start_hook_restarts_with_max_restarts() -> None:
+    starts: list[int] = []
+
+    @actorio.remote(max_restarts=2)
+    class Recovering:
+        async def __actorio_start__(self) -> None:
+            starts.append(1)
+            if len(starts) < 3:
+                raise ConnectionError(f"start {len(starts)} failed")
+
+        def starts(self) -> int:
+            return len(starts)
+
+    h = Recovering.remote()
+    async with asyncio.timeout(WAIT):
+        assert await h.starts.remote() == 3
+    assert len(starts) == 3
+
+
+# -- __actorio_stop__ ------------------------------------------------------------------------------
+
+
+class _SyncStop:
+    def __init__(self, events: list[str], tag: str = "") -> None:
+        self.events = events
+        self.tag = tag
+        self.events.append(f"init{tag}")
+
+    def __actorio_stop__(self) -> None:
+        self.events.append(f"stop{tag_of(self)}")
+
+    def ping(self) -> str:
+        return "pong"
+
+    def quit(self) -> None:
+        actorio.exit_actor()
+
+
+class _AsyncStop(_SyncStop):
+    async def __actorio_stop__(self) -> None:  # type: ignore[override]
+        self.events.append(f"stop begins{tag_of(self)}")
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.events.append(f"stop{tag_of(self)}")
+
+
+def tag_of(obj: Any) -> str:
+    return str(obj.tag)
+
+
+def _stop_class(hook: str, **options: Any) -> Any:
+    return actorio.remote(**options)(_SyncStop if hook == "sync" else _AsyncStop)
+
+
+@pytest.mark.parametrize("watch", ["monitor_first", "kill_first"])
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_stop_hook_runs_on_kill_before_the_monitor_resolves(hook: str, watch: str) -> None:
+    events: list[str] = []
+    h = _stop_class(hook).remote(events)
+    async with asyncio.timeout(WAIT):
+        assert await h.ping.remote() == "pong"
+        if watch == "monitor_first":
+            watcher = actorio.monitor(h)
+            actorio.kill(h)
+        else:  # the natural idiom: the monitor is asked for while the stop hook is due
+            actorio.kill(h)
+            watcher = actorio.monitor(h)
+        reason = await watcher
+    assert isinstance(reason, ActorDiedError)
+    assert events[0] == "init"
+    assert events[-1] == "stop"
+    assert events.count("stop") == 1
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_stop_hook_runs_on_exit_actor(hook: str) -> None:
+    events: list[str] = []
+    h = _stop_class(hook).remote(events)
+    watcher = actorio.monitor(h)
+    async with asyncio.timeout(WAIT):
+        with pytest.raises(ActorDiedError, match="exit_actor"):
+            await h.quit.remote()
+        reason = await watcher
+    assert "exit_actor" in str(reason)
+    assert events[-1] == "stop"
+    assert events.count("stop") == 1
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_stop_hook_runs_on_the_old_instance_before_the_new_constructor(hook: str) -> None:
+    events: list[str] = []
+    counter = iter(range(1, 100))
+
+    class Generations(_SyncStop if hook == "sync" else _AsyncStop):  # type: ignore[misc]
+        def __init__(self, events: list[str]) -> None:
+            super().__init__(events, tag=f" {next(counter)}")
+
+    h = actorio.remote(max_restarts=2)(Generations).remote(events)
+    async with asyncio.timeout(WAIT):
+        assert await h.ping.remote() == "pong"
+        actorio.kill(h, no_restart=False)
+        assert await h.ping.remote() == "pong"
+        actorio.kill(h, no_restart=False)
+        assert await h.ping.remote() == "pong"
+        watcher = actorio.monitor(h)
+        actorio.kill(h)
+        await watcher
+    stops = [e for e in events if e.startswith(("init", "stop ")) and "begins" not in e]
+    assert stops == ["init 1", "stop 1", "init 2", "stop 2", "init 3", "stop 3"]
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_stop_hook_runs_when_the_supervisor_exits(hook: str) -> None:
+    events: list[str] = []
+    async with actorio.supervisor() as sup:
+        h = sup.start(_stop_class(hook), events)
+        async with asyncio.timeout(WAIT):
+            assert await h.ping.remote() == "pong"
+        assert "stop" not in events
+    assert events[-1] == "stop"
+    monitor = actorio.monitor(h)
+    assert monitor.done()
+    assert "supervisor stopped" in str(monitor.result())
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+def test_stop_hook_runs_on_shutdown(hook: str) -> None:
+    events: list[str] = []
+    h = _stop_class(hook).remote(events)
+    assert actorio.get(h.ping.remote(), timeout=WAIT) == "pong"
+    watcher = actorio.monitor(h)
+    actorio.shutdown()
+    assert events[-1] == "stop"
+    assert events.count("stop") == 1
+    reason = actorio.get(watcher, timeout=WAIT)
+    assert isinstance(reason, ActorDiedError)
+    with pytest.raises(ActorDiedError):
+        actorio.get(h.ping.remote(), timeout=WAIT)
+
+
+def test_stop_hooks_of_many_actors_run_on_shutdown_with_calls_in_flight() -> None:
+    events: list[str] = []
+    release = threading.Event()
+
+    @actorio.remote(mode="threaded", max_concurrency=1)
+    class Slow(_SyncStop):
+        def block(self) -> str:
+            assert release.wait(WAIT)
+            return "done"
+
+    handles = [_stop_class("sync").remote(events) for _ in range(3)]
+    slow = Slow.remote(events)
+    blocked = slow.block.remote()
+    assert actorio.get([h.ping.remote() for h in handles], timeout=WAIT) == ["pong"] * 3
+    try:
+        actorio.shutdown(timeout=0)
+    finally:
+        release.set()
+    assert events.count("stop") == 4
+    with pytest.raises(ActorDiedError, match="shutdown"):
+        actorio.get(blocked, timeout=WAIT)
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+async def test_raising_stop_hook_is_logged_and_the_actor_dies(
+    hook: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if hook == "sync":
+
+        class Messy:
+            def __actorio_stop__(self) -> None:
+                raise OSError("disk gone")
+
+            def ping(self) -> str:
+                return "pong"
+
+    else:
+
+        class Messy:  # type: ignore[no-redef]
+            async def __actorio_stop__(self) -> None:
+                await asyncio.sleep(0)
+                raise OSError("disk gone")
+
+            def ping(self) -> str:
+                return "pong"
+
+    h = actorio.remote(Messy).remote()
+    with caplog.at_level(logging.ERROR, logger="actorio"):
+        async with asyncio.timeout(WAIT):
+            assert await h.ping.remote() == "pong"
+            watcher = actorio.monitor(h)
+            actorio.kill(h)
+            reason = await watcher
+    assert "killed with actorio.kill()" in str(reason)
+    with pytest.raises(ActorDiedError, match=r"killed with actorio\.kill\(\)"):
+        await h.ping.remote()
+    records = [r for r in caplog.records if r.name == "actorio"]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    record = records[0]
+    assert record.levelno == logging.ERROR
+    assert "Messy.__actorio_stop__" in record.getMessage()
+    assert "the actor stops anyway" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], OSError)
+    assert "disk gone" in str(record.exc_info[1])
+
+
+async def test_raising_stop_hook_does_not_prevent_a_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inits: list[int] = []
+
+    @actorio.remote(max_restarts=1)
+    class Messy:
+        def __init__(self) -> None:
+            inits.append(1)
+            self.gen = len(inits)
+
+        def __actorio_stop__(self) -> None:
+            raise OSError(f"stop of generation {self.gen}")
+
+        def gen_(self) -> int:
+            return self.gen
+
+    h = Messy.remote()
+    with caplog.at_level(logging.ERROR, logger="actorio"):
+        async with asyncio.timeout(WAIT):
+            assert await h.gen_.remote() == 1
+            actorio.kill(h, no_restart=False)
+            assert await h.gen_.remote() == 2
+    messages = [r.getMessage() for r in caplog.records if r.name == "actorio"]
+    assert len(messages) == 1
+    assert "Messy.__actorio_stop__" in messages[0]
+
+
+# -- monitors ----------------------------------------------------------------------------------
+
+
+async def test_monitor_resolves_only_on_final_death() -> None:
+    events: list[str] = []
+    h = _stop_class("async", max_restarts=1).remote(events)
+    watcher = actorio.monitor(h)
+    async with asyncio.timeout(WAIT):
+        assert await h.ping.remote() == "pong"
+        actorio.kill(h, no_restart=False)
+        assert await h.ping.remote() == "pong"  # restarted
+    # The one short wait of this file: the monitor must stay pending across a restart.
+    done, pending = await asyncio.wait([watcher], timeout=0.05)
+    assert not done
+    assert pending == {watcher}
+    actorio.kill(h)
+    async with asyncio.timeout(WAIT):
+        reason = await watcher
+    assert isinstance(reason, ActorDiedError)  # a value, not an exception
+    assert "killed with actorio.kill()" in str(reason)
+    assert events.count("stop") == 2  # the restart's and the final one
+    assert events[-1] == "stop"
+
+
+async def test_monitor_of_a_dead_actor_resolves_at_once() -> None:
+    h = _stop_class("sync").remote([])
+    async with asyncio.timeout(WAIT):
+        assert await h.ping.remote() == "pong"
+        actorio.kill(h)
+        first = await actorio.monitor(h)
+    again = actorio.monitor(h)
+    assert again.done()
+    assert again.result() is first
+    assert await actorio.wait_for_death(h) is first
+
+
+async def test_every_monitor_resolves_after_the_stop_hook() -> None:
+    events: list[str] = []
+    h = _stop_class("async").remote(events)
+    watchers = [actorio.monitor(h) for _ in range(3)]
+    seen: list[list[str]] = []
+
+    async def watch() -> ActorDiedError:
+        reason = await actorio.wait_for_death(h)
+        seen.append(list(events))
+        return reason
+
+    waiter = asyncio.create_task(watch())
+    async with asyncio.timeout(WAIT):
+        assert await h.ping.remote() == "pong"
+        actorio.kill(h)
+        reasons = await asyncio.gather(*watchers)
+        reason = await waiter
+    assert all(r is reason for r in reasons)
+    assert seen[0][-2:] == ["stop begins", "stop"]
+
+
+async def test_monitor_of_a_constructor_failure_carries_the_cause() -> None:
+    @actorio.remote
+    class Broken:
+        def __init__(self) -> None:
+            raise ValueError("no such table")
+
+        def ping(self) -> str:
+            return "pong"
+
+    h = Broken.remote()
+    async with asyncio.timeout(WAIT):
+        reason = await actorio.wait_for_death(h)
+    assert "constructor raised" in str(reason)
+    assert isinstance(reason.cause, ValueError)
+    assert "no such table" in str(reason.cause)
+
+
+def test_monitor_from_sync_code_and_other_threads() -> None:
+    events: list[str] = []
+    h = _stop_class("async").remote(events)
+    watcher = actorio.monitor(h)
+    from_thread: list[Any] = []
+    made = threading.Event()
+
+    def watch_in_thread() -> None:
+        ref = actorio.monitor(h)
+        made.set()
+        from_thread.append(actorio.get(ref, timeout=WAIT))
+
+    t = threading.Thread(target=watch_in_thread)
+    t.start()
+    assert made.wait(WAIT)
+    assert actorio.get(h.ping.remote(), timeout=WAIT) == "pong"
+    assert not watcher.done()
+    actorio.kill(h)
+    reason = actorio.get(watcher, timeout=WAIT)
+    t.join(WAIT)
+    assert not t.is_alive()
+    assert isinstance(reason, ActorDiedError)
+    assert from_thread == [reason]
+    assert events[-1] == "stop"
+    assert actorio.get(actorio.monitor(h), timeout=WAIT) is reason

@@ -1,0 +1,305 @@
+"""actorio.supervisor: restart strategies, intentional ends, stopping, giving up."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import actorio
+from actorio.exceptions import (
+    ActorDiedError,
+    ActorNotFoundError,
+    InvalidOptionsError,
+    SupervisorError,
+)
+
+WAIT = 10.0
+
+
+@actorio.remote
+class Child:
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name = name
+        self.log = log
+        self.count = 0
+        log.append(f"init {name}")
+
+    def __actorio_stop__(self) -> None:
+        self.log.append(f"stop {self.name}")
+
+    def increment(self) -> int:
+        self.count += 1
+        return self.count
+
+    def get(self) -> int:
+        return self.count
+
+    def quit(self) -> None:
+        actorio.exit_actor()
+
+
+@actorio.remote
+class Broken:
+    def __init__(self, attempts: list[int]) -> None:
+        attempts.append(1)
+        raise ConnectionRefusedError(f"attempt {len(attempts)}: database is down")
+
+    def ping(self) -> str:
+        return "pong"
+
+
+async def _bump(h: actorio.ActorHandle[Child], times: int) -> int:
+    value = 0
+    for _ in range(times):
+        value = await h.increment.remote()
+    return value
+
+
+def _restarted(log: list[str], since: int, name: str) -> bool:
+    """True if ``name`` was stopped and then built again in ``log[since:]``."""
+    tail = log[since:]
+    return (
+        f"stop {name}" in tail
+        and f"init {name}" in tail
+        and tail.index(f"stop {name}") < tail.index(f"init {name}")
+    )
+
+
+async def test_one_for_one_restarts_only_the_failing_child() -> None:
+    log: list[str] = []
+    async with asyncio.timeout(WAIT), actorio.supervisor("one_for_one") as sup:
+        a = sup.start(Child, "a", log)
+        b = sup.start(Child, "b", log)
+        assert sup.children == [a, b]
+        assert await _bump(a, 2) == 2
+        assert await _bump(b, 3) == 3
+        mark = len(log)
+        actorio.kill(a, no_restart=False)
+        assert await a.get.remote() == 0  # fresh state
+        assert await b.get.remote() == 3  # untouched
+        assert log[mark:] == ["stop a", "init a"]
+        assert await a.increment.remote() == 1
+
+
+async def test_supervisor_restarts_a_child_that_has_no_restarts_of_its_own() -> None:
+    log: list[str] = []
+    async with asyncio.timeout(WAIT), actorio.supervisor(max_restarts=5) as sup:
+        a = sup.start(Child.options(max_restarts=0), "a", log)
+        for _ in range(3):
+            await _bump(a, 1)
+            actorio.kill(a, no_restart=False)
+            assert await a.get.remote() == 0
+        assert log.count("init a") == 4
+
+
+async def test_one_for_all_restarts_every_child() -> None:
+    log: list[str] = []
+    async with asyncio.timeout(WAIT), actorio.supervisor("one_for_all") as sup:
+        a, b, c = (sup.start(Child, name, log) for name in "abc")
+        for h in (a, b, c):
+            assert await _bump(h, 2) == 2
+        mark = len(log)
+        actorio.kill(b, no_restart=False)
+        assert await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote()) == [0, 0, 0]
+        for name in "abc":
+            assert _restarted(log, mark, name), log[mark:]
+        assert len(log[mark:]) == 6
+
+
+async def test_rest_for_one_restarts_the_failing_child_and_later_ones() -> None:
+    log: list[str] = []
+    async with asyncio.timeout(WAIT), actorio.supervisor("rest_for_one") as sup:
+        a, b, c = (sup.start(Child, name, log) for name in "abc")
+        for h in (a, b, c):
+            assert await _bump(h, 2) == 2
+        mark = len(log)
+        actorio.kill(b, no_restart=False)
+        assert await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote()) == [2, 0, 0]
+        assert not _restarted(log, mark, "a")
+        assert _restarted(log, mark, "b")
+        assert _restarted(log, mark, "c")
+        assert sorted(log[mark:]) == ["init b", "init c", "stop b", "stop c"]
+
+        mark = len(log)  # the last child fails: nobody after it, nobody before it restarts
+        actorio.kill(c, no_restart=False)
+        assert await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote()) == [2, 0, 0]
+        assert log[mark:] == ["stop c", "init c"]
+
+
+async def test_a_failing_constructor_is_restarted_by_the_supervisor() -> None:
+    inits: list[int] = []
+
+    @actorio.remote
+    class Flaky:
+        def __init__(self) -> None:
+            inits.append(1)
+            if len(inits) < 3:
+                raise ConnectionError(f"attempt {len(inits)}")
+
+        def attempts(self) -> int:
+            return len(inits)
+
+    async with asyncio.timeout(WAIT), actorio.supervisor(max_restarts=2) as sup:
+        f = sup.start(Flaky)
+        assert await f.attempts.remote() == 3
+    assert len(inits) == 3
+
+
+@pytest.mark.parametrize("how", ["kill", "exit_actor"])
+async def test_an_intentional_end_is_not_restarted(how: str) -> None:
+    log: list[str] = []
+    async with asyncio.timeout(WAIT), actorio.supervisor("one_for_all") as sup:
+        a = sup.start(Child, "a", log)
+        b = sup.start(Child, "b", log)
+        assert await _bump(a, 1) == 1
+        assert await _bump(b, 1) == 1
+        watcher = actorio.monitor(a)
+        if how == "kill":
+            actorio.kill(a)
+        else:
+            with pytest.raises(ActorDiedError, match="exit_actor"):
+                await a.quit.remote()
+        reason = await watcher
+        assert isinstance(reason, ActorDiedError)
+        with pytest.raises(ActorDiedError):
+            await a.get.remote()
+        assert await b.get.remote() == 1  # one_for_all did not kick in
+        assert log == ["init a", "init b", "stop a"]
+
+
+async def test_leaving_the_block_stops_every_child() -> None:
+    log: list[str] = []
+    async with asyncio.timeout(WAIT):
+        async with actorio.supervisor() as sup:
+            children = [sup.start(Child, name, log) for name in "abc"]
+            named = sup.start(Child.options(name="cache"), "named", log)
+            watchers = [actorio.monitor(h) for h in [*children, named]]
+            for h in children:
+                await _bump(h, 1)
+            assert actorio.get_actor("cache") == named
+            actorio.kill(named, no_restart=False)  # restarted: keeps its name
+            assert await named.get.remote() == 0
+            assert actorio.get_actor("cache") == named
+            assert not any(w.done() for w in watchers)
+        assert all(w.done() for w in watchers)
+        assert sorted(log[-4:]) == ["stop a", "stop b", "stop c", "stop named"]
+        for w in watchers:
+            reason = w.result()
+            assert isinstance(reason, ActorDiedError)
+            assert "supervisor stopped" in str(reason)
+        for h in [*children, named]:
+            with pytest.raises(ActorDiedError, match="supervisor stopped"):
+                await h.get.remote()
+        with pytest.raises(ActorNotFoundError):
+            actorio.get_actor("cache")
+    with pytest.raises(InvalidOptionsError, match="has stopped"):
+        sup.start(Child, "late", log)
+
+
+async def test_an_error_in_the_body_propagates_and_stops_the_children() -> None:
+    log: list[str] = []
+    started: list[actorio.ActorHandle[Child]] = []
+
+    async def body() -> None:
+        async with actorio.supervisor() as sup:
+            started.append(sup.start(Child, "a", log))
+            async with asyncio.timeout(WAIT):
+                await _bump(started[0], 1)
+            raise LookupError("body failed")
+
+    with pytest.raises(LookupError, match="body failed"):
+        await body()
+    (a,) = started
+    assert log == ["init a", "stop a"]
+    with pytest.raises(ActorDiedError):
+        await a.get.remote()
+
+
+async def test_too_many_restarts_cancel_the_body_and_raise() -> None:
+    log: list[str] = []
+    body: list[str] = []
+    watchers: list[actorio.ObjectRef[ActorDiedError]] = []
+    children: list[actorio.ActorHandle[Child]] = []
+
+    async def supervise() -> None:
+        async with actorio.supervisor(max_restarts=2, within_s=60) as sup:
+            a = sup.start(Child, "a", log)
+            children.extend([a, sup.start(Child, "b", log)])
+            watchers.extend(actorio.monitor(h) for h in children)
+            for _ in range(3):
+                async with asyncio.timeout(WAIT):
+                    await _bump(a, 1)
+                actorio.kill(a, no_restart=False)
+            try:
+                async with asyncio.timeout(WAIT):  # fails the test instead of hanging
+                    await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                body.append("cancelled")
+                raise
+            body.append("went on")
+
+    with pytest.raises(SupervisorError, match="more than 2 restarts within 60") as info:
+        await supervise()
+    assert body == ["cancelled"]
+    err = info.value
+    assert isinstance(err.cause, ActorDiedError)
+    assert "kill(no_restart=False)" in str(err)
+    assert "kill(no_restart=False)" in str(err.cause)
+    assert all(w.done() for w in watchers)
+    for h in children:
+        with pytest.raises(ActorDiedError):
+            await h.get.remote()
+    assert log.count("init a") == 3
+    assert log.count("init b") == 1
+    assert log.count("stop b") == 1
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+
+
+async def test_a_constructor_that_keeps_failing_makes_the_supervisor_give_up() -> None:
+    attempts: list[int] = []
+    log: list[str] = []
+    children: list[Any] = []
+
+    async def supervise() -> None:
+        async with actorio.supervisor(max_restarts=3, within_s=60) as sup:
+            children.extend([sup.start(Child, "sibling", log), sup.start(Broken, attempts)])
+            async with asyncio.timeout(WAIT):
+                await asyncio.Event().wait()
+
+    with pytest.raises(SupervisorError, match="more than 3 restarts") as info:
+        await supervise()
+    sibling, broken = children
+    assert "constructor raised" in str(info.value)
+    cause = info.value.cause
+    assert isinstance(cause, ActorDiedError)
+    assert isinstance(cause.cause, ConnectionRefusedError)
+    assert "attempt 4: database is down" in str(cause.cause)
+    assert len(attempts) == 4
+    with pytest.raises(ActorDiedError, match="supervisor gave up"):
+        await sibling.get.remote()
+    with pytest.raises(ActorDiedError, match="constructor raised"):
+        await broken.ping.remote()
+    assert log == ["init sibling", "stop sibling"]
+
+
+async def test_restarts_within_the_limit_do_not_give_up() -> None:
+    log: list[str] = []
+    async with asyncio.timeout(WAIT), actorio.supervisor(max_restarts=3, within_s=60) as sup:
+        a = sup.start(Child, "a", log)
+        for _ in range(3):
+            await _bump(a, 1)
+            actorio.kill(a, no_restart=False)
+        assert await a.get.remote() == 0
+    assert log.count("init a") == 4
+
+
+def test_invalid_supervisor_options() -> None:
+    with pytest.raises(InvalidOptionsError, match="strategy must be") as info:
+        actorio.supervisor("one_for_none")  # type: ignore[arg-type]
+    assert "'one_for_none'" in str(info.value)
+    with pytest.raises(InvalidOptionsError, match="max_restarts must be >= 0"):
+        actorio.supervisor(max_restarts=-1)
+    with pytest.raises(InvalidOptionsError, match="within_s > 0"):
+        actorio.supervisor(within_s=0)
