@@ -164,11 +164,8 @@ class ActorError(ActorioError):
     """The actor could not run the call."""
 
 
-class ActorDiedError(ActorError):
-    """The actor is dead: it was killed, called ``exit_actor()``, or its constructor raised.
-
-    ``cause`` holds the constructor's exception (with its remote traceback) when there was one.
-    """
+class _WithCause(ActorioError):
+    """An error with an optional ``cause`` that survives pickling (as ``__cause__`` does not)."""
 
     def __init__(self, message: str, cause: BaseException | None = None) -> None:
         super().__init__(message)
@@ -178,6 +175,13 @@ class ActorDiedError(ActorError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.cause))
+
+
+class ActorDiedError(_WithCause, ActorError):
+    """The actor is dead: it was killed, called ``exit_actor()``, or its constructor raised.
+
+    ``cause`` holds the constructor's exception (with its remote traceback) when there was one.
+    """
 
 
 class GetTimeoutError(ActorioError, TimeoutError):
@@ -235,17 +239,9 @@ class DeadlockError(ActorioError, RuntimeError):
     """Awaiting this call would never end: it waits for a slot that the awaiter holds."""
 
 
-class SupervisorError(ActorioError):
-    """A supervisor saw more child failures than its restart intensity allows."""
-
-    def __init__(self, message: str, cause: BaseException | None = None) -> None:
-        super().__init__(message)
-        self.cause = cause
-        if cause is not None:
-            self.__cause__ = cause
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.args[0], self.cause))
+class SupervisorError(_WithCause):
+    """A supervisor saw more child failures than its restart intensity allows; ``cause`` is
+    the last failure."""
 
 
 class AlreadyInitializedError(ActorioError, RuntimeError):
