@@ -54,7 +54,7 @@ RAY_PLACEMENT_OPTIONS = frozenset(
         "_metadata",
     }
 )
-BACKENDS = ("local",)
+BACKENDS = ("local", "process")
 DEFAULT_ASYNC_CONCURRENCY = 1000
 
 
@@ -347,7 +347,7 @@ def check_backend(value: Any) -> str | None:
         return value  # type: ignore[no-any-return]
     raise InvalidOptionsError(
         f"backend {value!r} is not available; this version of actorio has {list(BACKENDS)} "
-        f"(the in-process backend)"
+        f"(in-process, and one worker process per actor)"
     )
 
 

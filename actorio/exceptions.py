@@ -16,6 +16,7 @@ ours, so code written against ``ray.exceptions`` runs unchanged::
     ├── BlockingCallOnLoopError RuntimeError  a blocking call on an event loop's thread
     ├── DirectCallError         TypeError     Cls() or handle.method() instead of .remote()
     ├── InvalidArgumentsError   TypeError     arguments that do not fit the signature
+    ├── SerializationError      TypeError     a value that must cross processes cannot be pickled
     ├── InvalidOptionsError     ValueError    an unknown or impossible option
     ├── ActorMethodNotFoundError AttributeError  handle.no_such_method
     ├── ActorNameTakenError     ValueError    a duplicate actor name in a namespace
@@ -53,6 +54,7 @@ __all__ = [
     "RayActorError",
     "RayError",
     "RayTaskError",
+    "SerializationError",
     "SupervisorError",
     "TaskCancelledError",
     "TaskError",
@@ -213,6 +215,10 @@ class DirectCallError(ActorioError, TypeError):
 
 class InvalidArgumentsError(ActorioError, TypeError):
     """The arguments do not fit the signature of the method, task or actorio function."""
+
+
+class SerializationError(ActorioError, TypeError):
+    """An argument or result of a process actor cannot be pickled; the actor is unaffected."""
 
 
 class InvalidOptionsError(ActorioError, ValueError):

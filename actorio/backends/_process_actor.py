@@ -1,0 +1,445 @@
+"""The driver's side of a process actor: a proxy that forwards calls to its worker process.
+
+Calls are pickled in the caller's thread (so an unpicklable argument fails right there, with
+a clear error) and written to the worker's socket under a lock; one reader thread per actor
+turns replies into ref results with ``call_soon_threadsafe``. When the worker process dies
+(killed, crashed, exited) the reader sees end-of-file at once: calls in flight fail with
+``ActorDiedError`` or, per ``max_task_retries``, are sent again to a fresh worker process if
+``max_restarts`` allows one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from .._mailbox import complete, fail, fail_new, first_ref, make_refs
+from .._ref import ObjectRef, has_refs, new_ref, resolve_refs
+from .._spec import ActorOptions, ClassSpec, MethodSpec, Mode
+from ..exceptions import (
+    ActorDiedError,
+    InvalidArgumentsError,
+    InvalidOptionsError,
+    PendingCallsLimitExceeded,
+)
+from . import _wire
+from ._base import STOP_HOOK_TIMEOUT_S
+
+__all__ = ["ProcessActor"]
+
+_running_loop = asyncio._get_running_loop
+
+
+class _Pending:
+    """A call sent to the worker and not answered yet."""
+
+    __slots__ = ("attempts", "frame", "method", "ref")
+
+    def __init__(self, ref: Any, method: MethodSpec, frame: bytes) -> None:
+        self.ref = ref
+        self.method = method
+        self.frame = frame
+        self.attempts = 0
+
+
+class _RemoteWork:
+    """What ``actorio.cancel`` reaches through a ref: asks the worker to cancel the call."""
+
+    __slots__ = ("actor", "call_id")
+
+    def __init__(self, actor: ProcessActor, call_id: int) -> None:
+        self.actor = actor
+        self.call_id = call_id
+
+    def cancel(self) -> bool:
+        self.actor.send_control(("cancel", self.call_id))
+        return True
+
+
+class ProcessActor:
+    """One actor hosted by its own worker process."""
+
+    def __init__(
+        self,
+        actor_id: str,
+        spec: ClassSpec,
+        options: ActorOptions,
+        mode: Mode,
+        limit: int,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str,
+        lock: Any,
+        on_death: Any,
+    ) -> None:
+        self.actor_id = actor_id
+        self.spec = spec
+        self.options = options
+        self.mode = mode
+        self.loop = loop
+        self.name = options.name
+        self.namespace = namespace
+        self.lock = lock
+        self.on_death = on_death
+        self.groups = set(options.concurrency_groups)
+        self.restarts_left = options.max_restarts
+        self.death: ActorDiedError | None = None
+        self.pending: dict[int, _Pending] = {}
+        self.monitors: list[ObjectRef[Any]] = []
+        self.room_waiters: list[ObjectRef[Any]] = []
+        self.finished = False
+        self.idle_waiters: list[concurrent.futures.Future[None]] = []
+        self.stopping = False
+        self.ids = itertools.count(1)
+        self.send_lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.sock: Any = None
+        self.create_frame = b""
+
+    # -- the worker process ---------------------------------------------------------------------
+
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        args, kwargs = _ref_values(args, kwargs, f"{self.spec.name}.__init__")
+        worker_options: dict[str, Any] = {
+            "mode": self.mode,
+            "concurrency_groups": dict(self.options.concurrency_groups),
+            "max_task_retries": self.options.max_task_retries,
+            "retry_exceptions": self.options.retry_exceptions,
+        }
+        if self.options.max_concurrency is not None:
+            worker_options["max_concurrency"] = self.options.max_concurrency
+        message = ("create", self.spec.cls, worker_options, args, kwargs)
+        try:
+            self.create_frame = _wire.dumps(message)
+        except Exception:
+            err = _wire.unpicklable(
+                f"{self.spec.name}.__init__",
+                {"the class": self.spec.cls, **_labelled(args, kwargs)},
+            )
+            raise err or InvalidOptionsError(f"{self.spec.name} cannot be sent to a worker")
+        self._spawn()
+
+    def _spawn(self) -> None:
+        driver_end, worker_end = _wire.socket_pair()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "actorio.backends._worker",
+                str(worker_end.fileno()),
+                str(os.getpid()),
+            ],
+            pass_fds=[worker_end.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        worker_end.close()
+        self.sock = driver_end
+        _wire.send_frame(driver_end, self.create_frame)
+        reader = threading.Thread(
+            target=self._read,
+            args=(driver_end, self.proc),
+            name=f"actorio-proc-{self.spec.name}",
+            daemon=True,
+        )
+        reader.start()
+
+    def _read(self, sock: Any, proc: subprocess.Popen[bytes]) -> None:
+        """Reader thread: replies become ref results; end-of-file means the worker is gone."""
+        reason: ActorDiedError | None = None
+        intentional = False
+        while True:
+            payload = _wire.recv_frame(sock)
+            if payload is None:
+                break
+            message = _wire.loads(payload)
+            if message[0] == "result":
+                _, call_id, ok, value = message
+                entry = self.pending.pop(call_id, None)
+                if entry is not None:
+                    if ok:
+                        _complete(entry.ref, value, self.qualname(entry.method))
+                    else:
+                        fail(entry.ref, value, None)
+                    self._check_idle()
+                    self._wake_room()
+            elif message[0] == "dead":
+                _, reason, intentional = message
+        sock.close()
+        code = proc.wait()
+        if reason is None:
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            reason = ActorDiedError(
+                f"The {self.describe()} died: its worker process ended ({how})."
+            )
+        self._worker_gone(reason, intentional)
+
+    def _worker_gone(self, reason: ActorDiedError, intentional: bool) -> None:
+        with self.send_lock:
+            restart = not intentional and self.death is None and self.restarts_left != 0
+            if restart:
+                if self.restarts_left > 0:
+                    self.restarts_left -= 1
+                self._spawn()
+                resend, dropped = [], []
+                for call_id, entry in sorted(self.pending.items()):
+                    retries = self.options.max_task_retries
+                    if retries == -1 or entry.attempts < retries:
+                        entry.attempts += 1
+                        resend.append(entry)
+                    else:
+                        dropped.append(call_id)
+                for entry in resend:
+                    _wire.send_frame(self.sock, entry.frame)
+                failed = [self.pending.pop(i) for i in dropped]
+            else:
+                if self.death is None:
+                    self.death = reason
+                failed = list(self.pending.values())
+                self.pending.clear()
+        for entry in failed:
+            fail(
+                entry.ref,
+                ActorDiedError(
+                    f"The {self.describe()} died ({reason.args[0]}); this call was in flight and "
+                    f"was not retried (max_task_retries={self.options.max_task_retries}).",
+                    reason,
+                )
+                if restart
+                else (self.death or reason),
+                None,
+            )
+        if not restart:
+            self._notify()
+
+    def _wake_room(self) -> None:
+        if self.room_waiters:
+            with self.lock:
+                waiters, self.room_waiters = self.room_waiters, []
+            for ref in waiters:
+                _deliver_value(ref, None)
+
+    def _notify(self) -> None:
+        with self.lock:
+            self.finished = True
+            monitors, self.monitors = self.monitors, []
+            idle, self.idle_waiters = self.idle_waiters, []
+        self._wake_room()
+        for ref in monitors:
+            _deliver_value(ref, self.death)
+        for cf in idle:
+            if not cf.done():
+                cf.set_result(None)
+        self.on_death(self)
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        num_returns: int,
+        group: str | None,
+        options: Any = None,
+    ) -> Any:
+        loop = _running_loop()
+        ref = make_refs(loop, self.loop, num_returns)
+        if self.death is not None or self.stopping:
+            fail_new(
+                ref,
+                self.death
+                or ActorDiedError(
+                    f"The {self.describe()} is shutting down and accepts no new calls."
+                ),
+            )
+            return ref
+        if (
+            self.options.max_pending_calls >= 0
+            and len(self.pending) >= self.options.max_pending_calls
+        ):
+            raise PendingCallsLimitExceeded(
+                f"the {self.describe()} already has {len(self.pending)} pending calls "
+                f"(max_pending_calls={self.options.max_pending_calls})"
+            )
+        args, kwargs = _ref_values(args, kwargs, self.qualname(method))
+        options = options or method.options
+        call_options = None
+        if options is not None:
+            call_options = {
+                k: v
+                for k, v in (
+                    ("timeout", options.timeout),
+                    ("max_task_retries", options.max_task_retries),
+                    ("retry_exceptions", options.retry_exceptions),
+                )
+                if v is not None
+            }
+        call_id = next(self.ids)
+        message = ("call", call_id, method.name, args, kwargs, num_returns, group, call_options)
+        try:
+            frame = _wire.dumps(message)
+        except Exception:
+            err = _wire.unpicklable(self.qualname(method), _labelled(args, kwargs))
+            raise err or InvalidOptionsError(f"{self.qualname(method)}: cannot pickle the call")
+        if num_returns == 0:
+            self.send_control(("call", call_id, method.name, args, kwargs, 0, group, call_options))
+            return None
+        with self.send_lock:
+            if self.death is not None:
+                fail_new(ref, self.death)
+                return ref
+            self.pending[call_id] = _Pending(ref, method, frame)
+            first = first_ref(ref)
+            if first is not None:
+                first._actorio_work = _RemoteWork(self, call_id)
+            try:
+                _wire.send_frame(self.sock, frame)
+            except OSError:
+                pass  # the reader thread sees the worker gone and settles this call
+        return ref
+
+    def bind(
+        self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
+    ) -> Any:
+        if group is not None and group not in self.groups:
+            raise InvalidOptionsError(
+                f"{self.describe()} has no concurrency group {group!r}; it has "
+                f"{sorted(self.groups)}"
+            )
+
+        def remote(*args: Any, **kwargs: Any) -> Any:
+            method.check(args, kwargs)
+            return self.submit(method, args, kwargs, num_returns, group, options)
+
+        return remote
+
+    def send_control(self, message: tuple[Any, ...]) -> None:
+        with self.send_lock:
+            try:
+                _wire.send_frame(self.sock, _wire.dumps(message))
+            except OSError:
+                pass
+
+    # -- lifecycle from outside -----------------------------------------------------------------
+
+    def kill(self, err: ActorDiedError, restart: bool = False, forced: bool = False) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if restart:
+            proc.kill()  # a failure on purpose: the reader thread restarts it
+            return
+        with self.send_lock:
+            if self.death is not None:
+                return
+            self.death = err
+        self.send_control(("stop", str(err)))
+        # The stop hook runs in the worker; a worker that does not exit in time is killed.
+        timer = threading.Timer(STOP_HOOK_TIMEOUT_S + 1, _kill_if_alive, args=(proc,))
+        timer.daemon = True
+        timer.start()
+
+    def monitor(self) -> ObjectRef[Any]:
+        ref = new_ref(_running_loop(), self.loop)
+        with self.lock:
+            if not self.finished:
+                self.monitors.append(ref)
+                return ref
+        ref.set_result(self.death)
+        return ref
+
+    def room(self) -> ObjectRef[Any]:
+        """A ref that completes when a reply may have made room (see ActorMethod.submit)."""
+        ref = new_ref(_running_loop(), self.loop)
+        with self.lock:
+            if self.finished or len(self.pending) < self.options.max_pending_calls:
+                ref.set_result(None)
+            else:
+                self.room_waiters.append(ref)
+        return ref
+
+    def pending_calls(self) -> int:
+        return len(self.pending)
+
+    def begin_stop(self) -> concurrent.futures.Future[None]:
+        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self.lock:
+            self.stopping = True
+            self.idle_waiters.append(cf)
+        self._check_idle()
+        return cf
+
+    def _check_idle(self) -> None:
+        if self.pending or not self.idle_waiters:
+            return
+        with self.lock:
+            idle, self.idle_waiters = self.idle_waiters, []
+        for cf in idle:
+            if not cf.done():
+                cf.set_result(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.death is None
+
+    def describe(self) -> str:
+        named = f" named {self.name!r} in namespace {self.namespace!r}" if self.name else ""
+        pid = f", pid {self.proc.pid}" if self.proc is not None else ""
+        return f"process actor {self.spec.name} (id {self.actor_id}{pid}){named}"
+
+    def qualname(self, method: MethodSpec) -> str:
+        return f"{self.spec.name}.{method.name}"
+
+
+def _ref_values(
+    args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Replace ref arguments by their values (a worker cannot see the driver's refs)."""
+    if not has_refs(args, kwargs):
+        return args, kwargs
+    if any(isinstance(r, ObjectRef) and not r.done() for r in (*args, *kwargs.values())):
+        raise InvalidArgumentsError(
+            f"{what}: a process actor takes ObjectRef arguments only once they are done; "
+            f"await the ref first and pass its value"
+        )
+    return resolve_refs(args, kwargs)
+
+
+def _labelled(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    values = {f"argument {i}": a for i, a in enumerate(args)}
+    values.update({f"argument {k!r}": v for k, v in kwargs.items()})
+    return values
+
+
+def _complete(ref: Any, value: Any, what: str) -> None:
+    first = first_ref(ref)
+    if first is None:
+        return
+    loop = first.get_loop()
+    try:
+        loop.call_soon_threadsafe(complete, ref, value, loop, what)
+    except RuntimeError:
+        pass
+
+
+def _deliver_value(ref: ObjectRef[Any], value: Any) -> None:
+    def settle() -> None:
+        if not ref.done():
+            ref.set_result(value)
+
+    try:
+        ref.get_loop().call_soon_threadsafe(settle)
+    except RuntimeError:
+        pass
+
+
+def _kill_if_alive(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
