@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import os
 import subprocess
-import sys
 import threading
 from typing import Any
 
@@ -30,6 +28,7 @@ from ..exceptions import (
 )
 from . import _wire
 from ._base import STOP_HOOK_TIMEOUT_S
+from ._spawner import spawn_worker
 
 __all__ = ["ProcessActor"]
 
@@ -126,20 +125,7 @@ class ProcessActor:
 
     def _spawn(self) -> None:
         driver_end, worker_end = _wire.socket_pair()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "actorio.backends._worker",
-                str(worker_end.fileno()),
-                str(os.getpid()),
-            ],
-            pass_fds=[worker_end.fileno()],
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-        worker_end.close()
+        self.proc = spawn_worker(worker_end)
         self.sock = driver_end
         _wire.send_frame(driver_end, self.create_frame)
         reader = threading.Thread(
@@ -166,11 +152,14 @@ class ProcessActor:
                     if ok:
                         _complete(entry.ref, value, self.qualname(entry.method))
                     else:
+                        if isinstance(value, ActorDiedError):
+                            value = self._restate(value)
                         fail(entry.ref, value, None)
                     self._check_idle()
                     self._wake_room()
             elif message[0] == "dead":
-                _, reason, intentional = message
+                _, inner, intentional = message
+                reason = self._restate(inner)
         sock.close()
         code = proc.wait()
         if reason is None:
@@ -179,6 +168,15 @@ class ProcessActor:
                 f"The {self.describe()} died: its worker process ended ({how})."
             )
         self._worker_gone(reason, intentional)
+
+    def _restate(self, inner: ActorDiedError) -> ActorDiedError:
+        """The worker's ActorDiedError, told about this actor (its id there means nothing)."""
+        why = str(inner.args[0]).split(" is dead: ", 1)[-1].split(". Calls to it", 1)[0]
+        return ActorDiedError(
+            f"The {self.describe()} is dead: {why}. Calls to it fail from now on; create a new "
+            f"actor to continue.",
+            getattr(inner, "cause", None),
+        )
 
     def _worker_gone(self, reason: ActorDiedError, intentional: bool) -> None:
         with self.send_lock:

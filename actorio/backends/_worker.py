@@ -150,7 +150,7 @@ def main() -> None:
     _die_with_parent(parent)
     import actorio
 
-    actorio.init(shutdown_timeout_s=0)
+    actorio.init(shutdown_timeout_s=0, blocking_warning_s=0)  # one actor: it may block
     actorio.run(_main(fd))
     actorio.shutdown(timeout=0)
     os._exit(0)

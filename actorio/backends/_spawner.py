@@ -1,0 +1,63 @@
+"""Starts worker processes, always from one long-lived thread.
+
+Workers ask Linux to kill them when their parent dies (``PR_SET_PDEATHSIG``), and Linux means
+the parent *thread*: a worker started from a short-lived thread (a task's worker thread, the
+reader thread of a worker it replaces) would be killed when that thread ends. One daemon
+thread that lives as long as the driver starts them all.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+__all__ = ["spawn_worker"]
+
+_requests: queue.SimpleQueue[tuple[socket.socket, Future[subprocess.Popen[bytes]]]] = (
+    queue.SimpleQueue()
+)
+_thread: threading.Thread | None = None
+_lock = threading.Lock()
+
+
+def spawn_worker(worker_end: socket.socket) -> subprocess.Popen[bytes]:
+    """Start ``python -m actorio.backends._worker`` holding ``worker_end``; close our copy."""
+    global _thread
+    with _lock:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=_serve, name="actorio-spawner", daemon=True)
+            _thread.start()
+    done: Future[subprocess.Popen[bytes]] = Future()
+    _requests.put((worker_end, done))
+    try:
+        return done.result()
+    finally:
+        worker_end.close()
+
+
+def _serve() -> None:
+    while True:
+        worker_end, done = _requests.get()
+        try:
+            done.set_result(_popen(worker_end))
+        except BaseException as exc:
+            done.set_exception(exc)
+
+
+def _popen(worker_end: socket.socket) -> subprocess.Popen[bytes]:
+    fd = worker_end.fileno()
+    env: dict[str, Any] = dict(os.environ)
+    # The worker must import what the driver could: its modules and the caller's sys.path.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    return subprocess.Popen(
+        [sys.executable, "-m", "actorio.backends._worker", str(fd), str(os.getpid())],
+        pass_fds=[fd],
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
