@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -112,7 +113,7 @@ class ProcessActor:
         }
         if self.options.max_concurrency is not None:
             worker_options["max_concurrency"] = self.options.max_concurrency
-        message = ("create", self.spec.cls, worker_options, args, kwargs)
+        message = ("create", _class_ref(self.spec.cls), worker_options, args, kwargs)
         try:
             self.create_frame = _wire.dumps(message)
         except Exception:
@@ -394,6 +395,19 @@ class ProcessActor:
 
     def qualname(self, method: MethodSpec) -> str:
         return f"{self.spec.name}.{method.name}"
+
+
+def _class_ref(cls: type) -> Any:
+    """How the worker gets the class: by import when its module is importable (so its
+    tracebacks show source lines), else by value with cloudpickle (``__main__``, notebooks)."""
+    module = sys.modules.get(cls.__module__)
+    if cls.__module__ != "__main__" and module is not None:
+        found: Any = module
+        for part in cls.__qualname__.split("."):
+            found = getattr(found, part, None)
+        if found is cls or getattr(found, "__wrapped__", None) is cls:
+            return (cls.__module__, cls.__qualname__)
+    return cls
 
 
 def _ref_values(

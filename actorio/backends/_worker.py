@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import importlib
 import os
 import signal
 import socket
@@ -98,6 +99,8 @@ class Worker:
         elif kind == "create":
             _, cls, options, args, kwargs = message
             try:
+                if isinstance(cls, tuple):  # (module, qualname): import it like the driver did
+                    cls = _import_class(*cls)
                 self.handle = actorio.remote(cls).options(**options).remote(*args, **kwargs)
             except Exception as exc:  # bad options or arguments: no point in restarting
                 self.send(("dead", ActorDiedError(f"it could not be created: {exc}", exc), True))
@@ -127,6 +130,13 @@ class Worker:
         except Exception:
             self.send(("dead", _plain(reason), intentional))
         self.done.set()
+
+
+def _import_class(module: str, qualname: str) -> type:
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return getattr(found, "__wrapped__", found)  # type: ignore[no-any-return]
 
 
 def _plain(exc: BaseException) -> Exception:
