@@ -21,7 +21,7 @@ from ._context import current_loop
 from ._registry import Registry
 from ._spec import check_backend
 from ._watchdog import Watchdog
-from .backends import STOP_HOOK_TIMEOUT_S, get_backend
+from .backends import STOP_HOOK_TIMEOUT_S, close_backends, get_backend
 from .exceptions import ActorDiedError
 
 __all__ = ["LoopFactory", "Runtime", "default_loop_factory", "get_runtime", "peek_runtime", "reset"]
@@ -175,6 +175,7 @@ class Runtime:
             concurrent.futures.wait(endings, timeout=STOP_HOOK_TIMEOUT_S + 1)
         self.registry.clear()
         self.watchdog.close()
+        close_backends()
         if self._loop_thread is not None:
             self._loop_thread.stop()
             self._loop_thread = None

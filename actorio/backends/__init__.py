@@ -11,7 +11,7 @@ from typing import Any
 
 from ._base import STOP_HOOK_TIMEOUT_S, ActorCore, ActorExit
 
-__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit", "get_backend"]
+__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit", "close_backends", "get_backend"]
 
 _LOADED: dict[str, Any] = {}
 
@@ -22,3 +22,11 @@ def get_backend(name: str) -> Any:
     if backend is None:
         backend = _LOADED[name] = import_module(f"actorio.backends._{name}").backend_class()
     return backend
+
+
+def close_backends() -> None:
+    """Let each loaded backend release what it holds (at shutdown, after every actor died)."""
+    for backend in _LOADED.values():
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()

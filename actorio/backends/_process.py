@@ -7,6 +7,7 @@ from typing import Any
 
 from ..exceptions import InvalidOptionsError
 from ._process_actor import ProcessActor
+from ._spawner import stop_spawner
 
 __all__ = ["ProcessBackend", "backend_class"]
 
@@ -18,6 +19,9 @@ class ProcessBackend:
 
     def create_actor(self, *args: Any) -> ProcessActor:
         return ProcessActor(*args)
+
+    def close(self) -> None:
+        stop_spawner()
 
     def submit_task(self, *args: Any) -> Any:
         raise InvalidOptionsError(

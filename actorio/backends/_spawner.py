@@ -17,9 +17,9 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
-__all__ = ["spawn_worker"]
+__all__ = ["spawn_worker", "stop_spawner"]
 
-_requests: queue.SimpleQueue[tuple[socket.socket, Future[subprocess.Popen[bytes]]]] = (
+_requests: queue.SimpleQueue[tuple[socket.socket, Future[subprocess.Popen[bytes]]] | None] = (
     queue.SimpleQueue()
 )
 _thread: threading.Thread | None = None
@@ -41,9 +41,22 @@ def spawn_worker(worker_end: socket.socket) -> subprocess.Popen[bytes]:
         worker_end.close()
 
 
+def stop_spawner() -> None:
+    """End the spawner thread (at shutdown, once no worker is left: they die with it)."""
+    global _thread
+    with _lock:
+        thread, _thread = _thread, None
+    if thread is not None and thread.is_alive():
+        _requests.put(None)
+        thread.join()
+
+
 def _serve() -> None:
     while True:
-        worker_end, done = _requests.get()
+        request = _requests.get()
+        if request is None:
+            return
+        worker_end, done = request
         try:
             done.set_result(_popen(worker_end))
         except BaseException as exc:
