@@ -270,6 +270,8 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
     rt = get_runtime()
     ns = namespace or rt.namespace
     actor = rt.registry.lookup(ns, name)
+    if actor is None and rt.remote_actors is not None:  # in a worker: ask the driver
+        actor = rt.remote_actors.lookup(name, ns)
     if actor is None:
         known = sorted(n for _, n in rt.registry.names(ns))
         raise ActorNotFoundError(

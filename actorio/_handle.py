@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, final
 
-from ._spec import CallOptions, MethodSpec, call_options, extra_call_options
+from ._spec import CallOptions, MethodSpec, call_options, extra_call_options, portable
 from .exceptions import (
     ActorDiedError,
     ActorMethodNotFoundError,
@@ -137,18 +137,29 @@ class ActorHandle(Generic[T]):
         return f"ActorHandle({actor.spec.name}, {actor.actor_id})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_handle_from_id, (self._actorio_actor.actor_id,))
+        actor = self._actorio_actor
+        where = (actor.actor_id, portable(actor.spec.cls), actor.name, actor.namespace)
+        return (_handle_from_id, where)
 
 
 def handle_for(actor: Any) -> ActorHandle[Any]:
     return ActorHandle(actor, _TOKEN)
 
 
-def _handle_from_id(actor_id: str) -> ActorHandle[Any]:
-    """Unpickle a handle: in-process, the actor is found again by id."""
+def _handle_from_id(
+    actor_id: str, cls: Any = None, name: str | None = None, namespace: str = ""
+) -> ActorHandle[Any]:
+    """Unpickle a handle: the actor is found by id in this process, or, in a worker process,
+    reached through the driver."""
     from ._runtime import get_runtime
 
-    actor = get_runtime().registry.actors.get(actor_id)
+    rt = get_runtime()
+    actor = rt.registry.actors.get(actor_id)
+    if actor is None and rt.remote_actors is not None and cls is not None:
+        actor = rt.remote_actors.proxy(actor_id, cls, name, namespace)
     if actor is None:
-        raise ActorDiedError(f"actor {actor_id} is not alive in this process")
+        raise ActorDiedError(
+            f"actor {actor_id} is not alive in this process (a handle outlived its actor, or "
+            f"travelled to a process that cannot reach it)"
+        )
     return handle_for(actor)

@@ -99,6 +99,8 @@ class Runtime:
         self.shutdown_timeout_s = shutdown_timeout_s
         self.registry = Registry()
         self.watchdog = Watchdog(blocking_warning_s)
+        #: in a worker process: what resolves actors hosted elsewhere (its driver channel)
+        self.remote_actors: Any = None
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
         self._pool: ThreadPoolExecutor | None = None

@@ -22,6 +22,7 @@ class ActorCore(Protocol):
     actor_id: str
     name: str | None
     namespace: str
+    spec: Any  # the ClassSpec of the actor's class
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """Run the constructor (asynchronously); calls queue behind it."""

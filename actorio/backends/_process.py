@@ -1,33 +1,112 @@
 """The process backend: each actor in its own worker process, for CPU parallelism and
-isolation (``backend="process"``)."""
+isolation (``backend="process"``). Remote functions run on a few shared *task host*
+processes (one per core), each an async actor that runs ``async def`` functions on its loop
+and plain ``def`` functions on its threads."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
+import inspect
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
-from ..exceptions import InvalidOptionsError
+from .._spec import ActorOptions, ClassSpec, FunctionSpec, portable
+from ..exceptions import ActorDiedError
 from ._process_actor import ProcessActor
 from ._spawner import stop_spawner
 
-__all__ = ["ProcessBackend", "backend_class"]
+__all__ = ["ProcessBackend", "TaskHost", "backend_class"]
+
+RAY_DEFAULT_MAX_RETRIES = 3
+
+
+class TaskHost:
+    """Runs remote functions sent by the driver (an async actor in a worker process)."""
+
+    async def run(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], retries: Any
+    ) -> Any:
+        budget, retry_on = retries
+        attempt = 0
+        while True:
+            try:
+                if inspect.iscoroutinefunction(fn):
+                    return await fn(*args, **kwargs)
+                call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+                return await asyncio.get_running_loop().run_in_executor(None, call)
+            except Exception as exc:
+                matches = retry_on is True or (retry_on and isinstance(exc, retry_on))
+                if not matches or (budget != -1 and attempt >= budget):
+                    raise
+                attempt += 1
 
 
 class ProcessBackend:
-    """Creates :class:`ProcessActor` objects; remote functions are not hosted here yet."""
+    """Creates :class:`ProcessActor` objects and runs remote functions on task hosts."""
 
     name = "process"
+
+    def __init__(self) -> None:
+        self._hosts: list[ProcessActor] = []
+        self._next = itertools.count()
+        self._lock = threading.Lock()
 
     def create_actor(self, *args: Any) -> ProcessActor:
         return ProcessActor(*args)
 
     def close(self) -> None:
+        with self._lock:
+            hosts, self._hosts = self._hosts, []
+        for host in hosts:
+            host.kill(_shutdown_error(host))
         stop_spawner()
 
-    def submit_task(self, *args: Any) -> Any:
-        raise InvalidOptionsError(
-            "remote functions cannot run on the process backend yet; run them in-process "
-            "(backend='local') or move the work into a process actor"
+    def submit_task(
+        self,
+        spec: FunctionSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: dict[str, Any],
+        host_loop: asyncio.AbstractEventLoop,
+        pool: Executor,
+    ) -> Any:
+        host = self._host(host_loop)
+        retry_on = options.get("retry_exceptions", False)
+        retries = (options.get("max_retries", RAY_DEFAULT_MAX_RETRIES) if retry_on else 0, retry_on)
+        run = host.spec.methods["run"]
+        return host.submit(
+            run, (portable(spec.fn), args, kwargs, retries), {}, options.get("num_returns", 1), None
         )
+
+    def _host(self, loop: asyncio.AbstractEventLoop) -> ProcessActor:
+        with self._lock:
+            self._hosts = [h for h in self._hosts if h.alive]
+            if len(self._hosts) < (os.cpu_count() or 2):
+                host = ProcessActor(
+                    f"task-host-{len(self._hosts)}",
+                    ClassSpec.of(TaskHost),
+                    ActorOptions(max_concurrency=1000, max_restarts=-1),
+                    "async",
+                    1000,
+                    loop,
+                    "actorio-internal",
+                    threading.Lock(),
+                    lambda actor: None,
+                )
+                host.start((), {})
+                self._hosts.append(host)
+                return host
+            return self._hosts[next(self._next) % len(self._hosts)]
+
+
+def _shutdown_error(host: ProcessActor) -> ActorDiedError:
+    return ActorDiedError(f"The {host.describe()} is dead: actorio.shutdown() was called.")
 
 
 backend_class = ProcessBackend

@@ -14,13 +14,12 @@ import asyncio
 import concurrent.futures
 import itertools
 import subprocess
-import sys
 import threading
 from typing import Any
 
 from .._mailbox import complete, fail, fail_new, first_ref, make_refs
 from .._ref import ObjectRef, has_refs, new_ref, resolve_refs
-from .._spec import ActorOptions, ClassSpec, MethodSpec, Mode
+from .._spec import ActorOptions, CallOptions, ClassSpec, MethodSpec, Mode, portable
 from ..exceptions import (
     ActorDiedError,
     InvalidArgumentsError,
@@ -113,7 +112,15 @@ class ProcessActor:
         }
         if self.options.max_concurrency is not None:
             worker_options["max_concurrency"] = self.options.max_concurrency
-        message = ("create", _class_ref(self.spec.cls), worker_options, args, kwargs)
+        message = (
+            "create",
+            portable(self.spec.cls),
+            worker_options,
+            args,
+            kwargs,
+            self.actor_id,
+            self.namespace,
+        )
         try:
             self.create_frame = _wire.dumps(message)
         except Exception:
@@ -161,6 +168,8 @@ class ProcessActor:
             elif message[0] == "dead":
                 _, inner, intentional = message
                 reason = self._restate(inner)
+            else:  # forward / lookup / kill: the worker's handles to actors hosted elsewhere
+                self._serve_worker(message)
         sock.close()
         code = proc.wait()
         if reason is None:
@@ -169,6 +178,49 @@ class ProcessActor:
                 f"The {self.describe()} died: its worker process ended ({how})."
             )
         self._worker_gone(reason, intentional)
+
+    def _serve_worker(self, message: tuple[Any, ...]) -> None:
+        """Act for the worker on the driver's registry (on the reader thread, in order, so the
+        calls a worker makes reach their actors in the order it made them)."""
+        from .._runtime import get_runtime
+
+        rt = get_runtime()
+        kind = message[0]
+        if kind == "forward":
+            _, forward_id, actor_id, name, args, kwargs, num_returns, group, options = message
+            target: Any = rt.registry.actors.get(actor_id)
+            try:
+                if target is None:
+                    raise ActorDiedError(f"actor {actor_id} is not alive")
+                method = target.spec.methods[name]
+                opts = CallOptions(**options) if options else None
+                # One value back (a tuple when num_returns > 1: the worker's refs split it).
+                ref = target.submit(method, args, kwargs, min(num_returns, 1), group, opts)
+            except Exception as exc:
+                self.send_control(("forwarded", forward_id, False, exc))
+                return
+            if ref is not None:
+                ref.future().add_done_callback(lambda cf: self._forwarded(forward_id, cf))
+        elif kind == "lookup":
+            _, request_id, name, namespace = message
+            actor = rt.registry.lookup(namespace, name)
+            found = None
+            if actor is not None:
+                found = (actor.actor_id, portable(actor.spec.cls), actor.name, actor.namespace)
+            self.send_control(("reply", request_id, True, found))
+        elif kind == "kill":
+            _, actor_id, restart = message
+            target = rt.registry.actors.get(actor_id)
+            if target is not None:
+                why = "killed from a worker process"
+                target.kill(ActorDiedError(f"The {target.describe()} is dead: {why}."), restart)
+
+    def _forwarded(self, forward_id: int, cf: Any) -> None:
+        exc = cf.exception()
+        if exc is not None:
+            self.send_control(("forwarded", forward_id, False, exc))
+        else:
+            self.send_control(("forwarded", forward_id, True, cf.result()))
 
     def _restate(self, inner: ActorDiedError) -> ActorDiedError:
         """The worker's ActorDiedError, told about this actor (its id there means nothing)."""
@@ -395,19 +447,6 @@ class ProcessActor:
 
     def qualname(self, method: MethodSpec) -> str:
         return f"{self.spec.name}.{method.name}"
-
-
-def _class_ref(cls: type) -> Any:
-    """How the worker gets the class: by import when its module is importable (so its
-    tracebacks show source lines), else by value with cloudpickle (``__main__``, notebooks)."""
-    module = sys.modules.get(cls.__module__)
-    if cls.__module__ != "__main__" and module is not None:
-        found: Any = module
-        for part in cls.__qualname__.split("."):
-            found = getattr(found, part, None)
-        if found is cls or getattr(found, "__wrapped__", None) is cls:
-            return (cls.__module__, cls.__qualname__)
-    return cls
 
 
 def _ref_values(

@@ -68,6 +68,7 @@ def _popen(worker_end: socket.socket) -> subprocess.Popen[bytes]:
     env: dict[str, Any] = dict(os.environ)
     # The worker must import what the driver could: its modules and the caller's sys.path.
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    env["ACTORIO_BACKEND"] = "local"  # a worker hosts its actor itself, never in a grandchild
     return subprocess.Popen(
         [sys.executable, "-m", "actorio.backends._worker", str(fd), str(os.getpid())],
         pass_fds=[fd],

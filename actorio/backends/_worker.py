@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import importlib
+import itertools
 import os
+import select
 import signal
 import socket
 import sys
+import threading
 from typing import Any
 
+from .._mailbox import complete, fail
 from ..exceptions import ActorDiedError
 from . import _wire
+from ._remote import RemoteActor
 
 _PR_SET_PDEATHSIG = 1
 
@@ -40,14 +44,25 @@ def _die_with_parent(parent: int) -> None:
 
 
 class Worker:
-    """Serves one actor for the driver at the other end of ``sock``."""
+    """Serves one actor for the driver at the other end of ``sock``; also the channel its
+    handles to actors elsewhere use (see :mod:`._remote`)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
         self.sock = sock
+        self.loop = loop
         self.buffer = bytearray()
+        self.stash: list[Any] = []  # frames read while waiting for a reply, in order
         self.handle: Any = None
         self.calls: dict[int, Any] = {}
+        self.forwards: dict[int, tuple[Any, str]] = {}
+        self.replies: dict[int, tuple[bool, Any]] = {}
+        self.waiters: dict[int, threading.Event] = {}
+        self.ids = itertools.count(1)
+        self.send_lock = threading.Lock()
         self.done = asyncio.Event()
+        self.loop_thread = 0
+
+    # -- the channel ----------------------------------------------------------------------------
 
     def send(self, message: Any) -> None:
         try:
@@ -58,11 +73,55 @@ class Worker:
             err = _wire.unpicklable(f"the result of call {message[1]}", {"value": message[3]})
             frame = _wire.dumps(("result", message[1], False, err or _plain(message[3])))
         try:
-            # A blocking send from the loop thread: frames are small and the driver reads
-            # them at once; it saves the loop a transport and a wake-up per reply.
-            self.sock.sendall(frame)
+            # A blocking send, from any thread: frames are small and the driver reads them at
+            # once; it saves the loop a transport and a wake-up per reply.
+            with self.send_lock:
+                self.sock.sendall(frame)
         except OSError:
-            self.done.set()  # the driver is gone: so are we
+            self.loop.call_soon_threadsafe(self.done.set)  # the driver is gone: so are we
+
+    def forward(self, message: tuple[Any, ...], ref: Any, what: str) -> None:
+        """A call to an actor elsewhere: the driver forwards it and sends back the result."""
+        forward_id = next(self.ids)
+        if ref is not None:
+            self.forwards[forward_id] = (ref, what)
+        self.send(("forward", forward_id, *message))
+
+    def request(self, kind: str, *args: Any) -> Any:
+        """Ask the driver and wait for its answer (it answers at once, from its reader)."""
+        request_id = next(self.ids)
+        if threading.get_ident() != self.loop_thread:
+            event = self.waiters[request_id] = threading.Event()
+            self.send((kind, request_id, *args))
+            event.wait()
+        else:  # on the loop: read the socket here, keeping other frames for later, in order
+            self.send((kind, request_id, *args))
+            while request_id not in self.replies:
+                select.select([self.sock], [], [])
+                data = self.sock.recv(1 << 16)
+                if not data:
+                    raise ActorDiedError("the driver process is gone")
+                self.buffer += data
+                while (message := self._next_frame()) is not None:
+                    if message[0] == "reply":
+                        self._reply(message)
+                    else:
+                        self.stash.append(message)
+            if self.stash:
+                self.loop.call_soon(self.pump)
+        ok, value = self.replies.pop(request_id)
+        if not ok:
+            raise value
+        return value
+
+    def _reply(self, message: tuple[Any, ...]) -> None:
+        _, request_id, ok, value = message
+        self.replies[request_id] = (ok, value)
+        event = self.waiters.pop(request_id, None)
+        if event is not None:
+            event.set()
+
+    # -- reading --------------------------------------------------------------------------------
 
     def readable(self) -> None:
         """The socket has data: one recv (it cannot block now), then every whole frame."""
@@ -73,15 +132,29 @@ class Worker:
         if not data:
             self.done.set()  # the driver is gone: so are we
             return
-        buffer = self.buffer
-        buffer += data
-        while len(buffer) >= 4:
-            size = int.from_bytes(buffer[:4], "big")
-            if len(buffer) < 4 + size:
-                return
-            message = _wire.loads(bytes(buffer[4 : 4 + size]))
-            del buffer[: 4 + size]
+        self.buffer += data
+        self.pump()
+
+    def pump(self) -> None:
+        while True:
+            if self.stash:
+                message = self.stash.pop(0)
+            else:
+                message = self._next_frame()
+                if message is None:
+                    return
             self.dispatch(message)
+
+    def _next_frame(self) -> Any:
+        buffer = self.buffer
+        if len(buffer) < 4:
+            return None
+        size = int.from_bytes(buffer[:4], "big")
+        if len(buffer) < 4 + size:
+            return None
+        message = _wire.loads(bytes(buffer[4 : 4 + size]))
+        del buffer[: 4 + size]
+        return message
 
     def dispatch(self, message: tuple[Any, ...]) -> None:
         import actorio
@@ -105,23 +178,49 @@ class Worker:
                 return
             self.calls[call_id] = ref
             ref.add_done_callback(lambda f, i=call_id: self.finished(i, f))
+        elif kind == "forwarded":
+            _, forward_id, ok, value = message
+            ref, what = self.forwards.pop(forward_id, (None, ""))
+            if ref is not None:
+                (complete if ok else fail)(ref, value, self.loop, *([what] if ok else []))
+        elif kind == "reply":
+            self._reply(message)
         elif kind == "cancel":
             ref = self.calls.get(message[1])
             if ref is not None:
                 actorio.cancel(ref)
         elif kind == "create":
-            _, cls, options, args, kwargs = message
-            try:
-                if isinstance(cls, tuple):  # (module, qualname): import it like the driver did
-                    cls = _import_class(*cls)
-                self.handle = actorio.remote(cls).options(**options).remote(*args, **kwargs)
-            except Exception as exc:  # bad options or arguments: no point in restarting
-                self.send(("dead", ActorDiedError(f"it could not be created: {exc}", exc), True))
-                self.done.set()
-                return
-            actorio.monitor(self.handle).add_done_callback(self.actor_ended)
+            self.create(*message[1:])
         elif kind == "stop":
             actorio.kill(self.handle)
+
+    def create(
+        self,
+        cls: type,
+        options: dict[str, Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        actor_id: str,
+        namespace: str,
+    ) -> None:
+        import actorio
+        from actorio._runtime import get_runtime
+
+        rt = get_runtime()
+        rt.namespace = namespace
+        try:
+            self.handle = actorio.remote(cls).options(**options).remote(*args, **kwargs)
+        except Exception as exc:  # bad options or arguments: no point in restarting
+            self.send(("dead", ActorDiedError(f"it could not be created: {exc}", exc), True))
+            self.done.set()
+            return
+        # The hosted actor answers to the driver's id, so handles to it that travel (to the
+        # driver, to other workers, back here) all mean the same actor.
+        core = self.handle._actorio_actor
+        rt.registry.actors.pop(core.actor_id, None)
+        core.actor_id = actor_id
+        rt.registry.add(core)
+        actorio.monitor(self.handle).add_done_callback(self.actor_ended)
 
     def finished(self, call_id: int, ref: asyncio.Future[Any]) -> None:
         self.calls.pop(call_id, None)
@@ -144,12 +243,14 @@ class Worker:
             self.send(("dead", _plain(reason), intentional))
         self.done.set()
 
+    # -- what the runtime asks about actors it does not host ------------------------------------
 
-def _import_class(module: str, qualname: str) -> type:
-    found: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    return getattr(found, "__wrapped__", found)  # type: ignore[no-any-return]
+    def proxy(self, actor_id: str, cls: type, name: str | None, namespace: str) -> Any:
+        return RemoteActor(self, actor_id, cls, name, namespace)
+
+    def lookup(self, name: str, namespace: str) -> Any:
+        found = self.request("lookup", name, namespace)
+        return None if found is None else self.proxy(*found)
 
 
 def _plain(exc: BaseException) -> Exception:
@@ -158,10 +259,17 @@ def _plain(exc: BaseException) -> Exception:
 
 
 async def _main(fd: int) -> None:
+    from actorio._runtime import get_runtime
+
     sock = socket.socket(fileno=fd)
-    worker = Worker(sock)
     loop = asyncio.get_running_loop()
+    worker = Worker(sock, loop)
+    worker.loop_thread = threading.get_ident()
+    get_runtime().remote_actors = worker
     loop.add_reader(fd, worker.readable)
+    # Blocking, whatever the loop did to the descriptor: sends may come from any thread and
+    # must not fail half-way with EAGAIN when the socket buffer is full.
+    sock.setblocking(True)
     await worker.done.wait()
     loop.remove_reader(fd)
     sock.close()
@@ -172,7 +280,8 @@ def main() -> None:
     _die_with_parent(parent)
     import actorio
 
-    actorio.init(shutdown_timeout_s=0, blocking_warning_s=0)  # one actor: it may block
+    # One actor here, hosted here: it may block its own loop, and it never spawns a worker.
+    actorio.init(backend="local", shutdown_timeout_s=0, blocking_warning_s=0)
     actorio.run(_main(fd))
     actorio.shutdown(timeout=0)
     os._exit(0)

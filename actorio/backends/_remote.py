@@ -1,0 +1,110 @@
+"""Actors that live in another process, as seen from inside a worker process.
+
+A handle that reaches a worker (passed to a method or a task, or found with ``get_actor``)
+points at an actor the worker does not host. Its calls go to the driver over the worker's
+channel; the driver forwards them to the actor wherever it lives (in the driver, or in
+another worker) and sends the result back. The driver is the hub: workers never talk to each
+other, so one registry (the driver's) names every actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .._mailbox import make_refs
+from .._spec import ClassSpec, MethodSpec
+from ..exceptions import ActorDiedError, InvalidOptionsError
+
+__all__ = ["Channel", "RemoteActor", "call_options_dict"]
+
+_running_loop = asyncio._get_running_loop
+
+
+class Channel(Protocol):
+    """What a worker offers its remote actors: forwarding, and a blocking request."""
+
+    loop: asyncio.AbstractEventLoop
+
+    def forward(self, message: tuple[Any, ...], ref: Any, what: str) -> None: ...
+
+    def send(self, message: tuple[Any, ...]) -> None: ...
+
+    def request(self, kind: str, *args: Any) -> Any: ...
+
+
+def call_options_dict(options: Any) -> dict[str, Any] | None:
+    """The per-call options worth sending to another process (None when there are none)."""
+    if options is None:
+        return None
+    values = {
+        "timeout": options.timeout,
+        "max_task_retries": options.max_task_retries,
+        "retry_exceptions": options.retry_exceptions,
+    }
+    return {k: v for k, v in values.items() if v is not None} or None
+
+
+class RemoteActor:
+    """The ``ActorCore`` of a handle whose actor lives in another process."""
+
+    def __init__(
+        self, channel: Channel, actor_id: str, cls: type, name: str | None, namespace: str
+    ) -> None:
+        self.channel = channel
+        self.actor_id = actor_id
+        self.spec = ClassSpec.of(cls)
+        self.name = name
+        self.namespace = namespace
+        self.loop = channel.loop
+
+    @property
+    def alive(self) -> bool:
+        return True  # only the driver knows; a call to a dead actor fails with ActorDiedError
+
+    def describe(self) -> str:
+        return f"actor {self.spec.name} (id {self.actor_id}, in another process)"
+
+    def bind(
+        self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
+    ) -> Callable[..., Any]:
+        def remote(*args: Any, **kwargs: Any) -> Any:
+            method.check(args, kwargs)
+            return self.submit(method, args, kwargs, num_returns, group, options)
+
+        return remote
+
+    def submit(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        num_returns: int,
+        group: str | None,
+        options: Any = None,
+    ) -> Any:
+        ref = make_refs(_running_loop(), self.loop, num_returns)
+        message = (
+            self.actor_id,
+            method.name,
+            args,
+            kwargs,
+            num_returns,
+            group,
+            call_options_dict(options or method.options),
+        )
+        self.channel.forward(message, ref, f"{self.spec.name}.{method.name}")
+        return ref
+
+    def kill(self, err: ActorDiedError, restart: bool = False, forced: bool = False) -> None:
+        self.channel.send(("kill", self.actor_id, restart))
+
+    def monitor(self) -> Any:
+        raise InvalidOptionsError(
+            "actorio.monitor() of an actor in another process is not available inside a "
+            "worker process yet; monitor it from the driver"
+        )
+
+    def pending_calls(self) -> int:
+        raise InvalidOptionsError("pending_calls() is only known where the actor is hosted")
