@@ -120,9 +120,8 @@ def main() -> None:
     for name, detail, value, direction, key in rows:
         target = TARGETS[key]
         ok = value <= target if direction == "<=" else value >= target
-        print(
-            f"{name:13s} {detail:42s} {value:8.2f} {direction} {target:g}  {'PASS' if ok else 'MISS'}"
-        )
+        verdict = "PASS" if ok else "MISS"
+        print(f"{name:13s} {detail:42s} {value:8.2f} {direction} {target:g}  {verdict}")
     actorio.shutdown()
 
 

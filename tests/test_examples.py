@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -51,13 +52,14 @@ NATIVE_OUTPUT = {
 }
 
 
-def run_script(path: Path) -> subprocess.CompletedProcess[str]:
+def run_script(path: Path, backend: str = "local") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-X", "dev", str(path)],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, "ACTORIO_BACKEND": backend},
     )
 
 
@@ -83,6 +85,13 @@ def test_ray_spelling_runs_unchanged(name: str) -> None:
     source = (EXAMPLES / "ray_seed" / name).read_text()
     assert source.splitlines()[0] == "import actorio as ray"  # the only line that changed
     check_output(run_script(EXAMPLES / "ray_seed" / name), SEED_OUTPUT[name])
+
+
+@pytest.mark.parametrize("name", sorted(SEED_OUTPUT))
+def test_ray_spelling_runs_on_worker_processes(name: str) -> None:
+    """ACTORIO_BACKEND=process: every actor in its own process, the task in a task host."""
+    proc = run_script(EXAMPLES / "ray_seed" / name, backend="process")
+    check_output(proc, SEED_OUTPUT[name])
 
 
 @pytest.mark.slow

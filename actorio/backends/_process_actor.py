@@ -155,13 +155,13 @@ class ProcessActor:
             message = _wire.loads(payload)
             if message[0] == "result":
                 _, call_id, ok, value = message
+                if not ok and isinstance(value, ActorDiedError):
+                    continue  # the worker's actor died: the end of the worker settles the call
                 entry = self.pending.pop(call_id, None)
                 if entry is not None:
                     if ok:
                         _complete(entry.ref, value, self.qualname(entry.method))
                     else:
-                        if isinstance(value, ActorDiedError):
-                            value = self._restate(value)
                         fail(entry.ref, value, None)
                     self._check_idle()
                     self._wake_room()
@@ -177,7 +177,9 @@ class ProcessActor:
             reason = ActorDiedError(
                 f"The {self.describe()} died: its worker process ended ({how})."
             )
-        self._worker_gone(reason, intentional)
+        # A worker whose actor was never built ran none of the calls sent to it.
+        unserved = "constructor raised" in str(reason) or "_start__ raised" in str(reason)
+        self._worker_gone(reason, intentional, unserved)
 
     def _serve_worker(self, message: tuple[Any, ...]) -> None:
         """Act for the worker on the driver's registry (on the reader thread, in order, so the
@@ -231,7 +233,7 @@ class ProcessActor:
             getattr(inner, "cause", None),
         )
 
-    def _worker_gone(self, reason: ActorDiedError, intentional: bool) -> None:
+    def _worker_gone(self, reason: ActorDiedError, intentional: bool, unserved: bool) -> None:
         with self.send_lock:
             restart = not intentional and self.death is None and self.restarts_left != 0
             if restart:
@@ -241,7 +243,9 @@ class ProcessActor:
                 resend, dropped = [], []
                 for call_id, entry in sorted(self.pending.items()):
                     retries = self.options.max_task_retries
-                    if retries == -1 or entry.attempts < retries:
+                    if unserved:  # like a failed local constructor: calls just wait
+                        resend.append(entry)
+                    elif retries == -1 or entry.attempts < retries:
                         entry.attempts += 1
                         resend.append(entry)
                     else:
