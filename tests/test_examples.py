@@ -42,6 +42,13 @@ NATIVE_OUTPUT = {
         "cache up after 1 attempt(s)",
         "stopped: True",
     ],
+    "process_actors.py": [
+        "two workers, neither is the driver: True",
+        "same results: True",
+        "faster side by side: True",
+        "b unaffected: True",
+        "a restarted in a new process: True",
+    ],
     "cancel_and_backpressure.py": [
         "cancelled: /slow",
         "timed out: /hang",

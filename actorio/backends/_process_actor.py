@@ -262,8 +262,9 @@ class ProcessActor:
             fail(
                 entry.ref,
                 ActorDiedError(
-                    f"The {self.describe()} died ({reason.args[0]}); this call was in flight and "
-                    f"was not retried (max_task_retries={self.options.max_task_retries}).",
+                    f"{str(reason.args[0]).rstrip('.')}; it restarts, but this call was in "
+                    f"flight and was not retried (max_task_retries="
+                    f"{self.options.max_task_retries}).",
                     reason,
                 )
                 if restart
