@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from .._spec import MethodSpec
 
-__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit"]
+__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit", "checked_remote"]
 
 #: Seconds an async ``__actorio_stop__`` hook may take before actorio stops waiting for it.
 STOP_HOOK_TIMEOUT_S = 10.0
@@ -46,3 +46,15 @@ class ActorCore(Protocol):
 
     def describe(self) -> str:
         """A short human description for error messages."""
+
+
+def checked_remote(
+    core: Any, method: MethodSpec, num_returns: int, group: str | None, options: Any
+) -> Any:
+    """A plain ``remote(*args, **kwargs)``: check the arguments, then ``core.submit``."""
+
+    def remote(*args: Any, **kwargs: Any) -> Any:
+        method.check(args, kwargs)
+        return core.submit(method, args, kwargs, num_returns, group, options)
+
+    return remote

@@ -27,7 +27,7 @@ from ..exceptions import (
     PendingCallsLimitExceeded,
 )
 from . import _wire
-from ._base import STOP_HOOK_TIMEOUT_S
+from ._base import STOP_HOOK_TIMEOUT_S, checked_remote
 from ._spawner import spawn_worker
 
 __all__ = ["ProcessActor"]
@@ -369,12 +369,7 @@ class ProcessActor:
                 f"{self.describe()} has no concurrency group {group!r}; it has "
                 f"{sorted(self.groups)}"
             )
-
-        def remote(*args: Any, **kwargs: Any) -> Any:
-            method.check(args, kwargs)
-            return self.submit(method, args, kwargs, num_returns, group, options)
-
-        return remote
+        return checked_remote(self, method, num_returns, group, options)
 
     def send_control(self, message: tuple[Any, ...]) -> None:
         with self.send_lock:

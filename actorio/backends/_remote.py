@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from .._mailbox import make_refs
 from .._spec import ClassSpec, MethodSpec
 from ..exceptions import ActorDiedError, InvalidOptionsError
+from ._base import checked_remote
 
 __all__ = ["Channel", "RemoteActor", "call_options_dict"]
 
@@ -69,11 +70,7 @@ class RemoteActor:
     def bind(
         self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
     ) -> Callable[..., Any]:
-        def remote(*args: Any, **kwargs: Any) -> Any:
-            method.check(args, kwargs)
-            return self.submit(method, args, kwargs, num_returns, group, options)
-
-        return remote
+        return checked_remote(self, method, num_returns, group, options)  # type: ignore[no-any-return]
 
     def submit(
         self,
