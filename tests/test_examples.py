@@ -45,7 +45,6 @@ NATIVE_OUTPUT = {
     "process_actors.py": [
         "two workers, neither is the driver: True",
         "same results: True",
-        "faster side by side: True",
         "b unaffected: True",
         "a restarted in a new process: True",
     ],

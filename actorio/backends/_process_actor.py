@@ -15,10 +15,11 @@ import concurrent.futures
 import itertools
 import subprocess
 import threading
+from collections import deque
 from typing import Any
 
 from .._mailbox import complete, fail, fail_new, first_ref, make_refs
-from .._ref import ObjectRef, has_refs, new_ref, resolve_refs
+from .._ref import ObjectRef, has_refs, new_ref, pending_refs, resolve_refs
 from .._spec import ActorOptions, CallOptions, ClassSpec, MethodSpec, Mode, portable
 from ..exceptions import (
     ActorDiedError,
@@ -28,6 +29,7 @@ from ..exceptions import (
 )
 from . import _wire
 from ._base import STOP_HOOK_TIMEOUT_S, checked_remote
+from ._remote import call_options_dict
 from ._spawner import spawn_worker
 
 __all__ = ["ProcessActor"]
@@ -36,15 +38,34 @@ _running_loop = asyncio._get_running_loop
 
 
 class _Pending:
-    """A call sent to the worker and not answered yet."""
+    """A call accepted for the worker and not answered yet."""
 
-    __slots__ = ("attempts", "frame", "method", "ref")
+    __slots__ = ("attempts", "frame", "method", "ref", "sent")
 
-    def __init__(self, ref: Any, method: MethodSpec, frame: bytes) -> None:
+    def __init__(self, ref: Any, method: MethodSpec, frame: bytes | None) -> None:
         self.ref = ref
         self.method = method
-        self.frame = frame
+        self.frame = frame  # None while its ref arguments are not done
         self.attempts = 0
+        self.sent = False
+
+
+class _AllDone:
+    """Calls ``then()`` once it has been called ``count`` times (from any threads)."""
+
+    __slots__ = ("count", "lock", "then")
+
+    def __init__(self, count: int, then: Any) -> None:
+        self.count = count
+        self.then = then
+        self.lock = threading.Lock()
+
+    def __call__(self, _: object) -> None:
+        with self.lock:
+            self.count -= 1
+            last = self.count == 0
+        if last:
+            self.then()
 
 
 class _RemoteWork:
@@ -89,6 +110,7 @@ class ProcessActor:
         self.restarts_left = options.max_restarts
         self.death: ActorDiedError | None = None
         self.pending: dict[int, _Pending] = {}
+        self.outbox: deque[_Pending] = deque()  # accepted, not sent yet (waits on ref args)
         self.monitors: list[ObjectRef[Any]] = []
         self.room_waiters: list[ObjectRef[Any]] = []
         self.finished = False
@@ -242,6 +264,8 @@ class ProcessActor:
                 self._spawn()
                 resend, dropped = [], []
                 for call_id, entry in sorted(self.pending.items()):
+                    if not entry.sent:
+                        continue  # still in the outbox: it goes to the new worker in turn
                     retries = self.options.max_task_retries
                     if unserved:  # like a failed local constructor: calls just wait
                         resend.append(entry)
@@ -251,7 +275,8 @@ class ProcessActor:
                     else:
                         dropped.append(call_id)
                 for entry in resend:
-                    _wire.send_frame(self.sock, entry.frame)
+                    if entry.frame:
+                        _wire.send_frame(self.sock, entry.frame)
                 failed = [self.pending.pop(i) for i in dropped]
             else:
                 if self.death is None:
@@ -324,42 +349,72 @@ class ProcessActor:
                 f"the {self.describe()} already has {len(self.pending)} pending calls "
                 f"(max_pending_calls={self.options.max_pending_calls})"
             )
-        args, kwargs = _ref_values(args, kwargs, self.qualname(method))
-        options = options or method.options
-        call_options = None
-        if options is not None:
-            call_options = {
-                k: v
-                for k, v in (
-                    ("timeout", options.timeout),
-                    ("max_task_retries", options.max_task_retries),
-                    ("retry_exceptions", options.retry_exceptions),
-                )
-                if v is not None
-            }
         call_id = next(self.ids)
-        message = ("call", call_id, method.name, args, kwargs, num_returns, group, call_options)
-        try:
-            frame = _wire.dumps(message)
-        except Exception:
-            err = _wire.unpicklable(self.qualname(method), _labelled(args, kwargs))
-            raise err or InvalidOptionsError(f"{self.qualname(method)}: cannot pickle the call")
-        if num_returns == 0:
-            self.send_control(("call", call_id, method.name, args, kwargs, 0, group, call_options))
-            return None
+        entry = _Pending(ref, method, None)
+        message = (method.name, args, kwargs, num_returns, group, options or method.options)
+        waiting = pending_refs(args, kwargs) if has_refs(args, kwargs) else []
+        if not waiting:
+            try:
+                values = resolve_refs(args, kwargs)
+            except Exception as exc:  # a ref argument failed: so does this call, as in-process
+                fail_new(ref, exc)
+                return ref
+            # Pickled here, in the caller: an unpicklable argument raises right at the call.
+            entry.frame = self._frame(call_id, entry, (method.name, *values, *message[3:]))
         with self.send_lock:
             if self.death is not None:
                 fail_new(ref, self.death)
                 return ref
-            self.pending[call_id] = _Pending(ref, method, frame)
-            first = first_ref(ref)
-            if first is not None:
-                first._actorio_work = _RemoteWork(self, call_id)
-            try:
-                _wire.send_frame(self.sock, frame)
-            except OSError:
-                pass  # the reader thread sees the worker gone and settles this call
+            if ref is not None:
+                self.pending[call_id] = entry
+                first = first_ref(ref)
+                if first is not None:
+                    first._actorio_work = _RemoteWork(self, call_id)
+            self.outbox.append(entry)
+            self._flush()
+        if waiting:  # sent once its ref arguments are done; the calls after it wait behind it
+            when_done = _AllDone(len(waiting), lambda: self._resolved(call_id, entry, message))
+            for r in waiting:
+                r.future().add_done_callback(when_done)
         return ref
+
+    def _frame(self, call_id: int, entry: _Pending, call: tuple[Any, ...]) -> bytes:
+        """The frame of one call: ``call`` is (name, args, kwargs, num_returns, group,
+        options), its ref arguments already replaced by their values."""
+        name, args, kwargs, num_returns, group, options = call
+        message = ("call", call_id, name, args, kwargs, num_returns, group)
+        try:
+            return _wire.dumps((*message, call_options_dict(options)))
+        except Exception:
+            what = self.qualname(entry.method)
+            raise _wire.unpicklable(what, _labelled(args, kwargs)) or InvalidOptionsError(
+                f"{what}: cannot pickle the call"
+            )
+
+    def _resolved(self, call_id: int, entry: _Pending, message: tuple[Any, ...]) -> None:
+        """The ref arguments of a held-back call are done: send it (or fail it) in its turn."""
+        name, args, kwargs, *rest = message
+        try:
+            args, kwargs = resolve_refs(args, kwargs)
+            entry.frame = self._frame(call_id, entry, (name, args, kwargs, *rest))
+        except Exception as exc:  # an argument's call failed, or a value cannot be pickled
+            self.pending.pop(call_id, None)
+            fail(entry.ref, exc, None)
+            entry.frame = b""  # nothing to send: let the calls behind it go
+        with self.send_lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Send what is ready at the head of the outbox, in order (under ``send_lock``)."""
+        outbox = self.outbox
+        while outbox and outbox[0].frame is not None:
+            entry = outbox.popleft()
+            entry.sent = True
+            if entry.frame:
+                try:
+                    _wire.send_frame(self.sock, entry.frame)
+                except OSError:
+                    pass  # the reader sees the worker gone and settles the call
 
     def bind(
         self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
