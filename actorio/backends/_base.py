@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
+from .._ref import new_ref
 from .._spec import MethodSpec
 
-__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit", "checked_remote"]
+__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit", "Watchable", "checked_remote"]
 
 #: Seconds an async ``__actorio_stop__`` hook may take before actorio stops waiting for it.
 STOP_HOOK_TIMEOUT_S = 10.0
@@ -58,3 +60,46 @@ def checked_remote(
         return core.submit(method, args, kwargs, num_returns, group, options)
 
     return remote
+
+
+class Watchable:
+    """``monitor()`` and ``room()`` for actor cores that keep ``lock``, ``finished``,
+    ``death``, ``monitors``, ``room_waiters``, ``loop``, ``options`` and ``pending_calls()``.
+
+    Both hand out a ref that the core completes later (at its final death; when a call ends),
+    or at once when that moment has passed already.
+    """
+
+    __slots__ = ()
+
+    lock: Any
+    finished: bool
+    death: Any
+    monitors: list[Any]
+    room_waiters: list[Any]
+    loop: Any
+    options: Any
+
+    def pending_calls(self) -> int:
+        raise NotImplementedError
+
+    def monitor(self) -> Any:
+        """A ref that completes with the ``ActorDiedError`` (as its value) once the actor is
+        dead for good, after its stop hook; restarts do not complete it."""
+        ref = new_ref(asyncio._get_running_loop(), self.loop)
+        with self.lock:
+            if not self.finished:
+                self.monitors.append(ref)
+                return ref
+        ref.set_result(self.death)
+        return ref
+
+    def room(self) -> Any:
+        """A ref that completes when the mailbox may have room (``ActorMethod.submit``)."""
+        ref = new_ref(asyncio._get_running_loop(), self.loop)
+        with self.lock:
+            if self.finished or self.pending_calls() < self.options.max_pending_calls:
+                ref.set_result(None)
+                return ref
+            self.room_waiters.append(ref)
+        return ref

@@ -25,10 +25,10 @@ from typing import Any
 
 from .._context import current_actor
 from .._mailbox import Call, CallExtra, Lane, fail, first_ref
-from .._ref import ObjectRef, deliver, has_refs, new_ref, pending_refs, resolve_refs, when_all_done
+from .._ref import ObjectRef, deliver, has_refs, pending_refs, resolve_refs, when_all_done
 from .._spec import MethodSpec
 from ..exceptions import ActorDiedError, TaskError
-from ._base import STOP_HOOK_TIMEOUT_S
+from ._base import STOP_HOOK_TIMEOUT_S, Watchable
 
 __all__ = ["Lifecycle", "died"]
 
@@ -44,7 +44,7 @@ START_HOOK = "__actorio_start__"
 STOP_HOOK = "__actorio_stop__"
 
 
-class Lifecycle:
+class Lifecycle(Watchable):
     """State and transitions shared by every in-process actor (the base of LocalActor)."""
 
     __slots__ = (
@@ -504,28 +504,6 @@ class Lifecycle:
         self.loop.create_task(bounded(), context=self.ctx.copy())
 
     # -- watching and stopping from outside -----------------------------------------------------
-
-    def monitor(self) -> ObjectRef[Any]:
-        """A ref that completes with the ``ActorDiedError`` (as its value) once the actor is
-        dead for good, after its stop hook; restarts do not complete it."""
-        caller = _running_loop()
-        ref = new_ref(caller, self.loop)
-        with self.lock:
-            if not self.finished:
-                self.monitors.append(ref)
-                return ref
-        ref.set_result(self.death)
-        return ref
-
-    def room(self) -> ObjectRef[Any]:
-        """A ref that completes when the mailbox may have room (backpressure waiters)."""
-        ref = new_ref(_running_loop(), self.loop)
-        with self.lock:
-            if self.finished or self.pending_calls() < self.options.max_pending_calls:
-                ref.set_result(None)
-                return ref
-            self.room_waiters.append(ref)
-        return ref
 
     def pending_calls(self) -> int:  # implemented by LocalActor
         raise NotImplementedError

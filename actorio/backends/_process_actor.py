@@ -19,7 +19,7 @@ from collections import deque
 from typing import Any
 
 from .._mailbox import complete, fail, fail_new, first_ref, make_refs
-from .._ref import ObjectRef, has_refs, new_ref, pending_refs, resolve_refs
+from .._ref import ObjectRef, has_refs, pending_refs, resolve_refs
 from .._spec import ActorOptions, CallOptions, ClassSpec, MethodSpec, Mode, portable
 from ..exceptions import (
     ActorDiedError,
@@ -28,7 +28,7 @@ from ..exceptions import (
     PendingCallsLimitExceeded,
 )
 from . import _wire
-from ._base import STOP_HOOK_TIMEOUT_S, checked_remote
+from ._base import STOP_HOOK_TIMEOUT_S, Watchable, checked_remote
 from ._remote import call_options_dict
 from ._spawner import spawn_worker
 
@@ -82,7 +82,7 @@ class _RemoteWork:
         return True
 
 
-class ProcessActor:
+class ProcessActor(Watchable):
     """One actor hosted by its own worker process."""
 
     def __init__(
@@ -451,25 +451,6 @@ class ProcessActor:
         timer = threading.Timer(STOP_HOOK_TIMEOUT_S + 1, _kill_if_alive, args=(proc,))
         timer.daemon = True
         timer.start()
-
-    def monitor(self) -> ObjectRef[Any]:
-        ref = new_ref(_running_loop(), self.loop)
-        with self.lock:
-            if not self.finished:
-                self.monitors.append(ref)
-                return ref
-        ref.set_result(self.death)
-        return ref
-
-    def room(self) -> ObjectRef[Any]:
-        """A ref that completes when a reply may have made room (see ActorMethod.submit)."""
-        ref = new_ref(_running_loop(), self.loop)
-        with self.lock:
-            if self.finished or len(self.pending) < self.options.max_pending_calls:
-                ref.set_result(None)
-            else:
-                self.room_waiters.append(ref)
-        return ref
 
     def pending_calls(self) -> int:
         return len(self.pending)
