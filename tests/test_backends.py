@@ -96,6 +96,10 @@ class Gatherer:
     async def find_and_bump(self, name: str) -> int:
         return await actorio.get_actor(name).increment.remote()
 
+    async def watch(self, counter: actorio.ActorHandle[Counter]) -> str:
+        reason = await actorio.monitor(counter)
+        return f"{type(reason).__name__}: {'exit_actor' in str(reason)}"
+
 
 @actorio.remote(max_concurrency=3)
 class Threads:
@@ -255,3 +259,13 @@ def test_process_actors_really_are_other_processes(backend: str) -> None:
     c = Counter.options(backend=backend).remote()
     pid = actorio.get(c.pid.remote(), timeout=WAIT)
     assert (pid == os.getpid()) == (backend == "local")
+
+
+def test_monitor_from_inside_an_actor(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
+    g = Gatherer.options(backend=backend).remote(1)
+    watching = g.watch.remote(c)
+    actorio.get(g.cancellations.remote(), timeout=WAIT)  # the watch is set up by now
+    with pytest.raises(ActorDiedError):
+        actorio.get(c.quit.remote(), timeout=WAIT)
+    assert actorio.get(watching, timeout=WAIT) == "ActorDiedError: True"

@@ -225,6 +225,17 @@ class ProcessActor(Watchable):
                 return
             if ref is not None:
                 ref.future().add_done_callback(lambda cf: self._forwarded(forward_id, cf))
+        elif kind == "watch":
+            _, forward_id, actor_id = message
+            target = rt.registry.actors.get(actor_id)
+            if target is None:  # already gone: say so at once
+                why = "it is not alive (it died, or never existed here)"
+                reason = ActorDiedError(f"actor {actor_id} is dead: {why}.")
+                self.send_control(("forwarded", forward_id, True, reason))
+            else:
+                target.monitor().future().add_done_callback(
+                    lambda cf: self._forwarded(forward_id, cf)
+                )
         elif kind == "lookup":
             _, request_id, name, namespace = message
             actor = rt.registry.lookup(namespace, name)

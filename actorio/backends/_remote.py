@@ -98,10 +98,10 @@ class RemoteActor:
         self.channel.send(("kill", self.actor_id, restart))
 
     def monitor(self) -> Any:
-        raise InvalidOptionsError(
-            "actorio.monitor() of an actor in another process is not available inside a "
-            "worker process yet; monitor it from the driver"
-        )
+        """Completes when the driver's monitor of the actor does (same value)."""
+        ref = make_refs(_running_loop(), self.loop, 1)
+        self.channel.forward(("watch", self.actor_id), ref, f"monitor of {self.describe()}")
+        return ref
 
     def pending_calls(self) -> int:
         raise InvalidOptionsError("pending_calls() is only known where the actor is hosted")

@@ -81,11 +81,15 @@ class Worker:
             self.loop.call_soon_threadsafe(self.done.set)  # the driver is gone: so are we
 
     def forward(self, message: tuple[Any, ...], ref: Any, what: str) -> None:
-        """A call to an actor elsewhere: the driver forwards it and sends back the result."""
+        """A call to (or a watch of) an actor elsewhere: the driver acts on it and sends back
+        the outcome. ``message`` is a call's fields, or ("watch", actor_id)."""
         forward_id = next(self.ids)
         if ref is not None:
             self.forwards[forward_id] = (ref, what)
-        self.send(("forward", forward_id, *message))
+        if message[0] == "watch":
+            self.send(("watch", forward_id, message[1]))
+        else:
+            self.send(("forward", forward_id, *message))
 
     def request(self, kind: str, *args: Any) -> Any:
         """Ask the driver and wait for its answer (it answers at once, from its reader)."""
