@@ -116,6 +116,9 @@ class ProcessActor(Watchable):
         self.finished = False
         self.idle_waiters: list[concurrent.futures.Future[None]] = []
         self.stopping = False
+        self.supervisor: Any = None  # set by a Supervisor: it decides restarts then
+        self.forced_restart = False
+        self.restarting = False  # calls wait in the outbox until the new worker is up
         self.ids = itertools.count(1)
         self.send_lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -268,9 +271,15 @@ class ProcessActor(Watchable):
 
     def _worker_gone(self, reason: ActorDiedError, intentional: bool, unserved: bool) -> None:
         with self.send_lock:
-            restart = not intentional and self.death is None and self.restarts_left != 0
+            forced, self.forced_restart = self.forced_restart, False
+            restart = not intentional and self.death is None
+            if restart and not forced:
+                if self.supervisor is not None:  # a supervisor decides instead of max_restarts
+                    restart = self.supervisor.child_failed(self, reason)
+                else:
+                    restart = self.restarts_left != 0
             if restart:
-                if self.restarts_left > 0:
+                if self.restarts_left > 0 and not forced and self.supervisor is None:
                     self.restarts_left -= 1
                 self._spawn()
                 resend, dropped = [], []
@@ -289,11 +298,15 @@ class ProcessActor(Watchable):
                     if entry.frame:
                         _wire.send_frame(self.sock, entry.frame)
                 failed = [self.pending.pop(i) for i in dropped]
+                self.restarting = False
+                self._flush()  # calls held back while it restarted go to the new worker
             else:
                 if self.death is None:
                     self.death = reason
                 failed = list(self.pending.values())
                 self.pending.clear()
+                self.outbox.clear()
+                self.restarting = False
         for entry in failed:
             fail(
                 entry.ref,
@@ -418,7 +431,7 @@ class ProcessActor(Watchable):
     def _flush(self) -> None:
         """Send what is ready at the head of the outbox, in order (under ``send_lock``)."""
         outbox = self.outbox
-        while outbox and outbox[0].frame is not None:
+        while outbox and outbox[0].frame is not None and not self.restarting:
             entry = outbox.popleft()
             entry.sent = True
             if entry.frame:
@@ -451,6 +464,10 @@ class ProcessActor(Watchable):
         if proc is None:
             return
         if restart:
+            with self.send_lock:
+                # Calls made from now on wait for the next worker, as with a local restart.
+                self.restarting = True
+                self.forced_restart = forced
             proc.kill()  # a failure on purpose: the reader thread restarts it
             return
         with self.send_lock:
