@@ -283,3 +283,14 @@ async def test_supervisor_restarts_children(backend: str) -> None:
         assert await asyncio.gather(a.increment.remote(), b.increment.remote()) == [1, 1]
         deaths = [actorio.monitor(a), actorio.monitor(b)]
     assert all("supervisor stopped" in str(d) for d in await asyncio.gather(*deaths))
+
+
+@actorio.remote
+async def later(value: int) -> int:
+    await asyncio.sleep(0.05)
+    return value
+
+
+def test_constructor_and_call_take_refs_still_running(backend: str) -> None:
+    c = Counter.options(backend=backend).remote(later.remote(40))
+    assert actorio.get([c.increment.remote(later.remote(1)), c.increment.remote()]) == [41, 42]

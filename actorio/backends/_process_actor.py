@@ -23,7 +23,6 @@ from .._ref import ObjectRef, has_refs, pending_refs, resolve_refs
 from .._spec import ActorOptions, CallOptions, ClassSpec, MethodSpec, Mode, portable
 from ..exceptions import (
     ActorDiedError,
-    InvalidArgumentsError,
     InvalidOptionsError,
     PendingCallsLimitExceeded,
 )
@@ -128,7 +127,40 @@ class ProcessActor(Watchable):
     # -- the worker process ---------------------------------------------------------------------
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        args, kwargs = _ref_values(args, kwargs, f"{self.spec.name}.__init__")
+        """Start the worker; with ref arguments still running, once they are done (calls made
+        meanwhile wait, in order)."""
+        waiting = pending_refs(args, kwargs) if has_refs(args, kwargs) else []
+        if not waiting:
+            self._start_worker(args, kwargs, raising=True)
+            return
+        with self.send_lock:
+            self.restarting = True
+        when_done = _AllDone(len(waiting), lambda: self._start_worker(args, kwargs, False))
+        for r in waiting:
+            r.future().add_done_callback(when_done)
+
+    def _start_worker(self, args: tuple[Any, ...], kwargs: dict[str, Any], raising: bool) -> None:
+        try:
+            args, kwargs = resolve_refs(args, kwargs)
+            self.create_frame = self._create_frame(args, kwargs)
+        except Exception as exc:
+            if raising:  # at the call site: an unpicklable argument, say
+                raise
+            self._worker_gone(
+                ActorDiedError(
+                    f"The {self.describe()} is dead: its constructor arguments failed ({exc}).",
+                    exc,
+                ),
+                intentional=True,
+                unserved=True,
+            )
+            return
+        self._spawn()
+        with self.send_lock:
+            self.restarting = False
+            self._flush()
+
+    def _create_frame(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         worker_options: dict[str, Any] = {
             "mode": self.mode,
             "concurrency_groups": dict(self.options.concurrency_groups),
@@ -137,24 +169,16 @@ class ProcessActor(Watchable):
         }
         if self.options.max_concurrency is not None:
             worker_options["max_concurrency"] = self.options.max_concurrency
-        message = (
-            "create",
-            portable(self.spec.cls),
-            worker_options,
-            args,
-            kwargs,
-            self.actor_id,
-            self.namespace,
-        )
+        cls = portable(self.spec.cls)
+        message = ("create", cls, worker_options, args, kwargs, self.actor_id, self.namespace)
         try:
-            self.create_frame = _wire.dumps(message)
+            return _wire.dumps(message)
         except Exception:
             err = _wire.unpicklable(
                 f"{self.spec.name}.__init__",
                 {"the class": self.spec.cls, **_labelled(args, kwargs)},
             )
             raise err or InvalidOptionsError(f"{self.spec.name} cannot be sent to a worker")
-        self._spawn()
 
     def _spawn(self) -> None:
         driver_end, worker_end = _wire.socket_pair()
@@ -511,20 +535,6 @@ class ProcessActor(Watchable):
 
     def qualname(self, method: MethodSpec) -> str:
         return f"{self.spec.name}.{method.name}"
-
-
-def _ref_values(
-    args: tuple[Any, ...], kwargs: dict[str, Any], what: str
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Replace ref arguments by their values (a worker cannot see the driver's refs)."""
-    if not has_refs(args, kwargs):
-        return args, kwargs
-    if any(isinstance(r, ObjectRef) and not r.done() for r in (*args, *kwargs.values())):
-        raise InvalidArgumentsError(
-            f"{what}: a process actor takes ObjectRef arguments only once they are done; "
-            f"await the ref first and pass its value"
-        )
-    return resolve_refs(args, kwargs)
 
 
 def _labelled(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
