@@ -39,6 +39,9 @@ class Counter:
     def echo(self, value: object) -> object:
         return value
 
+    def relay_death(self) -> None:
+        raise ActorDiedError("some other actor died")
+
     def give_lock(self) -> object:
         return threading.Lock()
 
@@ -287,3 +290,11 @@ def test_classes_from_main_travel_by_value(tmp_path: Path) -> None:
         check=False,
     )
     assert (out.returncode, out.stdout, out.stderr) == (0, "42\n", "")
+
+
+def test_a_method_raising_actor_died_error_answers_at_once() -> None:
+    c = Counter.remote()
+    with pytest.raises(ActorDiedError, match="some other actor died") as info:
+        actorio.get(c.relay_death.remote(), timeout=WAIT)
+    assert isinstance(info.value, TaskError)  # the method's error, not this actor's death
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import logging
 import subprocess
 import threading
 from collections import deque
@@ -25,6 +26,7 @@ from ..exceptions import (
     ActorDiedError,
     InvalidOptionsError,
     PendingCallsLimitExceeded,
+    TaskError,
 )
 from . import _wire
 from ._base import STOP_HOOK_TIMEOUT_S, Watchable, checked_remote
@@ -32,6 +34,8 @@ from ._remote import call_options_dict
 from ._spawner import spawn_worker
 
 __all__ = ["ProcessActor"]
+
+log = logging.getLogger("actorio")
 
 _running_loop = asyncio._get_running_loop
 
@@ -201,11 +205,24 @@ class ProcessActor(Watchable):
             payload = _wire.recv_frame(sock)
             if payload is None:
                 break
-            message = _wire.loads(payload)
+            try:
+                message = _wire.loads(payload)
+            except Exception:
+                # A reply we cannot read would leave its caller waiting forever: end the worker
+                # instead, so every call it holds fails (or is retried) like after a crash.
+                log.exception("cannot read a reply from %s; stopping it", self.describe())
+                proc.kill()
+                continue
             if message[0] == "result":
                 _, call_id, ok, value = message
-                if not ok and isinstance(value, ActorDiedError):
-                    continue  # the worker's actor died: the end of the worker settles the call
+                if (
+                    not ok
+                    and isinstance(value, ActorDiedError)
+                    and not isinstance(value, TaskError)
+                ):
+                    # The worker's actor died (a method raising ActorDiedError arrives as a
+                    # TaskError instead): the end of the worker settles the call.
+                    continue
                 entry = self.pending.pop(call_id, None)
                 if entry is not None:
                     if ok:
@@ -218,7 +235,10 @@ class ProcessActor(Watchable):
                 _, inner, intentional = message
                 reason = self._restate(inner)
             else:  # forward / lookup / kill: the worker's handles to actors hosted elsewhere
-                self._serve_worker(message)
+                try:
+                    self._serve_worker(message)
+                except Exception:  # the reader thread must live on: it settles every call
+                    log.exception("%s: cannot serve %r", self.describe(), message[0])
         sock.close()
         code = proc.wait()
         if reason is None:
