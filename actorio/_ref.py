@@ -250,7 +250,8 @@ def _copy_outcome(src: asyncio.Future[Any], dst: concurrent.futures.Future[Any])
         dst.set_result(src.result())
 
 
-def _set_result(ref: asyncio.Future[Any], value: Any) -> None:
+def set_result_if_pending(ref: asyncio.Future[Any], value: Any) -> None:
+    """Set a result unless the ref is already settled (cancelled, timed out)."""
     if not ref.done():
         ref.set_result(value)
 
@@ -272,7 +273,7 @@ def deliver(ref: asyncio.Future[Any], value: Any, here: AbstractEventLoop) -> No
             ref.set_result(value)
         return
     try:
-        loop.call_soon_threadsafe(_set_result, ref, value)
+        loop.call_soon_threadsafe(set_result_if_pending, ref, value)
     except RuntimeError:  # the caller's loop is closed; nobody can read the result
         pass
 

@@ -126,15 +126,32 @@ class LocalActor(Lifecycle):
     ) -> Any:
         """Queue one call from anywhere; the general path behind ``remote``."""
         loop = _running_loop()
-        host = self.loop
         lane = self.lanes[_BUILTIN_LANE if method.builtin else group]
         chain = call_chain.get()
         cycle = _cycle(self, lane, method, chain) if chain else None
         if cycle is not None:
-            ref: Any = CycleRef(loop=loop or host)
+            ref: Any = CycleRef(loop=loop or self.loop)
             ref.cycle = cycle
         else:
-            ref = make_refs(loop, host, num_returns)
+            ref = make_refs(loop, self.loop, num_returns)
+        return self.enqueue(method, args, kwargs, ref, group, options, chain, loop)
+
+    def enqueue(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        ref: Any,
+        group: str | None,
+        options: Any = None,
+        chain: tuple[Any, ...] = (),
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Any:
+        """Queue one call whose ref(s) the caller made; ``loop`` is the caller's running loop.
+
+        A worker process calls this directly with refs that answer the driver themselves."""
+        host = self.loop
+        lane = self.lanes[_BUILTIN_LANE if method.builtin else group]
         options = options or method.options
         with_refs = has_refs(args, kwargs)
         extra = CallExtra(with_refs, chain, options) if with_refs or chain or options else None

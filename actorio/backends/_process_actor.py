@@ -20,7 +20,7 @@ from collections import deque
 from typing import Any
 
 from .._mailbox import complete, fail, fail_new, first_ref, make_refs
-from .._ref import ObjectRef, has_refs, pending_refs, resolve_refs
+from .._ref import ObjectRef, has_refs, pending_refs, resolve_refs, set_result_if_pending
 from .._spec import ActorOptions, CallOptions, ClassSpec, MethodSpec, Mode, portable
 from ..exceptions import (
     ActorDiedError,
@@ -201,44 +201,12 @@ class ProcessActor(Watchable):
         """Reader thread: replies become ref results; end-of-file means the worker is gone."""
         reason: ActorDiedError | None = None
         intentional = False
-        while True:
-            payload = _wire.recv_frame(sock)
-            if payload is None:
-                break
-            try:
-                message = _wire.loads(payload)
-            except Exception:
-                # A reply we cannot read would leave its caller waiting forever: end the worker
-                # instead, so every call it holds fails (or is retried) like after a crash.
-                log.exception("cannot read a reply from %s; stopping it", self.describe())
-                proc.kill()
-                continue
-            if message[0] == "result":
-                _, call_id, ok, value = message
-                if (
-                    not ok
-                    and isinstance(value, ActorDiedError)
-                    and not isinstance(value, TaskError)
-                ):
-                    # The worker's actor died (a method raising ActorDiedError arrives as a
-                    # TaskError instead): the end of the worker settles the call.
-                    continue
-                entry = self.pending.pop(call_id, None)
-                if entry is not None:
-                    if ok:
-                        _complete(entry.ref, value, self.qualname(entry.method))
-                    else:
-                        fail(entry.ref, value, None)
-                    self._check_idle()
-                    self._wake_room()
-            elif message[0] == "dead":
-                _, inner, intentional = message
-                reason = self._restate(inner)
-            else:  # forward / lookup / kill: the worker's handles to actors hosted elsewhere
-                try:
-                    self._serve_worker(message)
-                except Exception:  # the reader thread must live on: it settles every call
-                    log.exception("%s: cannot serve %r", self.describe(), message[0])
+        frames = _wire.Frames()
+        while (payloads := _wire.recv_frames(sock, frames)) is not None:
+            for payload in payloads:
+                dead = self._on_frame(payload, proc)
+                if dead is not None:
+                    reason, intentional = dead
         sock.close()
         code = proc.wait()
         if reason is None:
@@ -249,6 +217,45 @@ class ProcessActor(Watchable):
         # A worker whose actor was never built ran none of the calls sent to it.
         unserved = "constructor raised" in str(reason) or "_start__ raised" in str(reason)
         self._worker_gone(reason, intentional, unserved)
+
+    def _on_frame(
+        self, payload: bytes, proc: subprocess.Popen[bytes]
+    ) -> tuple[ActorDiedError, bool] | None:
+        """One message from the worker (reader thread); returns why it died, if it says so."""
+        try:
+            message = _wire.loads(payload)
+        except Exception:
+            # A reply we cannot read would leave its caller waiting forever: end the worker
+            # instead, so every call it holds fails (or is retried) like after a crash.
+            log.exception("cannot read a reply from %s; stopping it", self.describe())
+            proc.kill()
+            return None
+        kind = message[0]
+        if kind == "result":
+            _, call_id, ok, value = message
+            if not ok and isinstance(value, ActorDiedError) and not isinstance(value, TaskError):
+                # The worker's actor died (a method raising ActorDiedError arrives as a
+                # TaskError instead): the end of the worker settles the call.
+                return None
+            entry = self.pending.pop(call_id, None)
+            if entry is not None:
+                if ok:
+                    _complete(entry.ref, value, self.qualname(entry.method))
+                else:
+                    fail(entry.ref, value, None)
+                if self.idle_waiters:
+                    self._check_idle()
+                if self.room_waiters:
+                    self._wake_room()
+        elif kind == "dead":
+            _, inner, intentional = message
+            return self._restate(inner), intentional
+        else:  # forward / lookup / kill: the worker's handles to actors hosted elsewhere
+            try:
+                self._serve_worker(message)
+            except Exception:  # the reader thread must live on: it settles every call
+                log.exception("%s: cannot serve %r", self.describe(), message[0])
+        return None
 
     def _serve_worker(self, message: tuple[Any, ...]) -> None:
         """Act for the worker on the driver's registry (on the reader thread, in order, so the
@@ -420,15 +427,17 @@ class ProcessActor(Watchable):
         call_id = next(self.ids)
         entry = _Pending(ref, method, None)
         message = (method.name, args, kwargs, num_returns, group, options or method.options)
-        waiting = pending_refs(args, kwargs) if has_refs(args, kwargs) else []
+        with_refs = has_refs(args, kwargs)
+        waiting = pending_refs(args, kwargs) if with_refs else []
         if not waiting:
-            try:
-                values = resolve_refs(args, kwargs)
-            except Exception as exc:  # a ref argument failed: so does this call, as in-process
-                fail_new(ref, exc)
-                return ref
+            if with_refs:
+                try:
+                    args, kwargs = resolve_refs(args, kwargs)
+                except Exception as exc:  # a ref argument failed: so does this call
+                    fail_new(ref, exc)
+                    return ref
             # Pickled here, in the caller: an unpicklable argument raises right at the call.
-            entry.frame = self._frame(call_id, entry, (method.name, *values, *message[3:]))
+            entry.frame = self._frame(call_id, entry, (method.name, args, kwargs, *message[3:]))
         with self.send_lock:
             if self.death is not None:
                 fail_new(ref, self.death)
@@ -438,8 +447,15 @@ class ProcessActor(Watchable):
                 first = first_ref(ref)
                 if first is not None:
                     first._actorio_work = _RemoteWork(self, call_id)
-            self.outbox.append(entry)
-            self._flush()
+            if self.outbox or self.restarting or not entry.frame:
+                self.outbox.append(entry)
+                self._flush()
+            else:  # nothing ahead of it: straight to the worker
+                entry.sent = True
+                try:
+                    _wire.send_frame(self.sock, entry.frame)
+                except OSError:
+                    pass  # the reader sees the worker gone and settles the call
         if waiting:  # sent once its ref arguments are done; the calls after it wait behind it
             when_done = _AllDone(len(waiting), lambda: self._resolved(call_id, entry, message))
             for r in waiting:
@@ -569,7 +585,10 @@ def _complete(ref: Any, value: Any, what: str) -> None:
         return
     loop = first.get_loop()
     try:
-        loop.call_soon_threadsafe(complete, ref, value, loop, what)
+        if first is ref:  # one value: straight onto the caller's loop
+            loop.call_soon_threadsafe(set_result_if_pending, ref, value)
+        else:
+            loop.call_soon_threadsafe(complete, ref, value, loop, what)
     except RuntimeError:
         pass
 

@@ -15,7 +15,7 @@ import cloudpickle
 
 from ..exceptions import SerializationError
 
-__all__ = ["dumps", "loads", "recv_frame", "send_frame", "socket_pair", "unpicklable"]
+__all__ = ["Frames", "dumps", "loads", "recv_frames", "send_frame", "socket_pair", "unpicklable"]
 
 _HEADER = struct.Struct("!I")
 
@@ -49,27 +49,46 @@ def send_frame(sock: socket.socket, frame: bytes) -> None:
     sock.sendall(frame)
 
 
-def recv_frame(sock: socket.socket) -> bytes | None:
-    """One payload, or None when the other end is gone."""
-    header = _recv_exactly(sock, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    return _recv_exactly(sock, size)
+class Frames:
+    """Splits the bytes read from a socket into payloads: one ``recv`` per wake-up takes
+    every frame that has arrived (a header-then-body read would cost two system calls)."""
+
+    __slots__ = ("buffer",)
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+
+    def pop(self) -> bytes | None:
+        """The next whole payload, or None until more bytes arrive."""
+        buffer = self.buffer
+        if len(buffer) < 4:
+            return None
+        size = int.from_bytes(buffer[:4], "big")
+        if len(buffer) < 4 + size:
+            return None
+        payload = bytes(buffer[4 : 4 + size])
+        del buffer[: 4 + size]
+        return payload
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
-    chunks = []
-    while size:
+def recv_frames(sock: socket.socket, frames: Frames) -> list[bytes] | None:
+    """Block until at least one whole payload has arrived; None when the other end is gone."""
+    while True:
         try:
-            chunk = sock.recv(min(size, 1 << 20))
+            data = sock.recv(1 << 16)
         except OSError:
             return None
-        if not chunk:
+        if not data:
             return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
+        frames.feed(data)
+        payloads = []
+        while (payload := frames.pop()) is not None:
+            payloads.append(payload)
+        if payloads:
+            return payloads
 
 
 def unpicklable(what: str, values: dict[str, Any]) -> SerializationError | None:

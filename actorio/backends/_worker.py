@@ -26,6 +26,8 @@ import threading
 from typing import Any
 
 from .._mailbox import complete, fail
+from .._ref import ObjectRef
+from .._spec import CallOptions
 from ..exceptions import ActorDiedError
 from . import _wire
 from ._remote import RemoteActor
@@ -50,7 +52,7 @@ class Worker:
     def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
         self.sock = sock
         self.loop = loop
-        self.buffer = bytearray()
+        self.frames = _wire.Frames()
         self.stash: list[Any] = []  # frames read while waiting for a reply, in order
         self.handle: Any = None
         self.calls: dict[int, Any] = {}
@@ -105,7 +107,7 @@ class Worker:
                 data = self.sock.recv(1 << 16)
                 if not data:
                     raise ActorDiedError("the driver process is gone")
-                self.buffer += data
+                self.frames.feed(data)
                 while (message := self._next_frame()) is not None:
                     if message[0] == "reply":
                         self._reply(message)
@@ -136,7 +138,7 @@ class Worker:
         if not data:
             self.done.set()  # the driver is gone: so are we
             return
-        self.buffer += data
+        self.frames.feed(data)
         self.pump()
 
     def pump(self) -> None:
@@ -150,15 +152,8 @@ class Worker:
             self.dispatch(message)
 
     def _next_frame(self) -> Any:
-        buffer = self.buffer
-        if len(buffer) < 4:
-            return None
-        size = int.from_bytes(buffer[:4], "big")
-        if len(buffer) < 4 + size:
-            return None
-        message = _wire.loads(bytes(buffer[4 : 4 + size]))
-        del buffer[: 4 + size]
-        return message
+        payload = self.frames.pop()
+        return None if payload is None else _wire.loads(payload)
 
     def dispatch(self, message: tuple[Any, ...]) -> None:
         import actorio
@@ -166,22 +161,19 @@ class Worker:
         kind = message[0]
         if kind == "call":
             _, call_id, name, args, kwargs, num_returns, group, options = message
-            method = getattr(self.handle, name)
-            if num_returns != 1 or group is not None or options:
-                method = method.options(
-                    num_returns=1 if num_returns != 0 else 0,
-                    concurrency_group=group,
-                    **(options or {}),
-                )
+            core = self.handle._actorio_actor
+            ref = None if num_returns == 0 else _ReplyRef(self, call_id)
             try:
-                ref = method.remote(*args, **kwargs)
+                method = core.spec.methods[name]
+                opts = CallOptions(**options) if options else None
+                # Straight into the hosted actor's mailbox (the driver checked the arguments):
+                # the ref sends the outcome the moment it is set.
+                core.enqueue(method, args, kwargs, ref, group, opts, (), self.loop)
             except Exception as exc:
                 self.send(("result", call_id, False, exc))
                 return
-            if ref is None:  # num_returns=0: nobody waits for a value
-                return
-            self.calls[call_id] = ref
-            ref.add_done_callback(lambda f, i=call_id: self.finished(i, f))
+            if ref is not None and not ref.done():
+                self.calls[call_id] = ref
         elif kind == "forwarded":
             _, forward_id, ok, value = message
             ref, what = self.forwards.pop(forward_id, (None, ""))
@@ -226,15 +218,9 @@ class Worker:
         rt.registry.add(core)
         actorio.monitor(self.handle).add_done_callback(self.actor_ended)
 
-    def finished(self, call_id: int, ref: asyncio.Future[Any]) -> None:
+    def finished(self, call_id: int, ok: bool, value: Any) -> None:
         self.calls.pop(call_id, None)
-        if ref.cancelled():
-            return
-        exc = ref.exception()
-        if exc is not None:
-            self.send(("result", call_id, False, exc))
-        else:
-            self.send(("result", call_id, True, ref.result()))
+        self.send(("result", call_id, ok, value))
 
     def actor_ended(self, monitor: asyncio.Future[Any]) -> None:
         reason = monitor.result()
@@ -255,6 +241,27 @@ class Worker:
     def lookup(self, name: str, namespace: str) -> Any:
         found = self.request("lookup", name, namespace)
         return None if found is None else self.proxy(*found)
+
+
+class _ReplyRef(ObjectRef[Any]):
+    """The ref of a call from the driver: setting its outcome sends it back right away, with
+    no done-callback and loop iteration in between. A cancelled call sends nothing (the
+    driver settled it when it asked for the cancel)."""
+
+    __slots__ = ("call_id", "worker")
+
+    def __init__(self, worker: Worker, call_id: int) -> None:
+        super().__init__(loop=worker.loop)
+        self.worker = worker
+        self.call_id = call_id
+
+    def set_result(self, result: Any, /) -> None:
+        super().set_result(result)
+        self.worker.finished(self.call_id, True, result)
+
+    def set_exception(self, exception: type | BaseException, /) -> None:
+        super().set_exception(exception)
+        self.worker.finished(self.call_id, False, exception)
 
 
 def _plain(exc: BaseException) -> Exception:
