@@ -25,6 +25,7 @@ from ._api import put as put
 from ._api import remote as remote
 from ._api import run as run
 from ._api import shutdown as shutdown
+from ._api import shutdown_async as shutdown_async
 from ._api import wait as wait
 from ._api import wait_for_death as wait_for_death
 from ._function import RemoteFunction as RemoteFunction
@@ -60,6 +61,7 @@ __all__ = [
     "remote",
     "run",
     "shutdown",
+    "shutdown_async",
     "supervisor",
     "util",
     "wait",

@@ -334,6 +334,16 @@ def shutdown(timeout: float | None = None) -> None:
     _reset(timeout)
 
 
+async def shutdown_async(timeout: float | None = None) -> None:  # noqa: ASYNC109 (a grace period)
+    """:func:`shutdown` for code running on an event loop (a web server's lifespan, say):
+    the same graceful stop, awaited, so actors hosted on this very loop can finish their
+    accepted calls and run their stop hooks while it waits."""
+    rt, _ = peek_runtime()
+    if rt is not None:
+        await rt.drain(timeout)
+    _reset(0)  # what is left: names, threads, worker processes
+
+
 def run(
     main: Coroutine[Any, Any, T],
     *,

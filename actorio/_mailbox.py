@@ -51,7 +51,7 @@ class Lane:
     only goes back to False under the actor's lock, when the queue is seen empty.
     """
 
-    __slots__ = ("limit", "paused", "queue", "running", "scheduled")
+    __slots__ = ("draining", "limit", "paused", "queue", "running", "scheduled")
 
     def __init__(self, limit: int) -> None:
         self.queue: deque[Call] = deque()
@@ -59,6 +59,7 @@ class Lane:
         self.running = 0
         self.scheduled = True  # until the constructor has run
         self.paused = False
+        self.draining = False  # a drain callback runs (so does an inline call, seen elsewhere)
 
 
 def make_refs(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ class Registry:
         self._named: dict[tuple[str, str], ActorCore] = {}
         #: every live actor, weakly: anonymous actors die with their last handle
         self.actors: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        #: the latest dead actors, kept so the state API can still show how they ended
+        self.dead: deque[Any] = deque(maxlen=100)
 
     def add(self, actor: Any) -> None:
         self.actors[actor.actor_id] = actor
@@ -55,6 +58,7 @@ class Registry:
 
     def release(self, actor: ActorCore) -> None:
         """Forget a dead actor's name, so the name can be used again."""
+        self.dead.append(actor)
         with self.lock:
             key = (actor.namespace, actor.name or "")
             if self._named.get(key) is actor:
@@ -75,4 +79,5 @@ class Registry:
             live = [a for a in self.actors.values() if a.alive]
             self._named.clear()
             self.actors.clear()
+            self.dead.clear()
             return live

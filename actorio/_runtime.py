@@ -155,6 +155,24 @@ class Runtime:
             if actor.alive and (loop is None or actor.loop is loop):
                 actor.kill(ActorDiedError(f"The {actor.describe()} is dead: {why}."))
 
+    async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """The graceful part of :meth:`close`, awaited on a loop instead of blocking it: refuse
+        new calls, give accepted ones ``timeout`` seconds, fail the rest, run stop hooks."""
+        timeout = self.shutdown_timeout_s if timeout is None else timeout
+        actors = [a for a in list(self.registry.actors.values()) if a.alive]
+        if not actors:
+            return
+        if timeout > 0:
+            idle = [asyncio.wrap_future(a.begin_stop()) for a in actors]
+            await asyncio.wait(idle, timeout=timeout)
+        endings = [asyncio.wrap_future(a.monitor().future()) for a in actors]
+        why = (
+            f"actorio.shutdown_async() was called (calls still pending after its {timeout} s "
+            f"timeout were failed)"
+        )
+        self.kill_actors(None, why)
+        await asyncio.wait(endings, timeout=STOP_HOOK_TIMEOUT_S + 1)
+
     def close(self, timeout: float | None = None) -> None:
         """Graceful stop: refuse new calls, give accepted ones ``timeout`` seconds, fail the
         rest, run stop hooks, then stop the runtime thread and worker threads.

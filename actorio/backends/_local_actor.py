@@ -29,6 +29,7 @@ from asyncio import InvalidStateError
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from threading import get_ident
+from time import perf_counter
 from typing import Any
 
 from .._context import call_chain, current_actor, current_loop
@@ -264,6 +265,13 @@ class LocalActor(Lifecycle):
 
     def _drain(self, lane: Lane) -> None:
         """Start queued calls while the lane has room (host loop only)."""
+        lane.draining = True  # the state API counts an inline call as running meanwhile
+        try:
+            self._drain_lane(lane)
+        finally:
+            lane.draining = False
+
+    def _drain_lane(self, lane: Lane) -> None:
         if lane.paused:
             return
         state = self.state
@@ -275,6 +283,10 @@ class LocalActor(Lifecycle):
         instance = self.instance
         threaded = self.executor is not None
         budget = _DRAIN_BUDGET
+        stats = self.stats
+        # One clock read per call: each inline call is timed from the end of the one before
+        # (or the start of this drain), which adds only this loop's own bookkeeping.
+        started = perf_counter()
         while lane.running < lane.limit:
             if not queue:
                 with self.lock:
@@ -314,11 +326,18 @@ class LocalActor(Lifecycle):
             except Exception as exc:
                 if self.retry_on_error(lane, call, exc):
                     continue
-                fail(ref, TaskError.from_exception(self.qualname(method), exc), loop)
+                now = perf_counter()
+                err = TaskError.from_exception(self.qualname(method), exc)
+                stats.error(now - started, method.name, err)
+                started = now
+                fail(ref, err, loop)
             except ActorExit:
                 self.exited(ref)
                 return
             else:
+                now = perf_counter()
+                stats.ok(now - started)
+                started = now
                 if single and ref.get_loop() is loop:
                     try:
                         ref.set_result(result)
@@ -362,20 +381,25 @@ class LocalActor(Lifecycle):
 
     async def _run_async(self, lane: Lane, call: Call, generation: int) -> None:
         method, args, kwargs, ref, _ = call
+        started = perf_counter()
         try:
             result = await method.fn(self.instance, *args, **kwargs)
         except Exception as exc:
             if self.incarnation == generation and not self.retry_on_error(lane, call, exc):
-                fail(ref, TaskError.from_exception(self.qualname(method), exc), self.loop)
+                err = TaskError.from_exception(self.qualname(method), exc)
+                self.stats.error(perf_counter() - started, method.name, err)
+                fail(ref, err, self.loop)
         except ActorExit:
             if self.incarnation == generation:
                 self.exited(ref)
         except asyncio.CancelledError:
             if self.incarnation == generation:
-                err = TaskCancelledError(f"{self.qualname(method)} was cancelled")
-                fail(ref, self.death or err, self.loop)
+                self.stats.error(perf_counter() - started, method.name, None)
+                cancelled = TaskCancelledError(f"{self.qualname(method)} was cancelled")
+                fail(ref, self.death or cancelled, self.loop)
             raise
         else:
+            self.stats.ok(perf_counter() - started)
             complete(ref, result, self.loop, self.qualname(method))
         finally:
             self.call_finished(lane, call, generation)
@@ -397,6 +421,7 @@ class LocalActor(Lifecycle):
         method, args, kwargs, ref, _ = call
         result: Any = None
         error: BaseException | None = None
+        started = perf_counter()
         if not (isinstance(ref, ObjectRef) and dropped(ref)):  # else: cancelled before it began
             ctx = self.ctx.copy()
             ctx.run(call_chain.set, (*chain, (self, lane, ref)))
@@ -406,10 +431,17 @@ class LocalActor(Lifecycle):
                 error = exc
             except ActorExit as exc:
                 error = exc
-        self.to_loop(self._thread_done, lane, call, generation, result, error)
+        elapsed = perf_counter() - started
+        self.to_loop(self._thread_done, lane, call, generation, result, error, elapsed)
 
     def _thread_done(
-        self, lane: Lane, call: Call, generation: int, result: Any, error: BaseException | None
+        self,
+        lane: Lane,
+        call: Call,
+        generation: int,
+        result: Any,
+        error: BaseException | None,
+        elapsed: float,
     ) -> None:
         method, _, _, ref, _ = call
         if self.incarnation == generation:
@@ -417,8 +449,11 @@ class LocalActor(Lifecycle):
                 self.exited(ref)
             elif error is not None:
                 if not self.retry_on_error(lane, call, error):
-                    fail(ref, TaskError.from_exception(self.qualname(method), error), self.loop)
+                    err = TaskError.from_exception(self.qualname(method), error)
+                    self.stats.error(elapsed, method.name, err)
+                    fail(ref, err, self.loop)
             else:
+                self.stats.ok(elapsed)
                 complete(ref, result, self.loop, self.qualname(method))
         self.call_finished(lane, call, generation)
 

@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import logging
+import os
 from collections.abc import Callable
 from threading import get_ident
 from typing import Any
@@ -27,6 +28,7 @@ from .._context import current_actor
 from .._mailbox import Call, CallExtra, Lane, fail, first_ref
 from .._ref import ObjectRef, deliver, has_refs, pending_refs, resolve_refs, when_all_done
 from .._spec import MethodSpec
+from .._stats import ActorState, CallStats, make_state
 from ..exceptions import ActorDiedError, TaskError
 from ._base import STOP_HOOK_TIMEOUT_S, Watchable
 
@@ -71,10 +73,12 @@ class Lifecycle(Watchable):
         "namespace",
         "on_death",
         "options",
+        "restart_count",
         "restarts_left",
         "room_waiters",
         "spec",
         "state",
+        "stats",
         "supervisor",
     )
 
@@ -99,6 +103,8 @@ class Lifecycle(Watchable):
     def init_lifecycle(self) -> None:
         self.incarnation = 0
         self.restarts_left: int = self.options.max_restarts
+        self.restart_count = 0
+        self.stats = CallStats()
         self.init_args: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
         self.monitors: list[ObjectRef[Any]] = []
         self.idle_waiters: list[concurrent.futures.Future[None]] = []
@@ -112,6 +118,23 @@ class Lifecycle(Watchable):
 
     def _drain(self, lane: Lane) -> None:  # implemented by LocalActor
         raise NotImplementedError
+
+    def snapshot(self) -> ActorState:
+        """What the state API reports about this actor (any thread)."""
+        state = self.state
+        if state == _ALIVE:
+            label = "ALIVE"
+        elif state == _PENDING:
+            label = "RESTARTING" if self.restart_count else "PENDING_CREATION"
+        elif state == _DEAD:
+            label = "DEAD"
+        else:
+            label = "STOPPING"
+        lanes = list(self.lanes.values())
+        depth = sum(len(lane.queue) for lane in lanes)
+        running = sum(lane.running + lane.draining for lane in lanes)
+        pid = os.getpid()
+        return make_state(self, "local", label, pid, self.restart_count, depth, running, self.stats)
 
     def describe(self) -> str:
         named = f" named {self.name!r} in namespace {self.namespace!r}" if self.name else ""
@@ -371,6 +394,7 @@ class Lifecycle(Watchable):
             self._finalize(self.death or err)
 
     def _restart(self, err: ActorDiedError) -> None:
+        self.restart_count += 1
         if self.restarts_left > 0:
             self.restarts_left -= 1
         old = self.instance

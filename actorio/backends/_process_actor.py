@@ -17,11 +17,13 @@ import logging
 import subprocess
 import threading
 from collections import deque
+from time import perf_counter
 from typing import Any
 
 from .._mailbox import complete, fail, fail_new, first_ref, make_refs
 from .._ref import ObjectRef, has_refs, pending_refs, resolve_refs, set_result_if_pending
 from .._spec import ActorOptions, CallOptions, ClassSpec, MethodSpec, Mode, portable
+from .._stats import ActorState, CallStats, make_state
 from ..exceptions import (
     ActorDiedError,
     InvalidOptionsError,
@@ -43,9 +45,10 @@ _running_loop = asyncio._get_running_loop
 class _Pending:
     """A call accepted for the worker and not answered yet."""
 
-    __slots__ = ("attempts", "frame", "method", "ref", "sent")
+    __slots__ = ("attempts", "frame", "method", "ref", "sent", "started")
 
     def __init__(self, ref: Any, method: MethodSpec, frame: bytes | None) -> None:
+        self.started = perf_counter()
         self.ref = ref
         self.method = method
         self.frame = frame  # None while its ref arguments are not done
@@ -127,6 +130,8 @@ class ProcessActor(Watchable):
         self.proc: subprocess.Popen[bytes] | None = None
         self.sock: Any = None
         self.create_frame = b""
+        self.stats = CallStats()  # as the driver sees the calls: round trips
+        self.restart_count = 0
 
     # -- the worker process ---------------------------------------------------------------------
 
@@ -239,6 +244,11 @@ class ProcessActor(Watchable):
                 return None
             entry = self.pending.pop(call_id, None)
             if entry is not None:
+                elapsed = perf_counter() - entry.started
+                if ok:
+                    self.stats.ok(elapsed)
+                else:
+                    self.stats.error(elapsed, entry.method.name, value)
                 if ok:
                     _complete(entry.ref, value, self.qualname(entry.method))
                 else:
@@ -330,6 +340,7 @@ class ProcessActor(Watchable):
                 else:
                     restart = self.restarts_left != 0
             if restart:
+                self.restart_count += 1
                 if self.restarts_left > 0 and not forced and self.supervisor is None:
                     self.restarts_left -= 1
                 self._spawn()
@@ -563,6 +574,27 @@ class ProcessActor(Watchable):
     @property
     def alive(self) -> bool:
         return self.death is None
+
+    def snapshot(self) -> ActorState:
+        """What the state API reports: counted here, in the driver, so a worker busy with a
+        long method still answers. The worker's split of its calls between queued and
+        running is estimated from ``max_concurrency`` (asking would wait behind the method)."""
+        if self.death is not None:
+            label = "DEAD"
+        elif self.restarting:
+            label = "RESTARTING" if self.restart_count else "PENDING_CREATION"
+        elif self.stopping:
+            label = "STOPPING"
+        else:
+            label = "ALIVE"
+        sent = sum(1 for entry in list(self.pending.values()) if entry.sent)
+        limit = self.options.max_concurrency or (1 if self.mode == "regular" else 1000)
+        running = 0 if label == "DEAD" else min(sent, limit)
+        depth = len(self.pending) - running
+        pid = self.proc.pid if self.proc is not None else 0
+        return make_state(
+            self, "process", label, pid, self.restart_count, depth, running, self.stats
+        )
 
     def describe(self) -> str:
         named = f" named {self.name!r} in namespace {self.namespace!r}" if self.name else ""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._runtime import get_runtime
+from . import metrics, state
 
-__all__ = ["list_named_actors"]
+__all__ = ["list_named_actors", "metrics", "state"]
 
 
 def list_named_actors(all_namespaces: bool = False) -> list[Any]:

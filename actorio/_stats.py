@@ -1,0 +1,154 @@
+"""Per-actor call statistics: what the state API, the metrics and the dashboard read.
+
+Kept cheap enough for the hot path: a call adds one clock read, two counters and one append
+to a bounded ring; percentiles are computed only when someone asks.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ActorState", "CallStats", "ErrorRecord", "make_state", "percentile"]
+
+#: latencies kept for the percentiles: the most recent calls only
+_WINDOW = 1024
+#: errors kept per actor, with their tracebacks
+_ERRORS = 5
+
+#: (wall-clock time, method, exception type, traceback text)
+ErrorRecord = tuple[float, str, str, str]
+
+
+class CallStats:
+    """Counters of one actor's calls; written by the actor's host loop (or its reply reader)."""
+
+    __slots__ = ("completed", "errors", "failed", "latencies", "total_latency")
+
+    def __init__(self) -> None:
+        self.completed = 0
+        self.failed = 0
+        self.total_latency = 0.0  # seconds, over completed and failed calls
+        # Made on first use: an idle actor should cost bytes, not two ring buffers.
+        self.latencies: deque[float] | None = None
+        self.errors: deque[ErrorRecord] | None = None
+
+    def ok(self, latency: float) -> None:
+        self.completed += 1
+        self.total_latency += latency
+        ring = self.latencies
+        if ring is None:
+            ring = self.latencies = deque(maxlen=_WINDOW)
+        ring.append(latency)
+
+    def error(self, latency: float, method: str, exc: BaseException | None) -> None:
+        """A failed call (``exc``: what its caller gets, a TaskError usually); None for a
+        cancellation, which is counted but not listed."""
+        self.failed += 1
+        self.total_latency += latency
+        ring = self.latencies
+        if ring is None:
+            ring = self.latencies = deque(maxlen=_WINDOW)
+        ring.append(latency)
+        if exc is not None:
+            if self.errors is None:
+                self.errors = deque(maxlen=_ERRORS)
+            # A TaskError carries the method's own traceback (also across processes).
+            text = getattr(exc, "traceback_str", None) or "".join(traceback.format_exception(exc))
+            root = exc
+            while isinstance(getattr(root, "cause", None), BaseException):
+                root = root.cause  # type: ignore[attr-defined]
+            self.errors.append((time.time(), method, type(root).__name__, text))
+
+    def mean_ms(self) -> float:
+        calls = self.completed + self.failed
+        return self.total_latency / calls * 1e3 if calls else 0.0
+
+    def p99_ms(self) -> float:
+        return percentile(list(self.latencies or ()), 0.99) * 1e3
+
+    def recent_errors(self) -> list[ErrorRecord]:
+        return list(self.errors or ())
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (nearest rank) of ``values``; 0.0 when there are none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass(frozen=True, slots=True)
+class ActorState:
+    """One actor as the state API, the metrics and the dashboard see it (a snapshot).
+
+    ``state`` uses Ray's names: PENDING_CREATION, ALIVE, RESTARTING, DEAD, plus STOPPING
+    (a graceful shutdown is letting accepted calls finish). Latency is per call, in
+    milliseconds, over the most recent calls (``latency_p99_ms``) or all (``latency_mean_ms``):
+    in-process, the time a method ran; for process actors, the round trip seen by the driver.
+    """
+
+    actor_id: str
+    class_name: str
+    name: str | None
+    namespace: str
+    backend: str
+    mode: str
+    state: str
+    pid: int
+    restarts: int
+    mailbox_depth: int
+    calls_running: int
+    calls_completed: int
+    calls_failed: int
+    latency_mean_ms: float
+    latency_p99_ms: float
+    #: the latest errors raised by its methods: (time, method, exception type, traceback)
+    errors: tuple[ErrorRecord, ...] = field(default=())
+
+    def asdict(self) -> dict[str, object]:
+        """Plain JSON-ready values (errors as objects with named fields)."""
+        values: dict[str, object] = {
+            name: getattr(self, name) for name in self.__dataclass_fields__ if name != "errors"
+        }
+        values["errors"] = [
+            {"time": t, "method": m, "type": kind, "traceback": text}
+            for t, m, kind, text in self.errors
+        ]
+        return values
+
+
+def make_state(
+    core: Any,
+    backend: str,
+    state: str,
+    pid: int,
+    restarts: int,
+    depth: int,
+    running: int,
+    stats: CallStats,
+) -> ActorState:
+    """The snapshot of one actor core (any backend) from what only the backend knows."""
+    return ActorState(
+        actor_id=core.actor_id,
+        class_name=core.spec.name,
+        name=core.name,
+        namespace=core.namespace,
+        backend=backend,
+        mode=core.mode,
+        state=state,
+        pid=pid,
+        restarts=restarts,
+        mailbox_depth=depth,
+        calls_running=running,
+        calls_completed=stats.completed,
+        calls_failed=stats.failed,
+        latency_mean_ms=stats.mean_ms(),
+        latency_p99_ms=stats.p99_ms(),
+        errors=tuple(stats.recent_errors()),
+    )
