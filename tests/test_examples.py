@@ -76,9 +76,24 @@ def check_output(proc: subprocess.CompletedProcess[str], expected: list[str]) ->
     assert proc.stderr == ""
 
 
+#: examples that serve HTTP until stopped, exercised as servers by these test files
+SERVED = {
+    "dashboard_demo.py": "test_browser.py",
+    "web/fastapi_app.py": "test_web.py",
+    "web/starlette_app.py": "test_web.py",
+    "web/flask_app.py": "test_web.py",
+}
+
+
 def test_every_example_is_covered() -> None:
-    assert {p.name for p in EXAMPLES.glob("*.py")} == set(NATIVE_OUTPUT)
+    served = {n for n in SERVED if "/" not in n}
+    assert {p.name for p in EXAMPLES.glob("*.py")} == set(NATIVE_OUTPUT) | served
     assert {p.name for p in (EXAMPLES / "ray_seed").glob("*.py")} == set(SEED_OUTPUT)
+    web = {f"web/{p.name}" for p in (EXAMPLES / "web").glob("*.py")}
+    assert web == {n for n in SERVED if n.startswith("web/")}
+    tests = Path(__file__).parent
+    for name, test_file in SERVED.items():
+        assert f'"examples/{name}"' in (tests / test_file).read_text(), name
 
 
 @pytest.mark.parametrize("name", sorted(NATIVE_OUTPUT))

@@ -1,0 +1,80 @@
+"""The dashboard page in a real headless Chromium (Debian's), driven by Playwright.
+
+Chromium comes from the system (``apt-get install chromium``, done by ``.ci/run``), not from
+Playwright's downloads: the machine has no internet. Without it this test is skipped, unless
+``ACTORIO_REQUIRE_BROWSER=1`` (set by CI) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from _servers import ARTIFACTS, running
+
+pytestmark = pytest.mark.timeout(180)
+
+CHROMIUM = os.environ.get("ACTORIO_CHROMIUM", "/usr/bin/chromium")
+
+
+def _chromium() -> str:
+    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
+        return CHROMIUM
+    if os.environ.get("ACTORIO_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+def test_dashboard_page_shows_live_actors() -> None:
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with (
+        running("examples/dashboard_demo.py", "/api/actors", "--seconds", "120") as server,
+        sync_api.sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(server.url + "/?interval=250")
+            rows = page.locator("tr[data-actor-id]")
+            rows.first.wait_for(timeout=20_000)
+            sync_api.expect(rows).to_have_count(4, timeout=20_000)
+            names = sorted(rows.locator("td[data-field=name]").all_inner_texts())
+            assert names == ["counter", "cruncher", "fetcher", "parser"]
+            backends = rows.locator("td[data-field=backend]").all_inner_texts()
+            assert sorted(backends) == ["local", "local", "local", "process"]
+
+            # The counter's completed calls rise while we watch.
+            counter = page.locator("tr:has(td[data-field=name]:text-is('counter'))")
+            completed = counter.locator("td[data-field=calls_completed]")
+            first = int(completed.inner_text())
+            page.wait_for_function(
+                """(first) => [...document.querySelectorAll("tr[data-actor-id]")]
+                    .filter(row => row.querySelector("[data-field=name]").textContent === "counter")
+                    .some(row => Number(row.querySelector("[data-field=calls_completed]")
+                        .textContent) > first + 100)""",
+                arg=first,
+                timeout=20_000,
+            )
+            assert int(completed.inner_text()) > first
+            sync_api.expect(counter.locator("td[data-field=state]")).to_have_text("ALIVE")
+            assert float(counter.locator("td[data-field=throughput]").inner_text()) > 0
+
+            # The parser's failures show up with their traceback.
+            error = page.locator("#errors .error").first
+            error.wait_for(timeout=20_000)
+            assert re.search(r"Parser\.parse .* raised ValueError", error.inner_text())
+            assert "cannot parse 'bad input'" in error.locator("pre").inner_text()
+
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "dashboard.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
+        server.stop()
