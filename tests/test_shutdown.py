@@ -292,3 +292,57 @@ def test_exit_with_a_call_pending_forever_is_bounded_and_clean() -> None:
     assert proc.stdout.splitlines() == ["end", "stopped"]
     assert proc.stderr == ""
     assert elapsed < 10
+
+
+@actorio.remote
+class Reporter:
+    """An async actor on the test's own loop, like an actor made in a server's lifespan."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.started = asyncio.Event()
+
+    async def slow(self, release: asyncio.Event) -> str:
+        self.started.set()
+        await release.wait()
+        self.log.append("slow done")
+        return "done"
+
+    async def until_started(self) -> None:
+        await self.started.wait()
+
+    def ping(self) -> str:
+        return "pong"
+
+    async def __actorio_stop__(self) -> None:
+        self.log.append("stopped")
+
+
+async def test_shutdown_async_drains_actors_on_this_very_loop() -> None:
+    log: list[str] = []
+    reporter = Reporter.remote(log)
+    release = asyncio.Event()
+    slow = reporter.slow.remote(release)
+    await reporter.until_started.remote()
+    stopping = asyncio.ensure_future(actorio.shutdown_async(timeout=WAIT))
+    await asyncio.sleep(0)  # shutdown has begun: new calls are refused...
+    with pytest.raises(ActorDiedError, match="shutting down"):
+        await reporter.ping.remote()
+    release.set()  # ...while the accepted one finishes
+    assert await slow == "done"
+    await asyncio.wait_for(stopping, WAIT)
+    assert log == ["slow done", "stopped"]
+    assert not actorio.is_initialized()
+
+
+async def test_shutdown_async_fails_what_outlives_its_timeout() -> None:
+    log: list[str] = []
+    reporter = Reporter.remote(log)
+    slow = reporter.slow.remote(asyncio.Event())  # never released
+    await reporter.until_started.remote()
+    start = time.monotonic()
+    await actorio.shutdown_async(timeout=0.2)
+    assert time.monotonic() - start < WAIT
+    with pytest.raises(ActorDiedError, match=r"shutdown_async\(\) was called"):
+        await slow
+    assert log == ["stopped"]
