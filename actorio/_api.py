@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
+import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar, overload
 
@@ -261,8 +263,28 @@ def exit_actor() -> None:
     The call that runs it and every queued call fail with ``ActorDiedError``.
     """
     if _current_actor() is None:
+        if _in_ray_actor():
+            import ray
+
+            ray.actor.exit_actor()
         raise NotInActorError("actorio.exit_actor() can only be called inside an actor method")
     raise ActorExit()
+
+
+def _in_ray_actor() -> bool:
+    """True in a method of an actor hosted by Ray (backend="ray")."""
+    ray = sys.modules.get("ray")
+    return (
+        ray is not None
+        and ray.is_initialized()
+        and ray.get_runtime_context().get_actor_id() is not None
+    )
+
+
+def _ray_in_use(rt: Runtime) -> bool:
+    """Ray is the backend, or has been started in this process (a Ray worker, say)."""
+    ray = sys.modules.get("ray")
+    return rt.backend_name == "ray" or (ray is not None and ray.is_initialized())
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
@@ -272,6 +294,8 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
     actor = rt.registry.lookup(ns, name)
     if actor is None and rt.remote_actors is not None:  # in a worker: ask the driver
         actor = rt.remote_actors.lookup(name, ns)
+    if actor is None and _ray_in_use(rt):  # made elsewhere on the Ray cluster
+        actor = rt.backend("ray").lookup(name, ns)
     if actor is None:
         known = sorted(n for _, n in rt.registry.names(ns))
         raise ActorNotFoundError(
@@ -303,13 +327,14 @@ def init(
     interpreter exit let accepted calls finish. Ray's resource options (``num_cpus=...``) are
     accepted and ignored in-process.
     """
-    if address is not None:
-        raise InvalidOptionsError(
-            f"address={address!r} needs a cluster backend, which this version of actorio does "
-            f"not have yet; drop the address to run in-process"
-        )
     _, explicit = peek_runtime()
     rt = Runtime(namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s)
+    if address is not None and rt.backend_name != "ray":
+        raise InvalidOptionsError(
+            f"address={address!r} is a Ray cluster address: pass backend='ray' with it (or "
+            f"drop it to run in-process)"
+        )
+    rt.ray_init = {"address": address, **ray_options}
     if install(rt, explicit=True) is not rt:
         if ignore_reinit_error:
             return RuntimeContext()
@@ -384,7 +409,19 @@ class RuntimeContext:
     def get_actor_id(self) -> str | None:
         """The current actor's id, or None outside an actor."""
         actor = _current_actor()
+        if actor is None and _in_ray_actor():
+            import ray
+
+            return str(ray.get_runtime_context().get_actor_id())
         return None if actor is None else str(actor.actor_id)
+
+    def get_node_id(self) -> str:
+        """The id of the machine (Ray node) running this code: Ray's node id on the Ray
+        backend's workers and drivers, else a stable id of this host."""
+        ray = sys.modules.get("ray")
+        if ray is not None and ray.is_initialized():
+            return str(ray.get_runtime_context().get_node_id())
+        return f"local-{socket.gethostname()}"
 
     def get_actor_name(self) -> str | None:
         """The current actor's name, or None (outside an actor, or an anonymous one)."""

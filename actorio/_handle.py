@@ -138,6 +138,9 @@ class ActorHandle(Generic[T]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         actor = self._actorio_actor
+        reduce_handle = getattr(actor, "reduce_handle", None)
+        if reduce_handle is not None:  # a backend whose handles travel their own way (Ray)
+            return reduce_handle()  # type: ignore[no-any-return]
         where = (actor.actor_id, portable(actor.spec.cls), actor.name, actor.namespace)
         return (_handle_from_id, where)
 

@@ -101,6 +101,8 @@ class Runtime:
         self.watchdog = Watchdog(blocking_warning_s)
         #: in a worker process: what resolves actors hosted elsewhere (its driver channel)
         self.remote_actors: Any = None
+        #: how the Ray backend starts or joins Ray if the program has not (address, ...)
+        self.ray_init: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
         self._pool: ThreadPoolExecutor | None = None

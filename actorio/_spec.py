@@ -38,8 +38,8 @@ Mode = Literal["regular", "async", "threaded"]
 #: Attribute that ``@actorio.method(...)`` sets on a function.
 METHOD_OPTIONS_ATTR = "__actorio_method_options__"
 
-#: Ray options that only mean something on a cluster; accepted and ignored in-process so that
-#: Ray scripts run unchanged.
+#: Ray options that only mean something on a cluster: kept for the Ray backend (which passes
+#: them to Ray), ignored by the others so that Ray scripts run unchanged.
 RAY_PLACEMENT_OPTIONS = frozenset(
     {
         "num_cpus",
@@ -55,7 +55,7 @@ RAY_PLACEMENT_OPTIONS = frozenset(
         "_metadata",
     }
 )
-BACKENDS = ("local", "process")
+BACKENDS = ("local", "process", "ray")
 DEFAULT_ASYNC_CONCURRENCY = 1000
 
 
@@ -230,6 +230,8 @@ class ActorOptions:
     max_task_retries: int = 0
     retry_exceptions: RetryOn = False
     max_pending_calls: int = -1
+    #: Ray's placement options (num_cpus, resources, scheduling_strategy, ...), for Ray only
+    ray_options: Mapping[str, Any] = field(default_factory=dict)
 
     def resolve_mode(self, spec: ClassSpec) -> tuple[Mode, int]:
         """The concurrency mode and default-group limit, with Ray's inference rules."""
@@ -309,8 +311,10 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
     updates: dict[str, Any] = {}
     for key, value in given.items():
         if key in RAY_PLACEMENT_OPTIONS:
+            updates["ray_options"] = {**base.ray_options, **updates.get("ray_options", {})}
+            updates["ray_options"][key] = value
             continue
-        if key not in _ACTOR_KEYS:
+        if key not in _ACTOR_KEYS or key == "ray_options":
             raise InvalidOptionsError(
                 f"unknown actor option {key!r}; actorio accepts {sorted(_ACTOR_KEYS)} "
                 f"(and ignores Ray's placement options {sorted(RAY_PLACEMENT_OPTIONS)})"
@@ -348,7 +352,7 @@ def check_backend(value: Any) -> str | None:
         return value  # type: ignore[no-any-return]
     raise InvalidOptionsError(
         f"backend {value!r} is not available; this version of actorio has {list(BACKENDS)} "
-        f"(in-process, and one worker process per actor)"
+        f"(in-process, one worker process per actor, a Ray cluster)"
     )
 
 
@@ -403,6 +407,7 @@ def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in given.items():
         if key in RAY_PLACEMENT_OPTIONS:
+            out.setdefault("ray_options", {})[key] = value  # for the Ray backend only
             continue
         if key not in _FUNCTION_KEYS:
             raise InvalidOptionsError(

@@ -1,0 +1,131 @@
+"""The Ray backend (``backend="ray"``): actors become Ray actors, remote functions Ray tasks.
+
+actorio does not manage a cluster: it connects to Ray (``actorio.init(backend="ray",
+address=...)``; ``None`` starts a local Ray instance, ``"auto"`` or ``ray://...`` joins an
+existing cluster) or uses the Ray that the program already initialised. Ray is imported only
+here, when the backend is first used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from typing import Any
+
+from .._mailbox import make_refs
+from .._spec import FunctionSpec
+from ..exceptions import InvalidOptionsError
+from ._ray_actor import RayActor, wrap_ray_handle
+from ._ray_link import follow, ray_arguments
+
+__all__ = ["RayBackend", "backend_class"]
+
+_running_loop = asyncio._get_running_loop
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise InvalidOptionsError(
+            "backend='ray' needs Ray: pip install 'actorio[ray]' (or pick backend='local' / "
+            "'process', which need nothing more)"
+        ) from None
+    return ray
+
+
+class RayBackend:
+    """Creates :class:`RayActor` cores and starts Ray tasks; starts Ray if nobody did."""
+
+    name = "ray"
+
+    def __init__(self) -> None:
+        from .._runtime import get_runtime
+
+        self.ray = _import_ray()
+        self.started_ray = False
+        if not self.ray.is_initialized():
+            options = dict(get_runtime().ray_init)
+            options.setdefault("log_to_driver", False)
+            options.setdefault("include_dashboard", False)
+            self.ray.init(**options)
+            self.started_ray = True
+        self._functions: dict[Any, Any] = {}
+
+    def create_actor(self, *args: Any) -> RayActor:
+        return RayActor(*args)
+
+    def lookup(self, name: str, namespace: str) -> Any:
+        """A named actor of the cluster that this process has not seen (made elsewhere)."""
+        try:
+            ray_handle = self.ray.get_actor(name, namespace=namespace)
+        except ValueError:
+            return None
+        cls = _class_of(ray_handle._ray_actor_creation_function_descriptor)
+        if cls is None:  # not importable here: the actor sends its class (by value)
+            cls = self.ray.get(ray_handle.__ray_call__.remote(_user_class))
+        from .._spec import ActorOptions, ClassSpec
+
+        spec = ClassSpec.of(cls)
+        mode, limit = ActorOptions().resolve_mode(spec)
+        core = wrap_ray_handle(
+            ray_handle, ray_handle._actor_id.hex(), cls, name, namespace, mode, limit
+        )
+        return core
+
+    def submit_task(
+        self,
+        spec: FunctionSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        options: dict[str, Any],
+        host_loop: asyncio.AbstractEventLoop,
+        pool: Executor,
+    ) -> Any:
+        fn = self._functions.get(spec.fn)
+        if fn is None:
+            fn = self._functions[spec.fn] = self.ray.remote(spec.fn)
+        ray_opts = dict(options.get("ray_options", {}))
+        num_returns = options.get("num_returns", 1)
+        if num_returns != 1:
+            ray_opts["num_returns"] = max(num_returns, 1)
+        for key in ("max_retries", "retry_exceptions", "name"):
+            if key in options:
+                value = options[key]
+                ray_opts[key] = list(value) if isinstance(value, tuple) else value
+        args, kwargs = ray_arguments(args, kwargs, spec.name)
+        result = (fn.options(**ray_opts) if ray_opts else fn).remote(*args, **kwargs)
+        ref = make_refs(_running_loop(), host_loop, num_returns)
+        refs = ref if isinstance(ref, list) else [ref] if ref is not None else []
+        for mine, theirs in zip(
+            refs, result if isinstance(result, list) else [result], strict=False
+        ):
+            follow(theirs, mine, spec.name)
+        return ref
+
+    def close(self) -> None:
+        if self.started_ray and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def _user_class(instance: Any) -> type:
+    """Runs inside the actor: the user's class (Ray serves a subclass of it)."""
+    cls = type(instance)
+    return getattr(cls, "__ray_actor_class__", cls)
+
+
+def _class_of(descriptor: Any) -> type | None:
+    """The Python class of a Ray actor found by name, when this process can import it."""
+    import importlib
+
+    try:
+        module = importlib.import_module(descriptor.module_name)
+        obj: Any = module
+        for part in descriptor.class_name.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    return getattr(obj, "__ray_actor_class__", obj) if isinstance(obj, type) else None
+
+
+backend_class = RayBackend

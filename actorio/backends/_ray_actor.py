@@ -1,0 +1,377 @@
+"""The driver's side of an actor hosted by Ray: Ray runs it; this core keeps actorio's
+refs, errors, counters and death notices around Ray's handle.
+
+What maps onto Ray directly: modes (Ray infers async and threaded actors the same way
+actorio does), ``max_concurrency``, concurrency groups, names, namespaces, ``get_if_exists``,
+``lifetime``, ``max_restarts``, ``max_task_retries``, ``max_pending_calls`` and placement
+options (passed as they are); ``kill`` is ``ray.kill``, ``cancel`` is ``ray.cancel``. What
+actorio adds on this side: per-call ``timeout`` (cancels the Ray task), ``monitor`` (fires
+when the actor is killed through actorio or a call finds it dead), counters for the state API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from time import perf_counter
+from typing import Any
+
+from .._mailbox import fail_new, first_ref, make_refs
+from .._spec import ActorOptions, ClassSpec, MethodSpec, Mode
+from .._stats import ActorState, CallStats, make_state
+from ..exceptions import (
+    ActorDiedError,
+    ActorNameTakenError,
+    CallTimeoutError,
+    InvalidOptionsError,
+)
+from ._base import Watchable, checked_remote
+from ._ray_link import follow, ray_arguments, translate
+
+__all__ = ["RayActor", "ray_class"]
+
+_running_loop = asyncio._get_running_loop
+_CLASSES: dict[tuple[type, tuple[tuple[str, int], ...]], Any] = {}
+
+
+def ray_class(cls: type, groups: tuple[tuple[str, int], ...] = ()) -> Any:
+    """The Ray actor class of a user class, made once per class and set of concurrency
+    groups (Ray takes groups only when the class is declared)."""
+    made = _CLASSES.get((cls, groups))
+    if made is None:
+        import ray
+
+        declare = ray.remote(concurrency_groups=dict(groups)) if groups else ray.remote
+        made = _CLASSES[(cls, groups)] = declare(cls)
+    return made
+
+
+class RayActor(Watchable):
+    """One actor on a Ray cluster, seen from this process."""
+
+    def __init__(
+        self,
+        actor_id: str,
+        spec: ClassSpec,
+        options: ActorOptions,
+        mode: Mode,
+        limit: int,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str,
+        lock: Any,
+        on_death: Any,
+        ray_handle: Any = None,
+    ) -> None:
+        self.actor_id = actor_id
+        self.spec = spec
+        self.options = options
+        self.mode = mode
+        self.limit = limit
+        self.loop = loop
+        self.name = options.name
+        self.namespace = namespace
+        self.lock = lock
+        self.on_death = on_death
+        self.ray_handle = ray_handle
+        self.death: ActorDiedError | None = None
+        self.finished = False
+        self.monitors: list[Any] = []
+        self.room_waiters: list[Any] = []
+        self.idle_waiters: list[concurrent.futures.Future[None]] = []
+        self.stopping = False
+        self.pending: dict[int, float] = {}  # id(ref) -> when the call was made
+        self.stats = CallStats()
+        self.restart_count = 0
+        self.supervisor: Any = None
+
+    # -- creation --------------------------------------------------------------------------------
+
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        opts = self.options
+        ray_opts: dict[str, Any] = dict(opts.ray_options)
+        if opts.name:
+            ray_opts.update(name=opts.name, namespace=self.namespace)
+            if opts.get_if_exists:
+                ray_opts["get_if_exists"] = True
+        if opts.lifetime:
+            ray_opts["lifetime"] = opts.lifetime
+        if opts.max_concurrency is not None or self.mode != "regular":
+            ray_opts["max_concurrency"] = self.limit
+        ray_opts.update(
+            max_restarts=opts.max_restarts,
+            max_task_retries=opts.max_task_retries,
+            max_pending_calls=opts.max_pending_calls,
+        )
+        args, kwargs = ray_arguments(args, kwargs, f"{self.spec.name}.__init__")
+        try:
+            groups = tuple(sorted(opts.concurrency_groups.items()))
+            declared = ray_class(self.spec.cls, groups)
+            self.ray_handle = declared.options(**ray_opts).remote(*args, **kwargs)
+        except ValueError as exc:
+            self._gone(ActorDiedError(f"The {self.describe()} could not be created: {exc}"))
+            if ("already" in str(exc) and "taken" in str(exc)) or "exists" in str(exc):
+                raise ActorNameTakenError(
+                    f"an actor named {opts.name!r} already exists in namespace "
+                    f"{self.namespace!r} on the Ray cluster; pick another name, pass "
+                    f"get_if_exists=True to reuse it, or actorio.kill() it first"
+                ) from exc
+            raise InvalidOptionsError(f"Ray refused to create {self.spec.name}: {exc}") from exc
+        except Exception:
+            self._gone(ActorDiedError(f"The {self.describe()} could not be created."))
+            raise
+        # From now on the actor answers to Ray's id: the same in every process of the cluster.
+        from .._runtime import get_runtime
+
+        registry = get_runtime().registry
+        registry.actors.pop(self.actor_id, None)
+        self.actor_id = self.ray_handle._actor_id.hex()
+        registry.add(self)
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        num_returns: int,
+        group: str | None,
+        options: Any = None,
+    ) -> Any:
+        ref = make_refs(_running_loop(), self.loop, num_returns)
+        if self.death is not None or self.stopping:
+            fail_new(
+                ref,
+                self.death
+                or ActorDiedError(
+                    f"The {self.describe()} is shutting down and accepts no new calls."
+                ),
+            )
+            return ref
+        what = self.qualname(method)
+        args, kwargs = ray_arguments(args, kwargs, what)
+        options = options or method.options
+        ray_opts: dict[str, Any] = {}
+        if num_returns != 1:
+            ray_opts["num_returns"] = max(num_returns, 1)
+        if group is not None:
+            ray_opts["concurrency_group"] = group
+        if options is not None:
+            if options.max_task_retries is not None:
+                ray_opts["max_task_retries"] = options.max_task_retries
+            if options.retry_exceptions is not None:
+                ray_opts["retry_exceptions"] = _retry_value(options.retry_exceptions)
+        ray_method = getattr(self.ray_handle, method.name)
+        if ray_opts:
+            ray_method = ray_method.options(**ray_opts)
+        try:
+            result = ray_method.remote(*args, **kwargs)
+        except Exception as exc:  # Ray's PendingCallsLimitExceeded, say: as actorio's
+            raise translate(exc, what) from exc
+        refs = ref if isinstance(ref, list) else [ref] if ref is not None else []
+        ray_refs = result if isinstance(result, list) else [result]
+        key = id(ray_refs[0])
+        self.pending[key] = perf_counter()
+        for i, (mine, theirs) in enumerate(zip(refs, ray_refs, strict=False)):
+            last = i == 0
+            follow(
+                theirs, mine, what, (lambda ok, v: self._done(key, method, ok, v)) if last else None
+            )
+        if not refs:  # num_returns=0: nobody reads it, but the counters still do
+            ray_refs[0].future().add_done_callback(
+                lambda f: self._done(key, method, f.exception() is None, f.exception())
+            )
+        timeout = options.timeout if options is not None else None
+        first = first_ref(ref)
+        if timeout is not None and first is not None:
+            first.get_loop().call_soon_threadsafe(
+                first.get_loop().call_later, timeout, _expire, ref, timeout
+            )
+        return ref
+
+    def _done(self, key: int, method: MethodSpec, ok: bool, value: Any) -> None:
+        started = self.pending.pop(key, None)
+        elapsed = perf_counter() - started if started is not None else 0.0
+        if ok:
+            self.stats.ok(elapsed)
+        else:
+            self.stats.error(elapsed, method.name, value)
+            if isinstance(value, ActorDiedError) and self.death is None:
+                self._gone(value)  # Ray gave up on it (no restarts left)
+        self._check_idle()
+        if self.room_waiters:
+            with self.lock:
+                waiters, self.room_waiters = self.room_waiters, []
+            for w in waiters:
+                w.get_loop().call_soon_threadsafe(_settle, w, None)
+
+    def bind(
+        self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
+    ) -> Any:
+        if group is not None and group not in self.options.concurrency_groups:
+            raise InvalidOptionsError(
+                f"{self.describe()} has no concurrency group {group!r}; it has "
+                f"{sorted(self.options.concurrency_groups)}"
+            )
+        return checked_remote(self, method, num_returns, group, options)
+
+    def pending_calls(self) -> int:
+        return len(self.pending)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def kill(self, err: ActorDiedError, restart: bool = False, forced: bool = False) -> None:
+        import ray
+
+        if self.ray_handle is None:
+            return
+        if restart:
+            self.restart_count += 1
+            ray.kill(self.ray_handle, no_restart=False)
+            return
+        if self.death is not None:
+            return
+        try:
+            ray.kill(self.ray_handle, no_restart=True)
+        except Exception:  # already gone on the cluster
+            pass
+        self._gone(err)
+
+    def _gone(self, err: ActorDiedError) -> None:
+        with self.lock:
+            if self.finished:
+                return
+            self.death = self.death or err
+            self.finished = True
+            monitors, self.monitors = self.monitors, []
+            idle, self.idle_waiters = self.idle_waiters, []
+            rooms, self.room_waiters = self.room_waiters, []
+        for ref in monitors + rooms:
+            value = self.death if ref in monitors else None
+            try:
+                ref.get_loop().call_soon_threadsafe(_settle, ref, value)
+            except RuntimeError:
+                pass
+        for cf in idle:
+            if not cf.done():
+                cf.set_result(None)
+        self.on_death(self)
+
+    def begin_stop(self) -> concurrent.futures.Future[None]:
+        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self.lock:
+            self.stopping = True
+            self.idle_waiters.append(cf)
+        self._check_idle()
+        return cf
+
+    def _check_idle(self) -> None:
+        if self.pending or not self.idle_waiters:
+            return
+        with self.lock:
+            idle, self.idle_waiters = self.idle_waiters, []
+        for cf in idle:
+            if not cf.done():
+                cf.set_result(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.death is None
+
+    def snapshot(self) -> ActorState:
+        label = "DEAD" if self.death is not None else "STOPPING" if self.stopping else "ALIVE"
+        pending = len(self.pending)
+        running = min(pending, self.limit) if label != "DEAD" else 0
+        return make_state(
+            self, "ray", label, 0, self.restart_count, pending - running, running, self.stats
+        )
+
+    def describe(self) -> str:
+        named = f" named {self.name!r} in namespace {self.namespace!r}" if self.name else ""
+        return f"Ray actor {self.spec.name} (id {self.actor_id}){named}"
+
+    def qualname(self, method: MethodSpec) -> str:
+        return f"{self.spec.name}.{method.name}"
+
+    def reduce_handle(self) -> tuple[Any, ...]:
+        """How a handle to this actor travels: with Ray's handle, which works anywhere on
+        the cluster (a Ray task, another Ray actor, another driver)."""
+        return (
+            _from_ray_handle,
+            (
+                self.ray_handle,
+                self.actor_id,
+                self.spec.cls,
+                self.name,
+                self.namespace,
+                self.mode,
+                self.limit,
+            ),
+        )
+
+
+def _from_ray_handle(
+    ray_handle: Any,
+    actor_id: str,
+    cls: type,
+    name: str | None,
+    namespace: str,
+    mode: Mode,
+    limit: int,
+) -> Any:
+    from .._handle import handle_for
+    from .._runtime import get_runtime
+
+    rt = get_runtime()
+    core = rt.registry.actors.get(actor_id)
+    if core is None:
+        core = wrap_ray_handle(ray_handle, actor_id, cls, name, namespace, mode, limit)
+    return handle_for(core)
+
+
+def wrap_ray_handle(
+    ray_handle: Any,
+    actor_id: str,
+    cls: type,
+    name: str | None,
+    namespace: str,
+    mode: Mode,
+    limit: int,
+) -> RayActor:
+    """A core around a Ray handle made elsewhere (unpickled, or found by name)."""
+    from .._runtime import get_runtime
+
+    rt = get_runtime()
+    options = ActorOptions(name=name)
+    core = RayActor(
+        actor_id,
+        ClassSpec.of(cls),
+        options,
+        mode,
+        limit,
+        rt.host_loop(),
+        namespace,
+        threading.Lock(),
+        lambda actor: None,
+        ray_handle,
+    )
+    rt.registry.add(core)
+    return core
+
+
+def _retry_value(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _settle(ref: Any, value: Any) -> None:
+    if not ref.done():
+        ref.set_result(value)
+
+
+def _expire(ref: Any, timeout: float) -> None:
+    from .._ref import abort
+
+    for r in ref if isinstance(ref, list) else [ref]:
+        if not r.done():
+            abort(r, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled"))

@@ -1,0 +1,151 @@
+"""Between Ray and actorio: actorio refs that follow Ray refs, Ray's errors as actorio's,
+and arguments made ready for Ray (actorio refs become Ray refs; handles Ray cannot carry are
+refused with the reason)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .._ref import ObjectRef, set_exception, set_result_if_pending
+from ..exceptions import (
+    ActorDiedError,
+    GetTimeoutError,
+    InvalidArgumentsError,
+    PendingCallsLimitExceeded,
+    TaskCancelledError,
+    TaskError,
+)
+
+__all__ = ["RayWork", "follow", "ray_arguments", "translate"]
+
+
+class RayWork:
+    """What ``actorio.cancel`` reaches through a ref; also where its Ray ref is found when the
+    ref is passed on to another Ray call."""
+
+    __slots__ = ("ray_ref",)
+
+    def __init__(self, ray_ref: Any) -> None:
+        self.ray_ref = ray_ref
+
+    def cancel(self) -> bool:
+        import ray
+
+        ray.cancel(self.ray_ref)
+        return True
+
+
+def follow(ray_ref: Any, ref: ObjectRef[Any], what: str, on_done: Any = None) -> None:
+    """Complete ``ref`` (on its own loop) with the outcome of ``ray_ref``; then call
+    ``on_done(ok, value)`` in Ray's thread, if given."""
+    ref._actorio_work = RayWork(ray_ref)
+    loop = ref.get_loop()
+
+    def done(future: Any) -> None:
+        try:
+            value, ok = future.result(), True
+        except BaseException as exc:
+            value, ok = translate(exc, what), False
+        settle = set_result_if_pending if ok else set_exception
+        try:
+            loop.call_soon_threadsafe(settle, ref, value)
+        except RuntimeError:  # the caller's loop is closed: nobody can read it
+            pass
+        if on_done is not None:
+            on_done(ok, value)
+
+    ray_ref.future().add_done_callback(done)
+
+
+_DUALS: dict[tuple[type, type], type] = {}
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _dual(ours: type[BaseException], theirs: BaseException, message: str) -> BaseException:
+    """An actorio error that is also an instance of Ray's error class, with Ray's fields
+    (neither class's constructor runs: Ray's check their arguments)."""
+    key = (ours, type(theirs))
+    cls: Any = _DUALS.get(key)
+    if cls is None:
+        try:
+            cls = type(
+                ours.__name__,
+                (ours, type(theirs)),
+                {
+                    "__str__": BaseException.__str__,
+                    # Pickled as actorio's class alone: Ray's may not exist where it goes.
+                    "__reduce__": lambda self: (_plain, (ours, self.args[0], self.__cause__)),
+                },
+            )
+            cls.__module__ = ours.__module__
+        except TypeError:  # incompatible layouts: actorio's class alone, Ray's as the cause
+            cls = ours
+        _DUALS[key] = cls
+    err: BaseException = cls.__new__(cls)
+    err.__dict__.update(getattr(theirs, "__dict__", {}))
+    err.args = (message,)
+    err.cause = theirs  # type: ignore[attr-defined]
+    err.__cause__ = theirs
+    return err
+
+
+def _plain(ours: type[BaseException], message: str, cause: BaseException | None) -> BaseException:
+    err = ours(message)
+    err.__cause__ = cause
+    return err
+
+
+def translate(exc: BaseException, what: str) -> BaseException:
+    """Ray's exception as the actorio one a local call would raise (still an instance of
+    Ray's class, and of the method's own exception class for method errors)."""
+    import ray.exceptions as rex
+
+    if isinstance(exc, rex.RayTaskError):
+        cause = getattr(exc, "cause", None) or exc
+        if isinstance(cause, TaskError):
+            return cause
+        text = _ANSI.sub("", str(exc))  # Ray colours its tracebacks for terminals
+        return TaskError(what, cause, text).as_instanceof_cause()
+    if isinstance(exc, rex.TaskCancelledError):
+        return _dual(TaskCancelledError, exc, f"{what} was cancelled")
+    if isinstance(exc, rex.RayActorError):
+        return _dual(ActorDiedError, exc, f"{what}: the Ray actor is dead ({exc})")
+    if isinstance(exc, rex.PendingCallsLimitExceeded):
+        return _dual(PendingCallsLimitExceeded, exc, f"{what}: {exc}")
+    if isinstance(exc, rex.GetTimeoutError):
+        return _dual(GetTimeoutError, exc, f"{what}: {exc}")
+    return exc
+
+
+def ray_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Arguments for a Ray call: actorio refs of Ray calls become their Ray refs (Ray passes
+    them on without a round trip through the driver); handles of actors Ray cannot reach
+    are refused here, with the reason."""
+    from .._handle import ActorHandle
+
+    def one(value: Any) -> Any:
+        if isinstance(value, ObjectRef):
+            work = value._actorio_work
+            if isinstance(work, RayWork):
+                return work.ray_ref
+            return value.result() if value.done() else _not_ready(value, what)
+        if isinstance(value, ActorHandle) and not hasattr(value._actorio_actor, "ray_handle"):
+            raise InvalidArgumentsError(
+                f"{what}: the handle of {value._actorio_actor.describe()} cannot be sent to "
+                f"Ray: that actor lives in this process (or one of its workers), which Ray's "
+                f"workers cannot reach. Create it with backend='ray' to share it with Ray tasks "
+                f"and actors, or pass the values it holds instead"
+            )
+        return value
+
+    return tuple(one(a) for a in args), {k: one(v) for k, v in kwargs.items()}
+
+
+def _not_ready(ref: ObjectRef[Any], what: str) -> Any:
+    raise InvalidArgumentsError(
+        f"{what}: a ref argument of a non-Ray call is still running; Ray can only wait for "
+        f"its own refs. Await it first (await ref / actorio.get(ref)) and pass the value"
+    )
