@@ -151,17 +151,26 @@ class Runtime:
                     pool = self._pool = ThreadPoolExecutor(thread_name_prefix="actorio-task")
         return pool
 
+    def owned_actors(self) -> list[Any]:
+        """Live actors that end with this runtime: all but detached actors of a cluster
+        backend (Ray keeps those running after the driver exits, as Ray does)."""
+        return [
+            a
+            for a in list(self.registry.actors.values())
+            if a.alive and not (hasattr(a, "ray_handle") and a.options.lifetime == "detached")
+        ]
+
     def kill_actors(self, loop: asyncio.AbstractEventLoop | None, why: str) -> None:
-        """Kill every live actor (hosted on ``loop``, or everywhere when None)."""
-        for actor in list(self.registry.actors.values()):
-            if actor.alive and (loop is None or actor.loop is loop):
+        """Kill every live actor this runtime owns (hosted on ``loop``, or everywhere)."""
+        for actor in self.owned_actors():
+            if loop is None or actor.loop is loop:
                 actor.kill(ActorDiedError(f"The {actor.describe()} is dead: {why}."))
 
     async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         """The graceful part of :meth:`close`, awaited on a loop instead of blocking it: refuse
         new calls, give accepted ones ``timeout`` seconds, fail the rest, run stop hooks."""
         timeout = self.shutdown_timeout_s if timeout is None else timeout
-        actors = [a for a in list(self.registry.actors.values()) if a.alive]
+        actors = self.owned_actors()
         if not actors:
             return
         if timeout > 0:
@@ -183,7 +192,7 @@ class Runtime:
         at once and their stop hooks run when that loop next gets control.
         """
         timeout = self.shutdown_timeout_s if timeout is None else timeout
-        actors = [a for a in list(self.registry.actors.values()) if a.alive]
+        actors = self.owned_actors()
         may_wait = _running_loop() is None
         if actors and timeout > 0 and may_wait:
             concurrent.futures.wait([a.begin_stop() for a in actors], timeout=timeout)

@@ -402,3 +402,13 @@ def test_two_node_cluster_places_an_actor_by_resource() -> None:
     assert seen["second"] != seen["head"]
     assert seen["placed"] == seen["second"]
     assert seen["default"] in (seen["head"], seen["second"])
+
+
+def test_detached_actors_outlive_the_driver_runtime() -> None:
+    keeper = Counter.options(name="keeper", lifetime="detached").remote(41)
+    assert actorio.get(keeper.increment.remote(), timeout=WAIT) == 42
+    actorio.shutdown()  # the driver's actorio stops; Ray (and the detached actor) go on
+    actorio.init(backend="ray")
+    again = actorio.get_actor("keeper")
+    assert actorio.get(again.increment.remote(), timeout=WAIT) == 43
+    actorio.kill(again)
