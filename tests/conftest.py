@@ -41,3 +41,11 @@ def fresh_runtime() -> Iterator[None]:
     actorio.shutdown(timeout=0)
     yield
     actorio.shutdown(timeout=0)
+
+
+@pytest.fixture(params=["local", "process"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Where actors live: in this process, or each in its own worker process. Tests that take
+    it keep all coordination inside their actors (nothing but pickled copies reaches a
+    worker)."""
+    return str(request.param)

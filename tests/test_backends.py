@@ -29,11 +29,6 @@ WAIT = 20.0
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(params=["local", "process"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @actorio.remote
 class Counter:
     def __init__(self, start: int = 0) -> None:

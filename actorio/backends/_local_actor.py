@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import weakref
 from asyncio import InvalidStateError
 from collections.abc import Callable
@@ -377,7 +378,7 @@ class LocalActor(Lifecycle):
         task = self.loop.create_task(self._run_async(lane, call, self.incarnation), context=ctx)
         self.inflight[id(call)] = (lane, call, task)
         if isinstance(ref, ObjectRef):
-            ref._actorio_work = task  # lets cancelling the ref cancel the task
+            ref._actorio_work = _TaskWork(self, id(call), task)  # cancelling the ref reaches it
 
     async def _run_async(self, lane: Lane, call: Call, generation: int) -> None:
         method, args, kwargs, ref, _ = call
@@ -464,6 +465,50 @@ class LocalActor(Lifecycle):
                 abort(
                     r, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled")
                 )
+
+
+class _TaskWork:
+    """What cancelling the ref of an async call reaches (``actorio.cancel``, its timeout, a
+    cancelled awaiter), from any thread: the call's task.
+
+    A task cancelled before its first step never runs its coroutine, not even the ``finally``
+    that frees the call's slot in its lane: then this frees it, or the lane would stay full
+    for good. (A cancel can land there: a worker process reads the driver's cancel in the
+    same loop iteration as the calls it cancels.) The actor is held weakly and the call is
+    found among those in flight, so a ref kept after its call keeps neither alive.
+    """
+
+    __slots__ = ("actor", "generation", "key", "task")
+
+    def __init__(self, actor: LocalActor, key: int, task: asyncio.Task[None]) -> None:
+        self.actor = weakref.ref(actor)
+        self.key = key  # in actor.inflight
+        self.task = task
+        self.generation = actor.incarnation
+
+    def cancel(self) -> bool:
+        actor = self.actor()
+        if actor is not None:
+            actor.to_loop(self._cancel)
+        return True
+
+    def _cancel(self) -> None:
+        task = self.task
+        if task.done():
+            return
+        coro = task.get_coro()
+        unstarted = inspect.iscoroutine(coro) and (
+            inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+        )
+        task.cancel()
+        actor = self.actor()
+        if not unstarted or actor is None or actor.incarnation != self.generation:
+            return
+        entry = actor.inflight.get(self.key)
+        if entry is not None and entry[2] is task:
+            lane, call, _ = entry
+            actor.stats.error(0.0, call[0].name, None)
+            actor.call_finished(lane, call, self.generation)
 
 
 def _settled(ref: Any) -> bool:

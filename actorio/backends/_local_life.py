@@ -74,6 +74,7 @@ class Lifecycle(Watchable):
         "on_death",
         "options",
         "restart_count",
+        "restart_marks",
         "restarts_left",
         "room_waiters",
         "spec",
@@ -104,6 +105,8 @@ class Lifecycle(Watchable):
         self.incarnation = 0
         self.restarts_left: int = self.options.max_restarts
         self.restart_count = 0
+        #: per lane, the last call queued when kill(no_restart=False) was called (see kill)
+        self.restart_marks: dict[Lane, Call | None] | None = None
         self.stats = CallStats()
         self.init_args: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
         self.monitors: list[ObjectRef[Any]] = []
@@ -353,6 +356,10 @@ class Lifecycle(Watchable):
                 return
             if restart:
                 self.state = _PENDING  # new calls wait for the next incarnation
+                # The restart itself runs later, on the loop: calls queued meanwhile (from
+                # other threads) were not caught by this failure, so they must not spend a
+                # retry, or be failed for having none. Mark where the caught ones end.
+                self.restart_marks = {lane: _last(lane.queue) for lane in self.lanes.values()}
             else:
                 self.state = _DEAD
                 self.death = err
@@ -432,8 +439,10 @@ class Lifecycle(Watchable):
     ) -> tuple[dict[Lane, list[Call]], list[Call]]:
         """Take every running and queued call out; sort them into kept (to re-queue, in their
         original order: running first) and dropped. Running tasks are cancelled. ``free``:
-        queued calls are kept without counting a retry."""
+        queued calls are kept without counting a retry, and so are those queued after the
+        kill that asked for this restart."""
         self.incarnation += 1  # completions of what runs now are stale from here on
+        marks, self.restart_marks = self.restart_marks, None
         running = list(self.inflight.values())
         self.inflight.clear()
         kept: dict[Lane, list[Call]] = {lane: [] for lane in self.lanes.values()}
@@ -452,13 +461,14 @@ class Lifecycle(Watchable):
                 lane.paused = False
                 queued = list(lane.queue)
                 lane.queue.clear()
-                for call in queued:
+                caught = len(queued) if marks is None else _caught(queued, marks.get(lane))
+                for index, call in enumerate(queued):
                     ref = first_ref(call[3])
                     if ref is not None and ref.done():
                         continue  # cancelled meanwhile
                     if not retry:
                         again = None
-                    elif free or call[0].builtin:
+                    elif free or call[0].builtin or index >= caught:
                         again = call
                     else:
                         again = self._retried(call)
@@ -554,6 +564,21 @@ def died(actor: Lifecycle, why: str, cause: BaseException | None = None) -> Acto
         f"actor to continue.",
         cause,
     )
+
+
+def _last(queue: Any) -> Call | None:
+    try:
+        return queue[-1]  # type: ignore[no-any-return]
+    except IndexError:  # empty (the loop thread may pop meanwhile)
+        return None
+
+
+def _caught(queued: list[Call], mark: Call | None) -> int:
+    """How many of ``queued`` were queued up to ``mark``; 0 if it is gone (it started)."""
+    for index, call in enumerate(queued):
+        if call is mark:
+            return index + 1
+    return 0
 
 
 def _is_inline(actor: Lifecycle, method: MethodSpec) -> bool:

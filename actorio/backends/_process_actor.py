@@ -5,7 +5,8 @@ a clear error) and written to the worker's socket under a lock; one reader threa
 turns replies into ref results with ``call_soon_threadsafe``. When the worker process dies
 (killed, crashed, exited) the reader sees end-of-file at once: calls in flight fail with
 ``ActorDiedError`` or, per ``max_task_retries``, are sent again to a fresh worker process if
-``max_restarts`` allows one.
+``max_restarts`` allows one. ``kill(no_restart=False)`` (and a supervisor restarting a sibling)
+asks the worker to stop first, so the stop hook runs on the retiring instance as in-process.
 """
 
 from __future__ import annotations
@@ -45,15 +46,17 @@ _running_loop = asyncio._get_running_loop
 class _Pending:
     """A call accepted for the worker and not answered yet."""
 
-    __slots__ = ("attempts", "frame", "method", "ref", "sent", "started")
+    __slots__ = ("attempts", "cancelled", "frame", "method", "ref", "retries", "sent", "started")
 
-    def __init__(self, ref: Any, method: MethodSpec, frame: bytes | None) -> None:
+    def __init__(self, ref: Any, method: MethodSpec, frame: bytes | None, retries: int) -> None:
         self.started = perf_counter()
         self.ref = ref
         self.method = method
         self.frame = frame  # None while its ref arguments are not done
+        self.retries = retries  # max_task_retries for this call (per call, method or actor)
         self.attempts = 0
         self.sent = False
+        self.cancelled = False  # by actorio.cancel(): if not sent yet, it never will be
 
 
 class _AllDone:
@@ -84,7 +87,7 @@ class _RemoteWork:
         self.call_id = call_id
 
     def cancel(self) -> bool:
-        self.actor.send_control(("cancel", self.call_id))
+        self.actor.cancelled(self.call_id)
         return True
 
 
@@ -124,6 +127,8 @@ class ProcessActor(Watchable):
         self.stopping = False
         self.supervisor: Any = None  # set by a Supervisor: it decides restarts then
         self.forced_restart = False
+        #: why kill(no_restart=False) stopped the worker, until the reader sees it gone
+        self.restart_reason: ActorDiedError | None = None
         self.restarting = False  # calls wait in the outbox until the new worker is up
         self.ids = itertools.count(1)
         self.send_lock = threading.Lock()
@@ -178,8 +183,11 @@ class ProcessActor(Watchable):
         }
         if self.options.max_concurrency is not None:
             worker_options["max_concurrency"] = self.options.max_concurrency
+        from .._runtime import get_runtime
+
         cls = portable(self.spec.cls)
-        message = ("create", cls, worker_options, args, kwargs, self.actor_id, self.namespace)
+        where = (self.actor_id, self.name, self.namespace, get_runtime().namespace)
+        message = ("create", cls, worker_options, args, kwargs, *where)
         try:
             return _wire.dumps(message)
         except Exception:
@@ -214,7 +222,14 @@ class ProcessActor(Watchable):
                     reason, intentional = dead
         sock.close()
         code = proc.wait()
-        if reason is None:
+        with self.send_lock:
+            asked, self.restart_reason = self.restart_reason, None
+        if asked is not None and not intentional:
+            # Stopped (or SIGKILLed after the grace period) for kill(no_restart=False): say
+            # so, rather than how the process ended. A worker whose actor ended on its own
+            # first says intentional, and stays dead, as in-process.
+            reason = asked
+        elif reason is None:
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
             reason = ActorDiedError(
                 f"The {self.describe()} died: its worker process ended ({how})."
@@ -255,7 +270,7 @@ class ProcessActor(Watchable):
                     fail(entry.ref, value, None)
                 if self.idle_waiters:
                     self._check_idle()
-                if self.room_waiters:
+                if self.options.max_pending_calls >= 0:
                     self._wake_room()
         elif kind == "dead":
             _, inner, intentional = message
@@ -348,7 +363,7 @@ class ProcessActor(Watchable):
                 for call_id, entry in sorted(self.pending.items()):
                     if not entry.sent:
                         continue  # still in the outbox: it goes to the new worker in turn
-                    retries = self.options.max_task_retries
+                    retries = entry.retries
                     if unserved:  # like a failed local constructor: calls just wait
                         resend.append(entry)
                     elif retries == -1 or entry.attempts < retries:
@@ -373,9 +388,9 @@ class ProcessActor(Watchable):
             fail(
                 entry.ref,
                 ActorDiedError(
-                    f"{str(reason.args[0]).rstrip('.')}; it restarts, but this call was in "
-                    f"flight and was not retried (max_task_retries="
-                    f"{self.options.max_task_retries}).",
+                    f"The {self.describe()} died ({reason.args[0]}) and is restarting; this "
+                    f"call was in flight or queued and its retries (max_task_retries="
+                    f"{entry.retries}) are used up.",
                     reason,
                 )
                 if restart
@@ -384,13 +399,16 @@ class ProcessActor(Watchable):
             )
         if not restart:
             self._notify()
+        elif failed and self.options.max_pending_calls >= 0:
+            self._wake_room()
 
     def _wake_room(self) -> None:
-        if self.room_waiters:
-            with self.lock:
-                waiters, self.room_waiters = self.room_waiters, []
-            for ref in waiters:
-                _deliver_value(ref, None)
+        # Always under the lock, after the call left ``pending``: room() checks and registers
+        # under it too, so a waiter either sees the room or is seen here.
+        with self.lock:
+            waiters, self.room_waiters = self.room_waiters, []
+        for ref in waiters:
+            _deliver_value(ref, None)
 
     def _notify(self) -> None:
         with self.lock:
@@ -429,15 +447,21 @@ class ProcessActor(Watchable):
             return ref
         if (
             self.options.max_pending_calls >= 0
+            and not method.builtin
             and len(self.pending) >= self.options.max_pending_calls
         ):
             raise PendingCallsLimitExceeded(
                 f"the {self.describe()} already has {len(self.pending)} pending calls "
-                f"(max_pending_calls={self.options.max_pending_calls})"
+                f"(max_pending_calls={self.options.max_pending_calls}); retry later, or "
+                f"use 'await handle.{method.name}.submit(...)' to wait for room"
             )
         call_id = next(self.ids)
-        entry = _Pending(ref, method, None)
-        message = (method.name, args, kwargs, num_returns, group, options or method.options)
+        options = options or method.options
+        retries = self.options.max_task_retries
+        if options is not None and options.max_task_retries is not None:
+            retries = options.max_task_retries
+        entry = _Pending(ref, method, None, retries)
+        message = (method.name, args, kwargs, num_returns, group, options)
         with_refs = has_refs(args, kwargs)
         waiting = pending_refs(args, kwargs) if with_refs else []
         if not waiting:
@@ -505,7 +529,7 @@ class ProcessActor(Watchable):
         while outbox and outbox[0].frame is not None and not self.restarting:
             entry = outbox.popleft()
             entry.sent = True
-            if entry.frame:
+            if entry.frame and not entry.cancelled:
                 try:
                     _wire.send_frame(self.sock, entry.frame)
                 except OSError:
@@ -521,6 +545,25 @@ class ProcessActor(Watchable):
             )
         return checked_remote(self, method, num_returns, group, options)
 
+    def cancelled(self, call_id: int) -> None:
+        """``actorio.cancel`` of a call (its ref has failed already): it stops counting as
+        pending at once, as in-process; the worker drops or cancels it, or it is never sent."""
+        with self.send_lock:
+            entry = self.pending.pop(call_id, None)
+            if entry is None:
+                return  # answered meanwhile
+            entry.cancelled = True
+            self.stats.error(perf_counter() - entry.started, entry.method.name, None)
+            if entry.sent:
+                try:
+                    _wire.send_frame(self.sock, _wire.dumps(("cancel", call_id)))
+                except OSError:
+                    pass  # the worker is gone; nothing runs it any more
+        if self.options.max_pending_calls >= 0:
+            self._wake_room()
+        if self.idle_waiters:
+            self._check_idle()
+
     def send_control(self, message: tuple[Any, ...]) -> None:
         with self.send_lock:
             try:
@@ -534,19 +577,19 @@ class ProcessActor(Watchable):
         proc = self.proc
         if proc is None:
             return
-        if restart:
-            with self.send_lock:
-                # Calls made from now on wait for the next worker, as with a local restart.
-                self.restarting = True
-                self.forced_restart = forced
-            proc.kill()  # a failure on purpose: the reader thread restarts it
-            return
         with self.send_lock:
             if self.death is not None:
                 return
-            self.death = err
-        self.send_control(("stop", str(err)))
-        # The stop hook runs in the worker; a worker that does not exit in time is killed.
+            if restart:
+                # Calls made from now on wait for the next worker, as with a local restart.
+                self.restarting = True
+                self.forced_restart = forced
+                self.restart_reason = err
+            else:
+                self.death = err
+        # The worker runs the stop hook and exits; for a restart the reader thread then starts
+        # the next worker. A worker that does not exit in time is killed.
+        self.send_control(("stop", str(err), restart))
         timer = threading.Timer(STOP_HOOK_TIMEOUT_S + 1, _kill_if_alive, args=(proc,))
         timer.daemon = True
         timer.start()

@@ -7,8 +7,9 @@ never outlives it: Linux kills it when the driver dies (PR_SET_PDEATHSIG), and i
 the socket reaches end-of-file, whichever comes first. The socket is read with ``add_reader``
 (no stream objects in between) and replies are sent directly.
 
-Driver -> worker: ("create", cls, options, args, kwargs), ("call", id, method, args, kwargs,
-num_returns, group, call_options), ("cancel", id), ("stop", reason).
+Driver -> worker: ("create", cls, options, args, kwargs, actor_id, name, actor_namespace,
+runtime_namespace), ("call", id, method, args, kwargs, num_returns, group, call_options),
+("cancel", id), ("stop", reason, restart).
 Worker -> driver: ("result", id, ok, value_or_error), ("dead", reason, intentional).
 """
 
@@ -63,6 +64,8 @@ class Worker:
         self.send_lock = threading.Lock()
         self.done = asyncio.Event()
         self.loop_thread = 0
+        #: the driver stopped the actor to restart it: its death is a failure, not an end
+        self.restarting = False
 
     # -- the channel ----------------------------------------------------------------------------
 
@@ -161,6 +164,8 @@ class Worker:
         kind = message[0]
         if kind == "call":
             _, call_id, name, args, kwargs, num_returns, group, options = message
+            if self.handle is None:
+                return  # the actor could not be created: the driver fails the call on "dead"
             core = self.handle._actorio_actor
             ref = None if num_returns == 0 else _ReplyRef(self, call_id)
             try:
@@ -188,7 +193,10 @@ class Worker:
         elif kind == "create":
             self.create(*message[1:])
         elif kind == "stop":
-            actorio.kill(self.handle)
+            # The stop hook runs here; a restart is then the driver's job (a new worker).
+            self.restarting = bool(message[2])
+            if self.handle is not None:
+                actorio.kill(self.handle)
 
     def create(
         self,
@@ -197,15 +205,20 @@ class Worker:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         actor_id: str,
-        namespace: str,
+        name: str | None,
+        actor_namespace: str,
+        runtime_namespace: str,
     ) -> None:
         import actorio
         from actorio._runtime import get_runtime
 
         rt = get_runtime()
-        rt.namespace = namespace
+        # The driver's namespace, as for in-process actors: get_actor() without a namespace
+        # and actors created in here use it, whatever namespace this actor's name is in.
+        rt.namespace = runtime_namespace
         try:
-            self.handle = actorio.remote(cls).options(**options).remote(*args, **kwargs)
+            # The options go with the decoration: the mode check there needs the groups.
+            self.handle = actorio.remote(**options)(cls).remote(*args, **kwargs)
         except Exception as exc:  # bad options or arguments: no point in restarting
             self.send(("dead", ActorDiedError(f"it could not be created: {exc}", exc), True))
             self.done.set()
@@ -215,6 +228,10 @@ class Worker:
         core = self.handle._actorio_actor
         rt.registry.actors.pop(core.actor_id, None)
         core.actor_id = actor_id
+        # Its name, for get_runtime_context() and messages; only the driver's registry maps
+        # names to actors, so it is not registered here.
+        core.name = name
+        core.namespace = actor_namespace
         rt.registry.add(core)
         actorio.monitor(self.handle).add_done_callback(self.actor_ended)
 
@@ -224,8 +241,10 @@ class Worker:
 
     def actor_ended(self, monitor: asyncio.Future[Any]) -> None:
         reason = monitor.result()
-        intentional = "constructor raised" not in str(reason) and "_start__ raised" not in str(
-            reason
+        intentional = (
+            not self.restarting
+            and "constructor raised" not in str(reason)
+            and "_start__ raised" not in str(reason)
         )
         try:
             self.send(("dead", reason, intentional))
