@@ -4,6 +4,8 @@ test starts from a fresh actorio runtime."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -43,9 +45,29 @@ def fresh_runtime() -> Iterator[None]:
     actorio.shutdown(timeout=0)
 
 
-@pytest.fixture(params=["local", "process"])
+#: ``ACTORIO_TEST_BACKENDS=local,process,ray`` picks which backends the shared suites run on
+BACKENDS = os.environ.get("ACTORIO_TEST_BACKENDS", "local,process").split(",")
+
+
+@pytest.fixture(scope="session")
+def ray_instance() -> Iterator[None]:
+    """One local Ray (num_cpus=2) for the whole session, started by the tests themselves so
+    that actorio.shutdown() between tests leaves it running."""
+    import ray
+
+    # Ray's workers import test modules by name, as the driver does: give them its path.
+    path = os.pathsep.join([os.path.dirname(__file__), *sys.path])
+    env = {"env_vars": {"PYTHONPATH": path}}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=env)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """Where actors live: in this process, or each in its own worker process. Tests that take
-    it keep all coordination inside their actors (nothing but pickled copies reaches a
-    worker)."""
+    """Where actors live: in this process, each in its own worker process, or on Ray. Tests
+    that take it keep all coordination inside their actors (nothing but pickled copies
+    reaches a worker)."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_instance")
     return str(request.param)
