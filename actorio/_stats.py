@@ -38,6 +38,9 @@ class CallStats:
 
     def ok(self, latency: float) -> None:
         self.completed += 1
+        self._timed(latency)
+
+    def _timed(self, latency: float) -> None:
         self.total_latency += latency
         ring = self.latencies
         if ring is None:
@@ -48,11 +51,7 @@ class CallStats:
         """A failed call (``exc``: what its caller gets, a TaskError usually); None for a
         cancellation, which is counted but not listed."""
         self.failed += 1
-        self.total_latency += latency
-        ring = self.latencies
-        if ring is None:
-            ring = self.latencies = deque(maxlen=_WINDOW)
-        ring.append(latency)
+        self._timed(latency)
         if exc is not None:
             if self.errors is None:
                 self.errors = deque(maxlen=_ERRORS)

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from typing import Any, Protocol
 
+from .._mailbox import fail_new
 from .._ref import new_ref
 from .._spec import MethodSpec
+from ..exceptions import ActorDiedError
 
-__all__ = ["STOP_HOOK_TIMEOUT_S", "ActorCore", "ActorExit", "Watchable", "checked_remote"]
+__all__ = [
+    "STOP_HOOK_TIMEOUT_S",
+    "ActorCore",
+    "ActorExit",
+    "Forwarding",
+    "Watchable",
+    "checked_remote",
+]
 
 #: Seconds an async ``__actorio_stop__`` hook may take before actorio stops waiting for it.
 STOP_HOOK_TIMEOUT_S = 10.0
@@ -103,3 +113,48 @@ class Watchable:
                 return ref
             self.room_waiters.append(ref)
         return ref
+
+
+class Forwarding(Watchable):
+    """For cores whose actor runs elsewhere (a worker process, Ray) and that count the calls
+    they forwarded in ``pending`` until answered: graceful stop waits for that to empty."""
+
+    pending: dict[Any, Any]
+    idle_waiters: list[concurrent.futures.Future[None]]
+    stopping: bool
+
+    def pending_calls(self) -> int:
+        return len(self.pending)
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def refuse(self, ref: Any) -> bool:
+        """Fail a new call's ref(s) if the actor is dead or stopping; True if it did."""
+        if self.death is None and not self.stopping:
+            return False
+        why = f"The {self.describe()} is shutting down and accepts no new calls."
+        fail_new(ref, self.death or ActorDiedError(why))
+        return True
+
+    def begin_stop(self) -> concurrent.futures.Future[None]:
+        """Refuse new calls; the future completes once every forwarded call is answered."""
+        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self.lock:
+            self.stopping = True
+            self.idle_waiters.append(cf)
+        self._check_idle()
+        return cf
+
+    def _check_idle(self) -> None:
+        if self.pending or not self.idle_waiters:
+            return
+        with self.lock:
+            idle, self.idle_waiters = self.idle_waiters, []
+        for cf in idle:
+            if not cf.done():
+                cf.set_result(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.death is None

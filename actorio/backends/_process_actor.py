@@ -32,7 +32,7 @@ from ..exceptions import (
     TaskError,
 )
 from . import _wire
-from ._base import STOP_HOOK_TIMEOUT_S, Watchable, checked_remote
+from ._base import STOP_HOOK_TIMEOUT_S, Forwarding, checked_remote
 from ._remote import call_options_dict
 from ._spawner import spawn_worker
 
@@ -91,7 +91,7 @@ class _RemoteWork:
         return True
 
 
-class ProcessActor(Watchable):
+class ProcessActor(Forwarding):
     """One actor hosted by its own worker process."""
 
     def __init__(
@@ -436,14 +436,7 @@ class ProcessActor(Watchable):
     ) -> Any:
         loop = _running_loop()
         ref = make_refs(loop, self.loop, num_returns)
-        if self.death is not None or self.stopping:
-            fail_new(
-                ref,
-                self.death
-                or ActorDiedError(
-                    f"The {self.describe()} is shutting down and accepts no new calls."
-                ),
-            )
+        if self.refuse(ref):
             return ref
         if (
             self.options.max_pending_calls >= 0
@@ -593,30 +586,6 @@ class ProcessActor(Watchable):
         timer = threading.Timer(STOP_HOOK_TIMEOUT_S + 1, _kill_if_alive, args=(proc,))
         timer.daemon = True
         timer.start()
-
-    def pending_calls(self) -> int:
-        return len(self.pending)
-
-    def begin_stop(self) -> concurrent.futures.Future[None]:
-        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
-        with self.lock:
-            self.stopping = True
-            self.idle_waiters.append(cf)
-        self._check_idle()
-        return cf
-
-    def _check_idle(self) -> None:
-        if self.pending or not self.idle_waiters:
-            return
-        with self.lock:
-            idle, self.idle_waiters = self.idle_waiters, []
-        for cf in idle:
-            if not cf.done():
-                cf.set_result(None)
-
-    @property
-    def alive(self) -> bool:
-        return self.death is None
 
     def snapshot(self) -> ActorState:
         """What the state API reports: counted here, in the driver, so a worker busy with a

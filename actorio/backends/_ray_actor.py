@@ -17,7 +17,7 @@ import threading
 from time import perf_counter
 from typing import Any
 
-from .._mailbox import fail_new, first_ref, make_refs
+from .._mailbox import first_ref, make_refs
 from .._spec import ActorOptions, ClassSpec, MethodSpec, Mode
 from .._stats import ActorState, CallStats, make_state
 from ..exceptions import (
@@ -26,7 +26,7 @@ from ..exceptions import (
     CallTimeoutError,
     InvalidOptionsError,
 )
-from ._base import Watchable, checked_remote
+from ._base import Forwarding, checked_remote
 from ._ray_link import follow, ray_arguments, translate
 
 __all__ = ["RayActor", "ray_class"]
@@ -47,7 +47,7 @@ def ray_class(cls: type, groups: tuple[tuple[str, int], ...] = ()) -> Any:
     return made
 
 
-class RayActor(Watchable):
+class RayActor(Forwarding):
     """One actor on a Ray cluster, seen from this process."""
 
     def __init__(
@@ -140,14 +140,7 @@ class RayActor(Watchable):
         options: Any = None,
     ) -> Any:
         ref = make_refs(_running_loop(), self.loop, num_returns)
-        if self.death is not None or self.stopping:
-            fail_new(
-                ref,
-                self.death
-                or ActorDiedError(
-                    f"The {self.describe()} is shutting down and accepts no new calls."
-                ),
-            )
+        if self.refuse(ref):
             return ref
         what = self.qualname(method)
         args, kwargs = ray_arguments(args, kwargs, what)
@@ -216,9 +209,6 @@ class RayActor(Watchable):
             )
         return checked_remote(self, method, num_returns, group, options)
 
-    def pending_calls(self) -> int:
-        return len(self.pending)
-
     # -- lifecycle --------------------------------------------------------------------------------
 
     def kill(self, err: ActorDiedError, restart: bool = False, forced: bool = False) -> None:
@@ -257,27 +247,6 @@ class RayActor(Watchable):
             if not cf.done():
                 cf.set_result(None)
         self.on_death(self)
-
-    def begin_stop(self) -> concurrent.futures.Future[None]:
-        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
-        with self.lock:
-            self.stopping = True
-            self.idle_waiters.append(cf)
-        self._check_idle()
-        return cf
-
-    def _check_idle(self) -> None:
-        if self.pending or not self.idle_waiters:
-            return
-        with self.lock:
-            idle, self.idle_waiters = self.idle_waiters, []
-        for cf in idle:
-            if not cf.done():
-                cf.set_result(None)
-
-    @property
-    def alive(self) -> bool:
-        return self.death is None
 
     def snapshot(self) -> ActorState:
         label = "DEAD" if self.death is not None else "STOPPING" if self.stopping else "ALIVE"
