@@ -426,12 +426,18 @@ class RuntimeContext:
     def get_actor_name(self) -> str | None:
         """The current actor's name, or None (outside an actor, or an anonymous one)."""
         actor = _current_actor()
+        if actor is None and _in_ray_actor():
+            import ray
+
+            return ray.get_runtime_context().get_actor_name() or None
         return None if actor is None else actor.name
 
     @property
     def current_actor(self) -> ActorHandle[Any]:
         """A handle to the current actor (raises ``NotInActorError`` outside an actor)."""
         actor = _current_actor()
+        if actor is None and _in_ray_actor():
+            actor = get_runtime().backend("ray").current()
         if actor is None:
             raise NotInActorError("get_runtime_context().current_actor is only set in an actor")
         return handle_for(actor)

@@ -78,6 +78,10 @@ class Counter:
         context = actorio.get_runtime_context()
         return context.get_actor_id(), context.get_node_id()
 
+    def me(self) -> tuple[str | None, int]:
+        context = actorio.get_runtime_context()
+        return context.get_actor_name(), int(actorio.get(context.current_actor.increment.remote(0)))
+
     @actorio.method(num_returns=2)
     def pair(self) -> tuple[int, int]:
         return self.count, -self.count
@@ -173,6 +177,8 @@ def test_calls_results_and_errors() -> None:
     assert actor_id == c._actorio_id  # one id, Ray's, everywhere
     ready, pending = actorio.wait([c.increment.remote()], timeout=WAIT)
     assert (actorio.get(ready, timeout=WAIT), pending) == ([22], [])
+    named = Counter.options(name="me", max_concurrency=2).remote(5)  # threads: it calls itself
+    assert actorio.get(named.me.remote(), timeout=WAIT) == ("me", 5)
 
 
 async def test_refs_work_with_asyncio() -> None:

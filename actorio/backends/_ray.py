@@ -61,17 +61,28 @@ class RayBackend:
             ray_handle = self.ray.get_actor(name, namespace=namespace)
         except ValueError:
             return None
+        return self.wrap(ray_handle, name, namespace)
+
+    def wrap(self, ray_handle: Any, name: str | None, namespace: str) -> Any:
+        """An actorio core around a Ray handle that actorio did not make here."""
+        from .._spec import ActorOptions, ClassSpec
+
         cls = _class_of(ray_handle._ray_actor_creation_function_descriptor)
         if cls is None:  # not importable here: the actor sends its class (by value)
             cls = self.ray.get(ray_handle.__ray_call__.remote(_user_class))
-        from .._spec import ActorOptions, ClassSpec
+        mode, limit = ActorOptions().resolve_mode(ClassSpec.of(cls))
+        actor_id = ray_handle._actor_id.hex()
+        return wrap_ray_handle(ray_handle, actor_id, cls, name, namespace, mode, limit)
 
-        spec = ClassSpec.of(cls)
-        mode, limit = ActorOptions().resolve_mode(spec)
-        core = wrap_ray_handle(
-            ray_handle, ray_handle._actor_id.hex(), cls, name, namespace, mode, limit
-        )
-        return core
+    def current(self) -> Any:
+        """The core of the Ray actor running this code (inside a Ray actor's method)."""
+        from .._runtime import get_runtime
+
+        context = self.ray.get_runtime_context()
+        known = get_runtime().registry.actors.get(context.get_actor_id())
+        if known is not None:
+            return known
+        return self.wrap(context.current_actor, context.get_actor_name(), context.namespace)
 
     def submit_task(
         self,
