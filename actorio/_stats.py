@@ -1,7 +1,7 @@
 """Per-actor call statistics: what the state API, the metrics and the dashboard read.
 
-Kept cheap enough for the hot path: a call adds one clock read, two counters and one append
-to a bounded ring; percentiles are computed only when someone asks.
+Kept cheap enough for the hot path: a call adds one clock read, one counter and one append
+to a bounded ring; means and percentiles are computed only when someone asks.
 """
 
 from __future__ import annotations
@@ -26,32 +26,32 @@ ErrorRecord = tuple[float, str, str, str]
 class CallStats:
     """Counters of one actor's calls; written by the actor's host loop (or its reply reader)."""
 
-    __slots__ = ("completed", "errors", "failed", "latencies", "total_latency")
+    __slots__ = ("completed", "errors", "failed", "latencies")
 
     def __init__(self) -> None:
         self.completed = 0
         self.failed = 0
-        self.total_latency = 0.0  # seconds, over completed and failed calls
         # Made on first use: an idle actor should cost bytes, not two ring buffers.
         self.latencies: deque[float] | None = None
         self.errors: deque[ErrorRecord] | None = None
 
-    def ok(self, latency: float) -> None:
-        self.completed += 1
-        self._timed(latency)
-
-    def _timed(self, latency: float) -> None:
-        self.total_latency += latency
+    def ring(self) -> deque[float]:
+        """The latencies (seconds) of the latest calls; the in-process drain appends to it
+        directly, saving a method call per call on the hot path."""
         ring = self.latencies
         if ring is None:
             ring = self.latencies = deque(maxlen=_WINDOW)
-        ring.append(latency)
+        return ring
+
+    def ok(self, latency: float) -> None:
+        self.completed += 1
+        self.ring().append(latency)
 
     def error(self, latency: float, method: str, exc: BaseException | None) -> None:
         """A failed call (``exc``: what its caller gets, a TaskError usually); None for a
         cancellation, which is counted but not listed."""
         self.failed += 1
-        self._timed(latency)
+        self.ring().append(latency)
         if exc is not None:
             if self.errors is None:
                 self.errors = deque(maxlen=_ERRORS)
@@ -63,8 +63,8 @@ class CallStats:
             self.errors.append((time.time(), method, type(root).__name__, text))
 
     def mean_ms(self) -> float:
-        calls = self.completed + self.failed
-        return self.total_latency / calls * 1e3 if calls else 0.0
+        ring = list(self.latencies or ())
+        return sum(ring) / len(ring) * 1e3 if ring else 0.0
 
     def p99_ms(self) -> float:
         return percentile(list(self.latencies or ()), 0.99) * 1e3
@@ -88,7 +88,7 @@ class ActorState:
 
     ``state`` uses Ray's names: PENDING_CREATION, ALIVE, RESTARTING, DEAD, plus STOPPING
     (a graceful shutdown is letting accepted calls finish). Latency is per call, in
-    milliseconds, over the most recent calls (``latency_p99_ms``) or all (``latency_mean_ms``):
+    milliseconds, mean and 99th percentile over the latest 1,024 calls:
     in-process, the time a method ran; for process actors, the round trip seen by the driver.
     """
 

@@ -268,91 +268,90 @@ class LocalActor(Lifecycle):
         """Start queued calls while the lane has room (host loop only)."""
         lane.draining = True  # the state API counts an inline call as running meanwhile
         try:
-            self._drain_lane(lane)
+            if lane.paused:
+                return
+            state = self.state
+            if state is not _ALIVE and state is not _STOPPING:
+                self.drain_refused(lane)
+                return
+            queue = lane.queue
+            loop = self.loop
+            instance = self.instance
+            threaded = self.executor is not None
+            budget = _DRAIN_BUDGET
+            stats = self.stats
+            latencies = stats.latencies or stats.ring()
+            # One clock read per call: each inline call is timed from the end of the one before
+            # (or the start of this drain), which adds only this loop's own bookkeeping.
+            started = perf_counter()
+            while lane.running < lane.limit:
+                if not queue:
+                    with self.lock:
+                        if queue:
+                            continue
+                        lane.scheduled = False
+                    self.lane_idle()
+                    return
+                call = queue.popleft()
+                method, args, kwargs, ref, extra = call
+                if extra is not None and extra.has_refs:
+                    waiting = pending_refs(args, kwargs)
+                    if waiting:
+                        self._park(lane, call, waiting)
+                        return
+                    try:
+                        args, kwargs = resolve_refs(args, kwargs)
+                    except Exception as exc:  # an argument's call failed: so does this one
+                        fail(ref, exc, loop)
+                        continue
+                    extra.has_refs = False
+                    call = (method, args, kwargs, ref, extra)
+                if method.is_async:  # async actors: one task per call
+                    self._start_task(lane, call)
+                    continue
+                if threaded and not method.builtin:
+                    self._start_thread(lane, call)
+                    continue
+                # The fast path: a sync method runs right here, in this callback.
+                single = isinstance(ref, ObjectRef)
+                if single and (
+                    ref.done() or (type(ref) is not ObjectRef and getattr(ref, "_doomed", False))
+                ):
+                    continue  # cancelled before it started
+                try:
+                    result = method.fn(instance, *args, **kwargs)
+                except Exception as exc:
+                    if self.retry_on_error(lane, call, exc):
+                        continue
+                    now = perf_counter()
+                    err = TaskError.from_exception(self.qualname(method), exc)
+                    stats.error(now - started, method.name, err)
+                    started = now
+                    fail(ref, err, loop)
+                except ActorExit:
+                    self.exited(ref)
+                    return
+                else:
+                    now = perf_counter()
+                    stats.completed += 1
+                    latencies.append(now - started)
+                    started = now
+                    if single and ref.get_loop() is loop:
+                        try:
+                            ref.set_result(result)
+                        except InvalidStateError:  # cancelled while it ran
+                            pass
+                    else:
+                        complete(ref, result, loop, self.qualname(method))
+                if self.state is not _ALIVE and self.state is not _STOPPING:
+                    return
+                budget -= 1
+                if not budget:
+                    loop.call_soon(self._drain, lane, context=self.ctx)
+                    return
+            # Full: the next call to finish drains the lane again (scheduled stays True).
         finally:
             lane.draining = False
-
-    def _drain_lane(self, lane: Lane) -> None:
-        if lane.paused:
-            return
-        state = self.state
-        if state is not _ALIVE and state is not _STOPPING:
-            self.drain_refused(lane)
-            return
-        queue = lane.queue
-        loop = self.loop
-        instance = self.instance
-        threaded = self.executor is not None
-        budget = _DRAIN_BUDGET
-        stats = self.stats
-        # One clock read per call: each inline call is timed from the end of the one before
-        # (or the start of this drain), which adds only this loop's own bookkeeping.
-        started = perf_counter()
-        while lane.running < lane.limit:
-            if not queue:
-                with self.lock:
-                    if queue:
-                        continue
-                    lane.scheduled = False
-                self.lane_idle()
-                return
-            call = queue.popleft()
-            method, args, kwargs, ref, extra = call
-            if extra is not None and extra.has_refs:
-                waiting = pending_refs(args, kwargs)
-                if waiting:
-                    self._park(lane, call, waiting)
-                    return
-                try:
-                    args, kwargs = resolve_refs(args, kwargs)
-                except Exception as exc:  # an argument's call failed: so does this one
-                    fail(ref, exc, loop)
-                    continue
-                extra.has_refs = False
-                call = (method, args, kwargs, ref, extra)
-            if method.is_async:  # async actors: one task per call
-                self._start_task(lane, call)
-                continue
-            if threaded and not method.builtin:
-                self._start_thread(lane, call)
-                continue
-            # The fast path: a sync method runs right here, in this callback.
-            single = isinstance(ref, ObjectRef)
-            if single and (
-                ref.done() or (type(ref) is not ObjectRef and getattr(ref, "_doomed", False))
-            ):
-                continue  # cancelled before it started
-            try:
-                result = method.fn(instance, *args, **kwargs)
-            except Exception as exc:
-                if self.retry_on_error(lane, call, exc):
-                    continue
-                now = perf_counter()
-                err = TaskError.from_exception(self.qualname(method), exc)
-                stats.error(now - started, method.name, err)
-                started = now
-                fail(ref, err, loop)
-            except ActorExit:
-                self.exited(ref)
-                return
-            else:
-                now = perf_counter()
-                stats.ok(now - started)
-                started = now
-                if single and ref.get_loop() is loop:
-                    try:
-                        ref.set_result(result)
-                    except InvalidStateError:  # cancelled while it ran
-                        pass
-                else:
-                    complete(ref, result, loop, self.qualname(method))
-            if self.state is not _ALIVE and self.state is not _STOPPING:
-                return
-            budget -= 1
-            if not budget:
-                loop.call_soon(self._drain, lane, context=self.ctx)
-                return
-        # Full: the next call to finish drains the lane again (scheduled stays True).
 
     def _park(self, lane: Lane, call: Call, waiting: list[Any]) -> None:
         """Hold the lane (keeping call order) until the call's ref arguments are done."""
