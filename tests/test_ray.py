@@ -418,3 +418,29 @@ def test_detached_actors_outlive_the_driver_runtime() -> None:
     again = actorio.get_actor("keeper")
     assert actorio.get(again.increment.remote(), timeout=WAIT) == 43
     actorio.kill(again)
+
+
+@actorio.remote
+async def slow_add(a: int, b: int) -> int:
+    await asyncio.sleep(0.01)
+    return a + b
+
+
+def test_async_remote_functions_run_on_their_own_loop() -> None:
+    assert actorio.get(slow_add.remote(2, 3), timeout=WAIT) == 5
+
+
+def test_a_restart_does_not_make_the_actor_dead() -> None:
+    c = Counter.options(max_restarts=2).remote(1)
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 2
+    actorio.kill(c, no_restart=False)
+    lost: list[str] = []
+    for _ in range(200):  # calls racing the restart may fail; the actor comes back
+        try:
+            if actorio.get(c.increment.remote(0), timeout=WAIT) == 1:
+                break
+        except ActorDiedError as exc:
+            lost.append(str(exc))
+    assert all("unavailable" in m or "dead" in m for m in lost)
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 2
+    assert list_actors(class_name="Counter")[0].state == "ALIVE"

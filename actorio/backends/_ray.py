@@ -95,7 +95,9 @@ class RayBackend:
     ) -> Any:
         fn = self._functions.get(spec.fn)
         if fn is None:
-            fn = self._functions[spec.fn] = self.ray.remote(spec.fn)
+            # Ray runs plain functions only: an async one gets its own loop in the worker.
+            target = _on_own_loop(spec.fn) if spec.is_async else spec.fn
+            fn = self._functions[spec.fn] = self.ray.remote(target)
         ray_opts = dict(options.get("ray_options", {}))
         num_returns = options.get("num_returns", 1)
         if num_returns != 1:
@@ -117,6 +119,18 @@ class RayBackend:
     def close(self) -> None:
         if self.started_ray and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+def _on_own_loop(fn: Any) -> Any:
+    """A plain function running the coroutine function ``fn`` to completion."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        import actorio
+
+        return actorio.run(fn(*args, **kwargs))
+
+    run.__name__ = run.__qualname__ = getattr(fn, "__name__", "task")
+    return run
 
 
 def _user_class(instance: Any) -> type:

@@ -190,8 +190,13 @@ class RayActor(Forwarding):
             self.stats.ok(elapsed)
         else:
             self.stats.error(elapsed, method.name, value)
-            if isinstance(value, ActorDiedError) and self.death is None:
-                self._gone(value)  # Ray gave up on it (no restarts left)
+            if (
+                isinstance(value, ActorDiedError)
+                and self.options.max_restarts == 0
+                and not isinstance(value.__cause__, _unavailable())
+                and self.death is None
+            ):
+                self._gone(value)  # it cannot restart: its death is final
         self._check_idle()
         if self.room_waiters:
             with self.lock:
@@ -327,6 +332,13 @@ def wrap_ray_handle(
     )
     rt.registry.add(core)
     return core
+
+
+def _unavailable() -> type[BaseException]:
+    """Ray's error for an actor that is restarting: calls fail, the actor lives on."""
+    import ray.exceptions
+
+    return ray.exceptions.ActorUnavailableError  # type: ignore[no-any-return]
 
 
 def _retry_value(value: Any) -> Any:

@@ -109,8 +109,12 @@ def translate(exc: BaseException, what: str) -> BaseException:
         return TaskError(what, cause, text).as_instanceof_cause()
     if isinstance(exc, rex.TaskCancelledError):
         return _dual(TaskCancelledError, exc, f"{what} was cancelled")
+    if isinstance(exc, rex.ActorUnavailableError):  # restarting: this call is lost, not it
+        text = _ANSI.sub("", str(exc))
+        return _dual(ActorDiedError, exc, f"{what}: the Ray actor is unavailable ({text})")
     if isinstance(exc, rex.RayActorError):
-        return _dual(ActorDiedError, exc, f"{what}: the Ray actor is dead ({exc})")
+        text = _ANSI.sub("", str(exc))
+        return _dual(ActorDiedError, exc, f"{what}: the Ray actor is dead ({text})")
     if isinstance(exc, rex.PendingCallsLimitExceeded):
         return _dual(PendingCallsLimitExceeded, exc, f"{what}: {exc}")
     if isinstance(exc, rex.GetTimeoutError):
