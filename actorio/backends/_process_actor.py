@@ -110,6 +110,7 @@ class ProcessActor(Forwarding):
         self.spec = spec
         self.options = options
         self.mode = mode
+        self.limit = limit  # the default group's max_concurrency, as resolved
         self.loop = loop
         self.name = options.name
         self.namespace = namespace
@@ -600,8 +601,7 @@ class ProcessActor(Forwarding):
         else:
             label = "ALIVE"
         sent = sum(1 for entry in list(self.pending.values()) if entry.sent)
-        limit = self.options.max_concurrency or (1 if self.mode == "regular" else 1000)
-        running = 0 if label == "DEAD" else min(sent, limit)
+        running = 0 if label == "DEAD" else min(sent, self.limit)
         depth = len(self.pending) - running
         pid = self.proc.pid if self.proc is not None else 0
         return make_state(

@@ -167,9 +167,12 @@ class RayActor(Forwarding):
         key = id(ray_refs[0])
         self.pending[key] = perf_counter()
         for i, (mine, theirs) in enumerate(zip(refs, ray_refs, strict=False)):
-            last = i == 0
+            counted = i == 0  # the call's first ref carries its counters
             follow(
-                theirs, mine, what, (lambda ok, v: self._done(key, method, ok, v)) if last else None
+                theirs,
+                mine,
+                what,
+                (lambda ok, v: self._done(key, method, ok, v)) if counted else None,
             )
         if not refs:  # num_returns=0: nobody reads it, but the counters still do
             ray_refs[0].future().add_done_callback(
