@@ -24,13 +24,17 @@ ours, so code written against ``ray.exceptions`` runs unchanged::
     ├── NotInActorError         RuntimeError  exit_actor() outside an actor method
     ├── DeadlockError           RuntimeError  awaiting a call that waits for the awaiter
     ├── SupervisorError                      a supervisor gave up restarting its children
-    └── AlreadyInitializedError RuntimeError  actorio.init() twice
+    ├── AlreadyInitializedError RuntimeError  actorio.init() twice
+    ├── ActorPoolError          ValueError    util.ActorPool used out of order (Ray: ValueError)
+    ├── Empty                   queue.Empty   util.queue.Queue had no item to get
+    └── Full                    queue.Full    util.queue.Queue had no room to put
 
 Every error survives pickling with its message and extra attributes intact.
 """
 
 from __future__ import annotations
 
+import queue
 import traceback
 from typing import Any
 
@@ -40,12 +44,15 @@ __all__ = [
     "ActorMethodNotFoundError",
     "ActorNameTakenError",
     "ActorNotFoundError",
+    "ActorPoolError",
     "ActorioError",
     "AlreadyInitializedError",
     "BlockingCallOnLoopError",
     "CallTimeoutError",
     "DeadlockError",
     "DirectCallError",
+    "Empty",
+    "Full",
     "GetTimeoutError",
     "InvalidArgumentsError",
     "InvalidOptionsError",
@@ -252,6 +259,26 @@ class SupervisorError(_WithCause):
 
 class AlreadyInitializedError(ActorioError, RuntimeError):
     """``actorio.init()`` was called while actorio was already running."""
+
+
+class ActorPoolError(ActorioError, ValueError):
+    """An ``ActorPool`` was asked for something it cannot do in its state: ``get_next()``
+    after ``get_next_unordered()`` skipped past it, ``push()`` of an actor it already holds,
+    or waiting for work when it has no actor left to run it."""
+
+
+class Empty(ActorioError, queue.Empty):
+    """``actorio.util.queue.Queue`` had no item to get (now, or within the timeout).
+
+    Also a ``queue.Empty``, as Ray's is, so code written for either queue catches it.
+    """
+
+
+class Full(ActorioError, queue.Full):
+    """``actorio.util.queue.Queue`` had no room to put (now, or within the timeout).
+
+    Also a ``queue.Full``, as Ray's is, so code written for either queue catches it.
+    """
 
 
 # Ray's spellings, so ``from actorio import exceptions as ray_exceptions`` reads the same.

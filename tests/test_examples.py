@@ -48,6 +48,21 @@ NATIVE_OUTPUT = {
         "b unaffected: True",
         "a restarted in a new process: True",
     ],
+    "actor_pool.py": [
+        "map: [1, 4, 9, 16]",
+        "map_unordered, sorted: [1, 4, 9, 16]",
+        "get_next: 25 has_next: False",
+        "map_async: [1, 4, 9, 16]",
+        "get_next_async: 36",
+        "on the loop: ActorPool.get_next() would block the event loop running in this thread",
+    ],
+    "queue_demo.py": [
+        "produced 5",
+        "consumed: ['job-0', 'job-1', 'job-2', 'job-3', 'job-4']",
+        "full at 2 items",
+        "batch: ['x', 'y']",
+        "empty after waiting 0.05 s",
+    ],
     "cancel_and_backpressure.py": [
         "cancelled: /slow",
         "timed out: /hang",

@@ -6,8 +6,9 @@ from typing import Any
 
 from .._runtime import get_runtime
 from . import metrics, state
+from .actor_pool import ActorPool
 
-__all__ = ["list_named_actors", "metrics", "state"]
+__all__ = ["ActorPool", "list_named_actors", "metrics", "state"]
 
 
 def list_named_actors(all_namespaces: bool = False) -> list[Any]:
