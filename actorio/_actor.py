@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from ._handle import ActorHandle, handle_for
 from ._runtime import get_runtime
@@ -19,12 +19,24 @@ from .exceptions import DirectCallError
 __all__ = ["ActorClass"]
 
 T = TypeVar("T")
+if TYPE_CHECKING:  # a default (PEP 696) keeps ActorClass[T] meaning "any constructor arguments"
+    from typing_extensions import ParamSpec
+
+    P = ParamSpec("P", default=...)
+else:
+    from typing import ParamSpec
+
+    P = ParamSpec("P")
 _ids = itertools.count(1)
 
 
 @final
-class ActorClass(Generic[T]):
-    """An actor class: create actors with ``.remote(...)``, configure with ``.options(...)``."""
+class ActorClass(Generic[T, P]):
+    """An actor class: create actors with ``.remote(...)``, configure with ``.options(...)``.
+
+    Generic over the class ``T`` and its constructor's parameters ``P``, so ``.remote(...)``
+    is checked like ``T(...)`` and returns an ``ActorHandle[T]``.
+    """
 
     __slots__ = ("__dict__", "_options", "_spec")
 
@@ -42,11 +54,11 @@ class ActorClass(Generic[T]):
             __wrapped__=cls,
         )
 
-    def options(self, **options: Any) -> ActorClass[T]:
+    def options(self, **options: Any) -> ActorClass[T, P]:
         """A copy with other options, e.g. ``Counter.options(name="c", max_concurrency=4)``."""
         return ActorClass(self._spec, actor_options(self._options, options))
 
-    def remote(self, *args: Any, **kwargs: Any) -> ActorHandle[T]:
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> ActorHandle[T]:
         """Create the actor and return its handle at once; the constructor runs on its loop."""
         spec, opts = self._spec, self._options
         spec.init_check(args, kwargs)

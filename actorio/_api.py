@@ -7,7 +7,7 @@ import inspect
 import socket
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from ._actor import ActorClass
 from ._context import current_actor
@@ -59,7 +59,19 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
+P = ParamSpec("P")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _RemoteDecorator(Protocol):
+    """What ``@actorio.remote(**options)`` returns: types like bare ``@actorio.remote``."""
+
+    @overload
+    def __call__(self, obj: type[T], /) -> ActorClass[T]: ...  # type: ignore[overload-overlap]
+    @overload
+    def __call__(self, obj: Callable[P, Coroutine[Any, Any, R]], /) -> RemoteFunction[R, P]: ...
+    @overload
+    def __call__(self, obj: Callable[P, R], /) -> RemoteFunction[R, P]: ...
 
 
 def _make_remote(obj: Any, options: dict[str, Any]) -> Any:
@@ -72,14 +84,17 @@ def _make_remote(obj: Any, options: dict[str, Any]) -> Any:
     )
 
 
+# A class is also a callable, so the class overload comes first (and overlaps, by design).
+# Type checkers cannot take a class's constructor parameters here and still tell it from a
+# function, so ActorClass[T] accepts any arguments; the mypy plugin puts them back.
 @overload
 def remote(obj: type[T], /) -> ActorClass[T]: ...  # type: ignore[overload-overlap]
 @overload
-def remote(obj: Callable[..., Coroutine[Any, Any, R]], /) -> RemoteFunction[R]: ...
+def remote(obj: Callable[P, Coroutine[Any, Any, R]], /) -> RemoteFunction[R, P]: ...
 @overload
-def remote(obj: Callable[..., R], /) -> RemoteFunction[R]: ...
+def remote(obj: Callable[P, R], /) -> RemoteFunction[R, P]: ...
 @overload
-def remote(**options: Any) -> Callable[[Any], Any]: ...
+def remote(**options: Any) -> _RemoteDecorator: ...
 def remote(*args: Any, **options: Any) -> Any:
     """Make a class an actor class, or a function a remote function.
 
@@ -108,8 +123,15 @@ def remote(*args: Any, **options: Any) -> Any:
     return lambda obj: _make_remote(obj, options)
 
 
+@overload
+def method(fn: F, /) -> F: ...
+@overload
+def method(**options: Any) -> Callable[[F], F]: ...
 def method(*args: Any, **options: Any) -> Any:
-    """Per-method options: ``@actorio.method(concurrency_group="io", num_returns=2)``."""
+    """Per-method options: ``@actorio.method(concurrency_group="io", num_returns=2)``.
+
+    The method keeps its own type, so it stays callable (and checked) inside the class.
+    """
     opts = call_options(options)
 
     def mark(fn: F) -> F:
@@ -133,6 +155,14 @@ def _as_refs(refs: Any, what: str) -> list[ObjectRef[Any]]:
     return items
 
 
+@overload
+def get(refs: ObjectRef[T], *, timeout: float | None = None) -> T: ...
+@overload
+def get(
+    refs: list[ObjectRef[T]] | tuple[ObjectRef[T], ...], *, timeout: float | None = None
+) -> list[T]: ...
+@overload
+def get(refs: Sequence[ObjectRef[Any]], *, timeout: float | None = None) -> list[Any]: ...
 def get(refs: Any, *, timeout: float | None = None) -> Any:
     """Block this thread until the ref (or every ref of a list) is done; return the value(s).
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, final, overload
 
 from ._runtime import get_runtime
 from ._spec import FunctionSpec, function_options
@@ -11,11 +11,24 @@ from .exceptions import DirectCallError
 __all__ = ["RemoteFunction"]
 
 R = TypeVar("R")
+if TYPE_CHECKING:  # a default (PEP 696) keeps RemoteFunction[R] meaning "any arguments"
+    from typing_extensions import ParamSpec
+
+    from ._ref import ObjectRef
+
+    P = ParamSpec("P", default=...)
+else:
+    from typing import ParamSpec
+
+    P = ParamSpec("P")
 
 
 @final
-class RemoteFunction(Generic[R]):
+class RemoteFunction(Generic[R, P]):
     """A remote function: ``f.remote(*args)`` runs it and returns an ``ObjectRef`` at once.
+
+    Generic over the result ``R`` (an ``async def``'s awaited result) and the parameters
+    ``P``, so ``f.remote(...)`` is checked like ``f(...)`` and gives an ``ObjectRef[R]``.
 
     ``async def`` functions run as tasks on the caller's loop; plain ``def`` functions run on
     worker threads, so they never block a loop and may call ``actorio.get``.
@@ -35,18 +48,23 @@ class RemoteFunction(Generic[R]):
             __wrapped__=fn,
         )
 
-    def options(self, **options: Any) -> RemoteFunction[R]:
+    # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
+    @overload
+    def options(self, *, num_returns: Literal[1] = ..., **options: Any) -> RemoteFunction[R, P]: ...
+    @overload
+    def options(self, *, num_returns: int, **options: Any) -> Any: ...
+    def options(self, **options: Any) -> Any:
         """A copy with other options: ``num_returns``, ``name``, ``backend``,
         ``retry_exceptions`` (True or exception classes) and ``max_retries`` (default 3)."""
         return RemoteFunction(self._spec, {**self._options, **function_options(options)})
 
-    def remote(self, *args: Any, **kwargs: Any) -> Any:
+    def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
         """Start the function and return its ``ObjectRef`` (a list for ``num_returns > 1``)."""
         spec = self._spec
         spec.check(args, kwargs)
         rt = get_runtime()
         backend = rt.backend(self._options.get("backend"))
-        return backend.submit_task(
+        return backend.submit_task(  # type: ignore[no-any-return]
             spec, args, kwargs, self._options, rt.host_loop(), rt.task_pool()
         )
 

@@ -9,7 +9,17 @@ to stay clear of user method names.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, final
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    Literal,
+    NoReturn,
+    ParamSpec,
+    TypeVar,
+    final,
+    overload,
+)
 
 from ._spec import CallOptions, MethodSpec, call_options, extra_call_options, portable
 from .exceptions import (
@@ -19,22 +29,32 @@ from .exceptions import (
     PendingCallsLimitExceeded,
 )
 
+if TYPE_CHECKING:
+    from ._ref import ObjectRef
+
 __all__ = ["ActorHandle", "ActorMethod", "handle_for"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 _TOKEN = object()
 
 
 @final
-class ActorMethod:
-    """A method of one actor, bound to its handle: call ``.remote(*args, **kwargs)``."""
+class ActorMethod(Generic[P, R]):
+    """A method of one actor, bound to its handle: call ``.remote(*args, **kwargs)``.
+
+    Generic over the method's parameters ``P`` and result ``R`` (an ``async def`` method's
+    awaited result), so ``remote`` is checked like the method itself; the mypy plugin
+    (``actorio.mypy_plugin``) fills them in for ``handle.method``.
+    """
 
     __slots__ = ("_actor", "_group", "_num_returns", "_options", "_spec", "remote")
 
     #: ``remote(*args, **kwargs)``: queue the call in the actor's mailbox and return its
     #: ``ObjectRef`` at once. A closure made by the backend for this method, so a call costs
     #: one Python function call before it reaches the mailbox.
-    remote: Callable[..., Any]
+    remote: Callable[P, ObjectRef[R]]
 
     def __init__(
         self,
@@ -51,7 +71,12 @@ class ActorMethod:
         self._options = options
         self.remote = actor.bind(spec, num_returns, group, options)
 
-    def options(self, **options: Any) -> ActorMethod:
+    # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
+    @overload
+    def options(self, *, num_returns: Literal[1] = ..., **options: Any) -> ActorMethod[P, R]: ...
+    @overload
+    def options(self, *, num_returns: int, **options: Any) -> Any: ...
+    def options(self, **options: Any) -> Any:
         """A copy with per-call options: ``num_returns``, ``concurrency_group``, ``timeout``
         (seconds from submission; the call is cancelled when it expires),
         ``max_task_retries`` and ``retry_exceptions``."""
@@ -64,7 +89,7 @@ class ActorMethod:
             extra_call_options(opts, self._options or self._spec.options),
         )
 
-    async def submit(self, *args: Any, **kwargs: Any) -> Any:
+    async def submit(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
         """Like ``remote``, but when the actor's mailbox is full (``max_pending_calls``)
         suspend until it has room instead of raising ``PendingCallsLimitExceeded``.
 
@@ -79,7 +104,7 @@ class ActorMethod:
             except PendingCallsLimitExceeded:
                 await self._actor.room()
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
         name = f"{self._actor.spec.name}.{self._spec.name}"
         raise DirectCallError(
             f"actor methods cannot be called directly; use {self._spec.name}.remote(...) "
@@ -110,7 +135,9 @@ class ActorHandle(Generic[T]):
             )
         self._actorio_actor = actor
 
-    def __getattr__(self, name: str) -> ActorMethod:
+    # Any, not ActorMethod: a method's types depend on T, which typing cannot map
+    # (python/typing#802); the mypy plugin types each attribute, other checkers see Any.
+    def __getattr__(self, name: str) -> Any:
         actor = self._actorio_actor
         spec = actor.spec.methods.get(name)
         if spec is None:
@@ -118,7 +145,9 @@ class ActorHandle(Generic[T]):
                 f"{actor.spec.name} has no method {name!r}; its methods are "
                 f"{sorted(actor.spec.methods)}"
             )
-        method = ActorMethod(actor, spec, spec.num_returns, spec.concurrency_group)
+        method: ActorMethod[..., Any] = ActorMethod(
+            actor, spec, spec.num_returns, spec.concurrency_group
+        )
         self.__dict__[name] = method
         return method
 
