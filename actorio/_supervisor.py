@@ -82,6 +82,13 @@ class Supervisor:
             raise InvalidOptionsError("this supervisor has stopped; start children inside it")
         handle = actor_class.remote(*args, **kwargs)
         core = handle._actorio_actor
+        if not getattr(core, "supervisable", True):
+            core.kill(ActorDiedError(f"The {core.describe()} is dead: it cannot be supervised."))
+            raise InvalidOptionsError(
+                f"a supervisor cannot restart the {core.describe()}: Ray restarts its actors "
+                f"itself. Give it max_restarts (and max_task_retries) instead, or create it "
+                f"with backend='local' or 'process' to supervise it"
+            )
         core.supervisor = self
         self._children.append(core)
         return handle

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from .._mailbox import fail_new
 from .._ref import new_ref
 from .._spec import MethodSpec
-from ..exceptions import ActorDiedError
+from ..exceptions import ActorDiedError, PendingCallsLimitExceeded
 
 __all__ = [
     "STOP_HOOK_TIMEOUT_S",
@@ -136,6 +136,16 @@ class Forwarding(Watchable):
         why = f"The {self.describe()} is shutting down and accepts no new calls."
         fail_new(ref, self.death or ActorDiedError(why))
         return True
+
+    def check_room(self, method: MethodSpec, limit: int) -> None:
+        """Raise PendingCallsLimitExceeded when ``limit`` (``max_pending_calls``; -1: none)
+        calls are already forwarded and unanswered. Builtins are never counted."""
+        if 0 <= limit <= len(self.pending) and not method.builtin:
+            raise PendingCallsLimitExceeded(
+                f"the {self.describe()} already has {len(self.pending)} pending calls "
+                f"(max_pending_calls={limit}); retry later, or "
+                f"use 'await handle.{method.name}.submit(...)' to wait for room"
+            )
 
     def begin_stop(self) -> concurrent.futures.Future[None]:
         """Refuse new calls; the future completes once every forwarded call is answered."""

@@ -28,7 +28,6 @@ from .._stats import ActorState, CallStats, make_state
 from ..exceptions import (
     ActorDiedError,
     InvalidOptionsError,
-    PendingCallsLimitExceeded,
     TaskError,
 )
 from . import _wire
@@ -439,16 +438,7 @@ class ProcessActor(Forwarding):
         ref = make_refs(loop, self.loop, num_returns)
         if self.refuse(ref):
             return ref
-        if (
-            self.options.max_pending_calls >= 0
-            and not method.builtin
-            and len(self.pending) >= self.options.max_pending_calls
-        ):
-            raise PendingCallsLimitExceeded(
-                f"the {self.describe()} already has {len(self.pending)} pending calls "
-                f"(max_pending_calls={self.options.max_pending_calls}); retry later, or "
-                f"use 'await handle.{method.name}.submit(...)' to wait for room"
-            )
+        self.check_room(method, self.options.max_pending_calls)
         call_id = next(self.ids)
         options = options or method.options
         retries = self.options.max_task_retries

@@ -72,7 +72,9 @@ class RayBackend:
             cls = self.ray.get(ray_handle.__ray_call__.remote(_user_class))
         mode, limit = ActorOptions().resolve_mode(ClassSpec.of(cls))
         actor_id = ray_handle._actor_id.hex()
-        return wrap_ray_handle(ray_handle, actor_id, cls, name, namespace, mode, limit)
+        core = wrap_ray_handle(ray_handle, actor_id, cls, name, namespace, mode, limit)
+        core.limit_known = False  # a guess from the class: its options are Ray's to know
+        return core
 
     def current(self) -> Any:
         """The core of the Ray actor running this code (inside a Ray actor's method)."""

@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from time import perf_counter
 from typing import Any
 
 from .._mailbox import first_ref, make_refs
+from .._ref import CycleRef
 from .._spec import ActorOptions, ClassSpec, MethodSpec, Mode
 from .._stats import ActorState, CallStats, make_state
 from ..exceptions import (
@@ -25,13 +27,16 @@ from ..exceptions import (
     ActorNameTakenError,
     CallTimeoutError,
     InvalidOptionsError,
+    PendingCallsLimitExceeded,
 )
-from ._base import Forwarding, checked_remote
+from ._base import STOP_HOOK_TIMEOUT_S, Forwarding, checked_remote
+from ._ray_hosted import hosted_class
 from ._ray_link import follow, ray_arguments, translate
 
 __all__ = ["RayActor", "ray_class"]
 
 _running_loop = asyncio._get_running_loop
+WATCH_EVERY_S = 0.2
 _CLASSES: dict[tuple[type, tuple[tuple[str, int], ...]], Any] = {}
 
 
@@ -43,12 +48,15 @@ def ray_class(cls: type, groups: tuple[tuple[str, int], ...] = ()) -> Any:
         import ray
 
         declare = ray.remote(concurrency_groups=dict(groups)) if groups else ray.remote
-        made = _CLASSES[(cls, groups)] = declare(cls)
+        made = _CLASSES[(cls, groups)] = declare(hosted_class(cls))
     return made
 
 
 class RayActor(Forwarding):
     """One actor on a Ray cluster, seen from this process."""
+
+    #: Ray decides restarts (it gives no death notice a supervisor could act on)
+    supervisable = False
 
     def __init__(
         self,
@@ -84,6 +92,8 @@ class RayActor(Forwarding):
         self.stats = CallStats()
         self.restart_count = 0
         self.supervisor: Any = None
+        self.watching = False
+        self.limit_known = True  # False for a handle found by name: limit is then a guess
 
     # -- creation --------------------------------------------------------------------------------
 
@@ -140,9 +150,22 @@ class RayActor(Forwarding):
         options: Any = None,
     ) -> Any:
         ref = make_refs(_running_loop(), self.loop, num_returns)
+        if num_returns == 1 and self._calls_itself(method, group):
+            ref = CycleRef(loop=ref.get_loop())
+            ref.cycle = (
+                f"awaiting {self.qualname(method)} would deadlock: the {self.describe()} calls "
+                f"itself and its only slot (max_concurrency=1) is held by the caller. Make it "
+                f"async with max_concurrency > 1, or do not wait for the call"
+            )
         if self.refuse(ref):
             return ref
         what = self.qualname(method)
+        try:
+            self.check_room(method, self.options.max_pending_calls)
+        except PendingCallsLimitExceeded as exc:  # also an instance of Ray's class, as Ray's
+            import ray.exceptions
+
+            raise translate(ray.exceptions.PendingCallsLimitExceeded(str(exc)), what) from None
         args, kwargs = ray_arguments(args, kwargs, what)
         options = options or method.options
         ray_opts: dict[str, Any] = {}
@@ -150,11 +173,14 @@ class RayActor(Forwarding):
             ray_opts["num_returns"] = max(num_returns, 1)
         if group is not None:
             ray_opts["concurrency_group"] = group
+        retry_on = self.options.retry_exceptions  # Ray takes it per call, not per actor
         if options is not None:
             if options.max_task_retries is not None:
                 ray_opts["max_task_retries"] = options.max_task_retries
             if options.retry_exceptions is not None:
-                ray_opts["retry_exceptions"] = _retry_value(options.retry_exceptions)
+                retry_on = options.retry_exceptions
+        if retry_on:
+            ray_opts["retry_exceptions"] = _retry_value(retry_on)
         ray_method = getattr(self.ray_handle, method.name)
         if ray_opts:
             ray_method = ray_method.options(**ray_opts)
@@ -185,6 +211,21 @@ class RayActor(Forwarding):
                 first.get_loop().call_later, timeout, _expire, ref, timeout
             )
         return ref
+
+    def _calls_itself(self, method: MethodSpec, group: str | None) -> bool:
+        """True for a call this actor makes to itself with no free slot to run it in (the
+        direct case of what in-process actors detect along whole call chains)."""
+        if (
+            self.limit != 1
+            or not self.limit_known
+            or self.options.concurrency_groups
+            or group
+            or method.builtin
+        ):
+            return False
+        import ray
+
+        return bool(ray.get_runtime_context().get_actor_id() == self.actor_id)
 
     def _done(self, key: int, method: MethodSpec, ok: bool, value: Any) -> None:
         started = self.pending.pop(key, None)
@@ -230,11 +271,60 @@ class RayActor(Forwarding):
             return
         if self.death is not None:
             return
+        if self.stopping and not self.pending:
+            try:
+                self._terminate(err)
+                return
+            except Exception:  # Ray is shutting down (an exit hook): just mark it dead
+                pass
         try:
             ray.kill(self.ray_handle, no_restart=True)
         except Exception:  # already gone on the cluster
             pass
         self._gone(err)
+
+    def _terminate(self, err: ActorDiedError) -> None:
+        """End a stopping actor with nothing in flight the graceful way (Ray's
+        ``__ray_terminate__``), so that its stop hook runs; killed if that takes too long."""
+        import ray
+
+        ended = self.ray_handle.__ray_terminate__.remote().future()
+        self.death = err  # refuse new calls from now on
+        timer = threading.Timer(STOP_HOOK_TIMEOUT_S + 1, ray.kill, args=(self.ray_handle,))
+        timer.daemon = True
+        timer.start()
+
+        def done(_: Any) -> None:
+            timer.cancel()
+            self._gone(err)
+
+        ended.add_done_callback(done)
+
+    def monitor(self) -> Any:
+        """As for every actor; on Ray it also starts a watcher, since Ray tells nobody of an
+        actor's death: it asks the actor every ``WATCH_EVERY_S`` whether it is alive."""
+        ref = super().monitor()
+        with self.lock:
+            start, self.watching = not self.watching and not self.finished, True
+        if start:
+            threading.Thread(target=self._watch, name="actorio-ray-watch", daemon=True).start()
+        return ref
+
+    def _watch(self) -> None:
+        import ray
+
+        while not self.finished:
+            try:
+                ray.get(self.ray_handle.__ray_ready__.remote())
+            except (_unavailable(), ray.exceptions.PendingCallsLimitExceeded):
+                pass  # restarting, or busy: alive, as far as monitors go
+            except ray.exceptions.RayActorError as exc:
+                if not self.finished:
+                    self._gone(translate(exc, self.describe()))  # type: ignore[arg-type]
+                return
+            except Exception:  # Ray itself is shutting down
+                return
+            time.sleep(WATCH_EVERY_S)
 
     def _gone(self, err: ActorDiedError) -> None:
         with self.lock:

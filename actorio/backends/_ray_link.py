@@ -60,6 +60,7 @@ def follow(ray_ref: Any, ref: ObjectRef[Any], what: str, on_done: Any = None) ->
 
 _DUALS: dict[tuple[type, type], type] = {}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RETURNS = re.compile(r"Task returned (\d+) objects, but num_returns=(\d+)")
 
 
 def _dual(ours: type[BaseException], theirs: BaseException, message: str) -> BaseException:
@@ -106,6 +107,13 @@ def translate(exc: BaseException, what: str) -> BaseException:
         if isinstance(cause, TaskError):
             return cause
         text = _ANSI.sub("", str(exc))  # Ray colours its tracebacks for terminals
+        counts = _RETURNS.search(text) if isinstance(cause, ValueError) else None
+        if counts is not None:  # the same error a local call gives
+            got, declared = counts.groups()
+            return InvalidArgumentsError(
+                f"{what} declares num_returns={declared} but returned {got} values; return a "
+                f"tuple of exactly {declared} values"
+            )
         return TaskError(what, cause, text).as_instanceof_cause()
     if isinstance(exc, rex.TaskCancelledError):
         return _dual(TaskCancelledError, exc, f"{what} was cancelled")
