@@ -32,6 +32,7 @@ from ._function import RemoteFunction as RemoteFunction
 from ._handle import ActorHandle as ActorHandle
 from ._handle import ActorMethod as ActorMethod
 from ._ref import ObjectRef as ObjectRef
+from ._stream import ObjectRefGenerator as ObjectRefGenerator
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import supervisor as supervisor
 
@@ -42,6 +43,7 @@ __all__ = [
     "ActorHandle",
     "ActorMethod",
     "ObjectRef",
+    "ObjectRefGenerator",
     "RemoteFunction",
     "RuntimeContext",
     "Supervisor",

@@ -22,10 +22,12 @@ from typing import (
 )
 
 from ._spec import CallOptions, MethodSpec, call_options, extra_call_options, portable
+from ._stream import stream_remote
 from .exceptions import (
     ActorDiedError,
     ActorMethodNotFoundError,
     DirectCallError,
+    InvalidOptionsError,
     PendingCallsLimitExceeded,
 )
 
@@ -60,7 +62,7 @@ class ActorMethod(Generic[P, R]):
         self,
         actor: Any,
         spec: MethodSpec,
-        num_returns: int,
+        num_returns: int | str,
         group: str | None,
         options: CallOptions | None = None,
     ) -> None:
@@ -69,7 +71,16 @@ class ActorMethod(Generic[P, R]):
         self._num_returns = num_returns
         self._group = group
         self._options = options
-        self.remote = actor.bind(spec, num_returns, group, options)
+        if spec.stream:
+            # The mypy plugin does not know streams: typed as the plain call's ref.
+            self.remote = stream_remote(actor, spec, num_returns, group, options)  # type: ignore[assignment]
+        elif num_returns == "streaming":
+            raise InvalidOptionsError(
+                f"num_returns='streaming' needs a generator method (one that yields), and "
+                f"{actor.spec.name}.{spec.name} is not one"
+            )
+        else:
+            self.remote = actor.bind(spec, num_returns, group, options)
 
     # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
     @overload
@@ -140,10 +151,10 @@ class ActorHandle(Generic[T]):
     def __getattr__(self, name: str) -> Any:
         actor = self._actorio_actor
         spec = actor.spec.methods.get(name)
-        if spec is None:
+        if spec is None or not spec.visible:
             raise ActorMethodNotFoundError(
                 f"{actor.spec.name} has no method {name!r}; its methods are "
-                f"{sorted(actor.spec.methods)}"
+                f"{sorted(n for n, m in actor.spec.methods.items() if m.visible)}"
             )
         method: ActorMethod[..., Any] = ActorMethod(
             actor, spec, spec.num_returns, spec.concurrency_group

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from ._stream import stream_methods
 from ._watchdog import register_method
 from .exceptions import InvalidArgumentsError, InvalidOptionsError
 
@@ -128,6 +129,8 @@ class CallOptions:
     timeout: float | None = None
     max_task_retries: int | None = None  # None: the actor's
     retry_exceptions: RetryOn | None = None  # None: the actor's
+    #: streaming calls: items a generator may produce ahead of its consumer (None: default)
+    _generator_backpressure_num_objects: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,14 @@ class MethodSpec:
     num_returns: int
     check: ArgCheck
     options: CallOptions | None = None
+    #: a generator method: its calls stream their items (see ``_stream``)
+    stream: bool = False
+
+    @property
+    def visible(self) -> bool:
+        """Reachable as ``handle.<name>`` (not a hidden part of a streaming method)."""
+        return "#" not in self.name
+
     #: actorio's own methods (``__ray_ready__``, ``__ray_terminate__``): run inline in any mode
     builtin: bool = False
 
@@ -165,15 +176,28 @@ class ClassSpec:
                 continue
             opts = getattr(fn, METHOD_OPTIONS_ATTR, {})
             register_method(fn.__code__, f"{user_cls.__name__}.{attr}")
+            is_agen = inspect.isasyncgenfunction(fn)
+            stream = is_agen or inspect.isgeneratorfunction(fn)
             methods[attr] = MethodSpec(
                 name=attr,
                 fn=fn,
-                is_async=inspect.iscoroutinefunction(fn),
+                is_async=inspect.iscoroutinefunction(fn) or is_agen,
                 concurrency_group=opts.get("concurrency_group"),
-                num_returns=opts.get("num_returns", 1),
+                num_returns=1 if stream else opts.get("num_returns", 1),
                 check=ArgCheck(fn, f"{user_cls.__name__}.{attr}", skip_self=True),
                 options=extra_call_options(opts),
+                stream=stream,
             )
+            if stream:  # the hidden calls behind it, named so no attribute can reach them
+                for part, hidden in stream_methods(fn, is_agen).items():
+                    methods[f"{attr}#{part}"] = MethodSpec(
+                        name=f"{attr}#{part}",
+                        fn=hidden,
+                        is_async=is_agen and part != "open",
+                        concurrency_group=opts.get("concurrency_group"),
+                        num_returns=1,
+                        check=ArgCheck(hidden, f"{user_cls.__name__}.{attr}", skip_self=True),
+                    )
         for builtin in (_ready, _terminate):
             methods[builtin.__name__] = MethodSpec(
                 name=builtin.__name__,
@@ -246,7 +270,7 @@ class ActorOptions:
                 mode = "regular"
         where = f"actor class {spec.name}"
         if spec.has_async and mode != "async":
-            asyncs = sorted(m.name for m in spec.methods.values() if m.is_async)
+            asyncs = sorted(m.name for m in spec.methods.values() if m.is_async and m.visible)
             raise InvalidOptionsError(
                 f"{where} has async def methods {asyncs}, so it cannot be a {mode} actor; "
                 f"drop mode={mode!r} (it will be an async actor; use max_concurrency=1 to run "
@@ -356,8 +380,20 @@ def check_backend(value: Any) -> str | None:
     )
 
 
+#: Ray's option for how many items a streaming call may produce ahead of its consumer
+BACKPRESSURE = "_generator_backpressure_num_objects"
+UNBOUNDED_WINDOW = 4096
+
 _CALL_KEYS = frozenset(
-    {"num_returns", "concurrency_group", "name", "timeout", "max_task_retries", "retry_exceptions"}
+    {
+        "num_returns",
+        "concurrency_group",
+        "name",
+        "timeout",
+        "max_task_retries",
+        "retry_exceptions",
+        BACKPRESSURE,
+    }
 )
 
 
@@ -371,10 +407,20 @@ def call_options(given: Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidOptionsError(
                 f"unknown method option {key!r}; actorio accepts {sorted(_CALL_KEYS)}"
             )
-        if key == "num_returns" and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        if (
+            key == "num_returns"
+            and value != "streaming"
+            and (not isinstance(value, int) or isinstance(value, bool) or value < 0)
         ):
-            raise InvalidOptionsError(f"num_returns must be an int >= 0, got {value!r}")
+            raise InvalidOptionsError(
+                f"num_returns must be an int >= 0 or 'streaming', got {value!r}"
+            )
+        if key == BACKPRESSURE:
+            # How far a generator may run ahead of its consumer; -1 (Ray: no limit) is capped.
+            if value == -1:
+                value = UNBOUNDED_WINDOW
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidOptionsError(f"{key} must be an int >= 1 or -1, got {value!r}")
         if key == "timeout" and value is not None:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise InvalidOptionsError(f"timeout must be a number of seconds > 0, got {value!r}")
@@ -394,7 +440,11 @@ def extra_call_options(
     base = base or CallOptions()
     merged = replace(
         base,
-        **{k: opts[k] for k in ("timeout", "max_task_retries", "retry_exceptions") if k in opts},
+        **{
+            k: opts[k]
+            for k in ("timeout", "max_task_retries", "retry_exceptions", BACKPRESSURE)
+            if k in opts
+        },
     )
     return None if merged == CallOptions() else merged
 

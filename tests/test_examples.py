@@ -63,6 +63,14 @@ NATIVE_OUTPUT = {
         "batch: ['x', 'y']",
         "empty after waiting 0.05 s",
     ],
+    "streaming.py": [
+        "chunk: ['line 0', 'line 1', 'line 2', 'line 3']",
+        "chunk: ['line 4', 'line 5', 'line 6', 'line 7']",
+        "chunk: ['line 8', 'line 9']",
+        "chunks read: 8",
+        "got event 3",
+        "follow: producer closed",
+    ],
     "cancel_and_backpressure.py": [
         "cancelled: /slow",
         "timed out: /hang",

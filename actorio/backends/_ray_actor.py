@@ -31,7 +31,7 @@ from ..exceptions import (
 )
 from ._base import STOP_HOOK_TIMEOUT_S, Forwarding, checked_remote
 from ._ray_hosted import hosted_class
-from ._ray_link import follow, ray_arguments, translate
+from ._ray_link import RaySource, follow, ray_arguments, translate
 
 __all__ = ["RayActor", "ray_class"]
 
@@ -211,6 +211,28 @@ class RayActor(Forwarding):
                 first.get_loop().call_later, timeout, _expire, ref, timeout
             )
         return ref
+
+    def open_stream(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        group: str | None,
+        window: int,
+    ) -> RaySource:
+        """A generator method's call as Ray's own streaming call, with Ray's backpressure."""
+        what = self.qualname(method)
+        if self.death is not None:
+            raise self.death
+        args, kwargs = ray_arguments(args, kwargs, what)
+        ray_opts: dict[str, Any] = {
+            "num_returns": "streaming",
+            "_generator_backpressure_num_objects": window,
+        }
+        if group is not None:
+            ray_opts["concurrency_group"] = group
+        ray_gen = getattr(self.ray_handle, method.name).options(**ray_opts).remote(*args, **kwargs)
+        return RaySource(ray_gen, what, self.loop)
 
     def _calls_itself(self, method: MethodSpec, group: str | None) -> bool:
         """True for a call this actor makes to itself with no free slot to run it in (the

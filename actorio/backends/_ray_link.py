@@ -4,10 +4,13 @@ refused with the reason)."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import re
 from typing import Any
 
-from .._ref import ObjectRef, set_exception, set_result_if_pending
+from .._ref import ObjectRef, new_ref, set_exception, set_result_if_pending
+from .._stream import StreamSource
 from ..exceptions import (
     ActorDiedError,
     GetTimeoutError,
@@ -17,7 +20,7 @@ from ..exceptions import (
     TaskError,
 )
 
-__all__ = ["RayWork", "follow", "ray_arguments", "translate"]
+__all__ = ["RaySource", "RayWork", "follow", "ray_arguments", "translate"]
 
 
 class RayWork:
@@ -161,3 +164,52 @@ def _not_ready(ref: ObjectRef[Any], what: str) -> Any:
         f"{what}: a ref argument of a non-Ray call is still running; Ray can only wait for "
         f"its own refs. Await it first (await ref / actorio.get(ref)) and pass the value"
     )
+
+
+class RaySource(StreamSource):
+    """The steps of a Ray streaming call (Ray's ``ObjectRefGenerator``, whose backpressure
+    is Ray's own): one step at a time, each read on this stream's own thread."""
+
+    def __init__(self, ray_gen: Any, what: str, host: asyncio.AbstractEventLoop) -> None:
+        self.ray_gen, self.what, self.host = ray_gen, what, host
+        self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="actorio-stream")
+
+    def next_ref(self) -> ObjectRef[Any]:
+        ref: ObjectRef[Any] = new_ref(asyncio._get_running_loop(), self.host)
+        self.pool.submit(self._step, ref)
+        return ref
+
+    def _step(self, ref: ObjectRef[Any]) -> None:
+        import ray
+
+        try:
+            value: Any = (True, ray.get(next(self.ray_gen)))
+            settle: Any = set_result_if_pending
+        except StopIteration:
+            value, settle = (False, None), set_result_if_pending
+        except BaseException as exc:
+            value, settle = translate(exc, self.what), set_exception
+        try:
+            ref.get_loop().call_soon_threadsafe(settle, ref, value)
+        except RuntimeError:  # the consumer's loop is closed
+            pass
+
+    def close(self) -> None:
+        """Cancel the call; then read and drop what it still yields: Ray cannot interrupt a
+        sync method, and one paused by backpressure would otherwise hold its actor forever."""
+        import ray
+
+        try:
+            ray.cancel(self.ray_gen)
+        except Exception:  # finished already, or Ray is gone
+            pass
+        self.pool.submit(_drain, self.ray_gen)
+        self.pool.shutdown(wait=False)
+
+
+def _drain(ray_gen: Any) -> None:
+    try:
+        for _ in ray_gen:
+            pass
+    except Exception:  # cancelled, failed, or Ray is gone: either way it has ended
+        pass
