@@ -33,6 +33,7 @@ from ._handle import ActorHandle as ActorHandle
 from ._handle import ActorMethod as ActorMethod
 from ._ref import ObjectRef as ObjectRef
 from ._stream import ObjectRefGenerator as ObjectRefGenerator
+from ._stream import StreamingMethod as StreamingMethod
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import supervisor as supervisor
 
@@ -46,6 +47,7 @@ __all__ = [
     "ObjectRefGenerator",
     "RemoteFunction",
     "RuntimeContext",
+    "StreamingMethod",
     "Supervisor",
     "cancel",
     "exceptions",

@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Generic, TypeVar, final
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, final
 
 from ._ref import ObjectRef, new_ref
 from .exceptions import BlockingCallOnLoopError, InvalidOptionsError
@@ -32,6 +32,7 @@ from .exceptions import BlockingCallOnLoopError, InvalidOptionsError
 __all__ = [
     "DEFAULT_WINDOW",
     "ObjectRefGenerator",
+    "StreamingMethod",
     "PullSource",
     "StreamSource",
     "stream_methods",
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: next calls kept in flight (items the producer may run ahead) unless the call says otherwise
 DEFAULT_WINDOW = 16
@@ -398,3 +400,15 @@ def stream_remote(
         return ObjectRefGenerator(source, window, what)
 
     return remote
+
+
+class StreamingMethod(Protocol[P, T]):
+    """What a type checker sees for a generator method on a handle (``actorio.mypy_plugin``
+    gives it): ``remote`` returns an :class:`ObjectRefGenerator` of the yielded type. At run
+    time the attribute is an ``ActorMethod`` like any other."""
+
+    remote: Callable[P, ObjectRefGenerator[T]]
+
+    def options(self, **options: Any) -> StreamingMethod[P, T]:
+        """A copy with per-call options (``_generator_backpressure_num_objects``, ...)."""
+        ...

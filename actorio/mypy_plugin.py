@@ -73,6 +73,7 @@ _SUPERVISOR_START = "actorio._supervisor.Supervisor.start"
 # The checker looks names up through the package, which re-exports these classes.
 _PUBLIC_HANDLE = "actorio.ActorHandle"
 _PUBLIC_METHOD = "actorio.ActorMethod"
+_STREAMING_METHOD = "actorio.StreamingMethod"
 _META = "actorio"  # TypeInfo.metadata key: survives mypy's cache, unlike decorator ASTs
 #: Methods every actor answers, whatever its class (see ``_spec.py``).
 _BUILTIN_RESULTS = {"__ray_ready__": "builtins.bool", "__ray_terminate__": None}
@@ -145,11 +146,14 @@ def _handle_attribute(name: str, ctx: AttributeContext) -> Type:
     if not isinstance(bound, CallableType):  # overloaded, or a callable attribute
         return _actor_method(ctx, _any_params(), AnyType(TypeOfAny.special_form))
     ret = bound.ret_type
-    if _is_async(info, name):
-        ret = _awaited(ret)
     params = Parameters(
         bound.arg_types, bound.arg_kinds, bound.arg_names, variables=bound.variables
     )
+    yielded = _yielded(info, name, ret)
+    if yielded is not None:  # a generator method: its calls stream
+        return ctx.api.named_generic_type(_STREAMING_METHOD, [params, yielded])
+    if _is_async(info, name):
+        ret = _awaited(ret)
     return _actor_method(ctx, params, ret)
 
 
@@ -179,6 +183,20 @@ def _is_async(info: TypeInfo, name: str) -> bool:
     if isinstance(node, Decorator):
         node = node.func
     return isinstance(node, FuncDef) and node.is_coroutine
+
+
+def _yielded(info: TypeInfo, name: str, ret: Type) -> Type | None:
+    """The item type of a generator method (sync or async), or None for other methods."""
+    sym = info.get(name)
+    node = sym.node if sym is not None else None
+    if isinstance(node, Decorator):
+        node = node.func
+    if not isinstance(node, FuncDef) or not (node.is_generator or node.is_async_generator):
+        return None
+    proper = get_proper_type(ret)
+    if isinstance(proper, Instance) and proper.args:
+        return proper.args[0]  # Iterator[Y], Generator[Y, ...], AsyncIterator[Y], ...
+    return AnyType(TypeOfAny.special_form)
 
 
 def _awaited(ret: Type) -> Type:

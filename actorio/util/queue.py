@@ -272,7 +272,7 @@ class Queue:
     def _terminate(self) -> actorio.ObjectRef[Any] | None:
         """Ask the actor to stop after the calls already sent (None: it is dead already)."""
         try:
-            return self.actor.__ray_terminate__.remote()  # type: ignore[no-any-return]
+            return self.actor.__ray_terminate__.remote()
         except ActorDiedError:
             return None
 

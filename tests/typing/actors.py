@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Generic, TypeVar
 
 import actorio
@@ -34,6 +35,12 @@ class Counter:
 
     def helper(self, x: str) -> str:
         return x
+
+    def chunks(self, size: int) -> Iterator[list[int]]:
+        yield [self.count] * size
+
+    async def ticks(self) -> AsyncIterator[str]:
+        yield "tick"
 
     @staticmethod
     def util() -> int:

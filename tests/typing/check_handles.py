@@ -13,7 +13,14 @@ from typing import Any, assert_type
 from actors import Box, Counter, GenericBox, Plain, double, greet, with_options
 
 import actorio
-from actorio import ActorClass, ActorHandle, ActorMethod, ObjectRef, RemoteFunction
+from actorio import (
+    ActorClass,
+    ActorHandle,
+    ActorMethod,
+    ObjectRef,
+    ObjectRefGenerator,
+    RemoteFunction,
+)
 
 
 async def handles() -> None:
@@ -38,6 +45,14 @@ async def handles() -> None:
     assert_type(h.__ray_ready__.remote(), ObjectRef[bool])
     h.add.remote("x")  # type: ignore[arg-type]
     h.add.remote(1, times="x")  # type: ignore[arg-type]
+
+    # generator methods stream: refs of the yielded items
+    assert_type(h.chunks.remote(2), ObjectRefGenerator[list[int]])
+    for ref in h.chunks.remote(2):
+        assert_type(ref, ObjectRef[list[int]])
+    async for tick in h.ticks.options(_generator_backpressure_num_objects=4).remote():
+        assert_type(await tick, str)
+    h.chunks.remote("x")  # type: ignore[arg-type]
     h.get_count.remote(1)  # type: ignore[call-arg]
     h.nope.remote()  # type: ignore[attr-defined]
     h.util.remote()  # type: ignore[attr-defined]
