@@ -63,6 +63,7 @@ NATIVE_OUTPUT = {
         "batch: ['x', 'y']",
         "empty after waiting 0.05 s",
     ],
+    "typed_handles.py": ["took 2 apples: True", "apples left: 3", "apple=3", "pear=1"],
     "streaming.py": [
         "chunk: ['line 0', 'line 1', 'line 2', 'line 3']",
         "chunk: ['line 4', 'line 5', 'line 6', 'line 7']",

@@ -49,6 +49,22 @@ def test_mypy_reads_the_actors_back_from_its_cache(checked: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_typed_handles_example_checks_and_its_commented_errors_are_errors(
+    checked: Path,
+) -> None:
+    example = ROOT / "examples" / "typed_handles.py"
+    result = _mypy(checked / "cache", example)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = checked / "typed_handles_broken.py"
+    text = example.read_text()
+    for wrong in ("inv.take.remote(2)", 'inv.sell.remote("apple")'):
+        text = text.replace(f"# {wrong}", f"{wrong}  #")
+    broken.write_text(text)
+    result = _mypy(checked / "cache", broken)
+    assert 'incompatible type "int"; expected "str"' in result.stdout
+    assert 'Actor "Inventory" has no remote method "sell"' in result.stdout
+
+
 def test_mypy_error_messages(checked: Path) -> None:
     snippet = checked / "wrong.py"
     snippet.write_text(
