@@ -45,11 +45,9 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def ray_instance() -> Iterator[None]:
-    """One local Ray for this module (started here, so actorio.shutdown() leaves it up)."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
+def on_local_ray(ray_instance: None) -> None:
+    """The session's local Ray (tests/conftest.py; the shared suites use it too), started by
+    the tests themselves, so actorio.shutdown() leaves it up."""
 
 
 @pytest.fixture(autouse=True)
