@@ -280,7 +280,7 @@ class LocalActor(Lifecycle):
             threaded = self.executor is not None
             budget = _DRAIN_BUDGET
             stats = self.stats
-            latencies = stats.latencies or stats.ring()
+            latencies = stats.latencies  # made at the first call: an idle actor has none
             # One clock read per call: each inline call is timed from the end of the one before
             # (or the start of this drain), which adds only this loop's own bookkeeping.
             started = perf_counter()
@@ -334,6 +334,8 @@ class LocalActor(Lifecycle):
                 else:
                     now = perf_counter()
                     stats.completed += 1
+                    if latencies is None:
+                        latencies = stats.ring()
                     latencies.append(now - started)
                     started = now
                     if single and ref.get_loop() is loop:
