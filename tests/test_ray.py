@@ -364,7 +364,10 @@ def test_seed_scripts_on_ray(name: str, expected: str | None) -> None:
         assert int(proc.stdout.split("=")[1]) <= 10
     else:
         assert proc.stdout == expected
-    assert "Traceback" not in proc.stderr
+    # None of ours; Ray's own log thread may print one at exit on a loaded machine
+    # (ConnectionResetError while the local Ray shuts down), which is not the script's.
+    ours = [t for t in proc.stderr.split("Traceback")[1:] if "actorio" in t or name in t]
+    assert not ours, proc.stderr
 
 
 def test_two_node_cluster_places_an_actor_by_resource() -> None:
