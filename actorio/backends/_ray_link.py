@@ -143,7 +143,7 @@ def ray_arguments(
 
     def one(value: Any) -> Any:
         if isinstance(value, ObjectRef):
-            work = value._actorio_work
+            work = getattr(value, "_actorio_work", None)  # set only once work is under way
             if isinstance(work, RayWork):
                 return work.ray_ref
             return value.result() if value.done() else _not_ready(value, what)
