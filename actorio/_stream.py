@@ -253,35 +253,36 @@ class ObjectRefGenerator(Generic[T]):
     ``close()`` (or ``aclose()``) stops the producer early; so does dropping the stream.
     """
 
-    __slots__ = ("__weakref__", "_done", "_flight", "_opened", "_source", "_what", "_window")
+    __slots__ = ("__weakref__", "_ahead", "_done", "_flight", "_opened", "_source", "_what")
 
-    def __init__(self, source: StreamSource, window: int, what: str) -> None:
+    def __init__(self, source: StreamSource, ahead: int, what: str) -> None:
         self._source = source
-        self._window = window
+        self._ahead = ahead  # steps requested beyond the one being read
         self._what = what
         self._flight: deque[ObjectRef[Any]] = deque()
         self._opened = source.opened() is None
         self._done = False
 
     def _adopt(self, mode: Any) -> None:
-        """The stream is open; a pushed one is drained by one next call at a time."""
+        """The stream is open; a pushed one runs ahead in the actor instead, so it is read
+        one step at a time."""
         self._opened = True
         if mode == "push":
-            self._window = 1
+            self._ahead = 0
 
     def _take(self) -> ObjectRef[Any]:
-        """The next step's ref, keeping ``window`` steps in flight behind it (a pushed
-        stream runs ahead in the actor instead: one step in flight)."""
+        """The next step's ref, with ``ahead`` more steps requested behind it."""
         if not self._flight:
             self._flight.append(self._source.next_ref())
         ref = self._flight.popleft()
-        while len(self._flight) < self._window - (1 if self._window == 1 else 0):
+        while len(self._flight) < self._ahead:
             self._flight.append(self._source.next_ref())
         return ref
 
     def _outcome(self, step: Any, error: BaseException | None) -> ObjectRef[T]:
         """The step's item as a done ref; ends the stream at its end or on an error."""
-        ref: ObjectRef[T] = new_ref(asyncio._get_running_loop(), _host())
+        loop = asyncio._get_running_loop()
+        ref: ObjectRef[T] = new_ref(loop, loop or _host())
         if error is not None:
             self.close()
             ref.set_exception(error)
@@ -395,7 +396,7 @@ def stream_remote(
     def remote(*args: Any, **kwargs: Any) -> ObjectRefGenerator[Any]:
         spec.check(args, kwargs)
         if opener is not None:
-            return ObjectRefGenerator(opener(spec, args, kwargs, group, window), 1, what)
+            return ObjectRefGenerator(opener(spec, args, kwargs, group, window), 0, what)
         source = PullSource(core, hidden, args, kwargs, group, window)
         return ObjectRefGenerator(source, window, what)
 

@@ -94,6 +94,7 @@ class RayActor(Forwarding):
         self.supervisor: Any = None
         self.watching = False
         self.limit_known = True  # False for a handle found by name: limit is then a guess
+        self.is_self = False  # a handle held by the very actor it points to (set when wrapped)
 
     # -- creation --------------------------------------------------------------------------------
 
@@ -237,17 +238,12 @@ class RayActor(Forwarding):
     def _calls_itself(self, method: MethodSpec, group: str | None) -> bool:
         """True for a call this actor makes to itself with no free slot to run it in (the
         direct case of what in-process actors detect along whole call chains)."""
-        if (
-            self.limit != 1
-            or not self.limit_known
-            or self.options.concurrency_groups
-            or group
-            or method.builtin
-        ):
-            return False
-        import ray
-
-        return bool(ray.get_runtime_context().get_actor_id() == self.actor_id)
+        return (
+            self.is_self
+            and self.limit == 1
+            and self.limit_known
+            and not (self.options.concurrency_groups or group or method.builtin)
+        )
 
     def _done(self, key: int, method: MethodSpec, ok: bool, value: Any) -> None:
         started = self.pending.pop(key, None)
@@ -445,6 +441,10 @@ def wrap_ray_handle(
         lambda actor: None,
         ray_handle,
     )
+    import ray
+
+    # Asked once here, not per call: a process hosts one Ray actor for its whole life.
+    core.is_self = ray.get_runtime_context().get_actor_id() == actor_id
     rt.registry.add(core)
     return core
 
