@@ -1,5 +1,13 @@
-"""Benchmarks: actorio against a bare asyncio-queue actor, measured in one run on one machine.
+"""Benchmarks: actorio against hand-written baselines and peer frameworks, in one run.
 
-Run ``python -m benchmarks`` from the repository root (``--help`` for options). Absolute
-numbers depend on the machine; the ratios to the bare baseline are what to compare over time.
+``python -m benchmarks`` (``--help`` for options; ``pip install -e '.[bench]'`` for the peers)
+runs each workload on each system in a child process of its own, repeats in rotating order,
+and reports medians, each as a ratio to the best hand-written baseline measured in the same
+run on the same loop, plus actorio's targets. Absolute numbers depend on the machine; the
+ratios are what to compare over time.
+
+Layout: ``__main__`` (the command), ``_harness`` (plan, children, medians, ratios), ``_child``
+(one system in one process), ``systems/`` (one adapter per system), ``_users`` (the user
+classes every system runs), ``workloads`` (what is measured) with ``_calls``, ``_memory`` and
+``_startup`` (how), ``_targets``, ``_report`` (table and JSON) and ``_chart`` (PNG).
 """

@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: measure, print the table, write the JSON record.
+"""``python -m benchmarks``: measure, print the table and the targets, write JSON and PNG.
 
 The exit status is 0 even when a target is missed: this is a measurement, not a test. It is 1
 only when a system failed to run.
@@ -7,20 +7,23 @@ only when a system failed to run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ._harness import LOOP_KINDS, Config, run_all
-from ._report import format_table, write_json
+from . import _chart, _harness, _report, _targets
+from ._config import FULL, LOOP_KINDS, QUICK
+from .systems import SYSTEMS
+from .workloads import WORKLOADS
 
-_FULL = {"n": 100_000, "repeat": 5, "warmup": 2_000}
-_QUICK = {"n": 20_000, "repeat": 2, "warmup": 500}  # CI smoke: a few seconds
+RESULTS = Path(__file__).parent / "results"
 
 
 def _at_least(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text.replace("_", "").replace(",", ""))
         except ValueError:
             value = low - 1
         if value < low:
@@ -30,55 +33,109 @@ def _at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def _loop_kinds(text: str) -> tuple[str, ...]:
-    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
-    unknown = sorted(set(kinds) - set(LOOP_KINDS))
-    if unknown or not kinds:
-        raise argparse.ArgumentTypeError(f"choose from {','.join(LOOP_KINDS)}, got {text!r}")
-    return kinds
+def _names(choices: tuple[str, ...] | list[str]) -> Callable[[str], tuple[str, ...]]:
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(k.strip() for k in text.split(",") if k.strip())
+        unknown = sorted(set(names) - set(choices))
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"choose from {','.join(choices)}, got {text!r}")
+        return names
+
+    return parse
 
 
-def _parse() -> argparse.Namespace:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="actorio vs a bare asyncio-queue actor, on asyncio and uvloop loops.",
+        description="actorio against hand-written baselines and peer frameworks, one child "
+        "process per system; full run: pip install -e '.[bench]' && python -m benchmarks",
     )
-    parser.add_argument("--quick", action="store_true", help="small N, 2 repeats (CI smoke)")
-    parser.add_argument("--repeat", type=_at_least(1), help="repeats per measurement (5)")
-    parser.add_argument("-n", type=_at_least(100), help="calls per measurement (100000)")
     parser.add_argument(
-        "--json",
-        type=Path,
-        default=Path(__file__).parent / "results" / "latest.json",
-        help="where to write the JSON record (benchmarks/results/latest.json)",
+        "--quick", action="store_true", help="small N, 2 repeats, no peers (CI smoke, ~1 min)"
+    )
+    parser.add_argument(
+        "--systems",
+        type=_names(list(SYSTEMS)),
+        default=tuple(SYSTEMS),
+        help=f"comma-separated ({','.join(SYSTEMS)})",
+    )
+    parser.add_argument(
+        "--workloads",
+        type=_names(list(WORKLOADS)),
+        default=tuple(WORKLOADS),
+        help=f"comma-separated ({','.join(WORKLOADS)})",
     )
     parser.add_argument(
         "--loops",
-        type=_loop_kinds,
+        type=_names(LOOP_KINDS),
         default=LOOP_KINDS,
         help=f"comma-separated loop kinds ({','.join(LOOP_KINDS)})",
     )
-    return parser.parse_args()
-
-
-def main() -> int:
-    args = _parse()
-    preset = _QUICK if args.quick else _FULL
-    config = Config(
-        n=args.n or preset["n"],
-        repeat=args.repeat or preset["repeat"],
-        warmup=preset["warmup"],
-        loops=args.loops,
+    parser.add_argument("--repeat", type=_at_least(1), help="repeats (5; --quick: 2)")
+    parser.add_argument("-n", type=_at_least(100), help="calls per per-call workload (100000)")
+    parser.add_argument(
+        "--memory-actors",
+        type=_at_least(100),
+        help="idle actors per memory measurement (100000; --quick: 10000)",
     )
-    rows = run_all(config)
-    print(f"\nmedian of {config.repeat} repeats of {config.n:,} calls (warmup {config.warmup:,})")
-    print(format_table(rows))
-    misses = [r for r in rows if r.verdict == "MISS"]
-    for r in misses:
-        print(f"MISS: {r.system} {r.workload} on {r.loop}: ratio {r.ratio:.2f}, target {r.target}")
-    write_json(args.json, config, rows)
-    print(f"\nwrote {args.json}")
-    return 1 if any(r.status.startswith("error") for r in rows) else 0
+    parser.add_argument("--no-peers", action="store_true", help="leave out ray, pykka, xoscar")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=RESULTS / "latest.json",
+        help="where to write the JSON record (benchmarks/results/latest.json)",
+    )
+    parser.add_argument(
+        "--chart",
+        type=Path,
+        default=RESULTS / "latest.png",
+        help="where to write the PNG chart (benchmarks/results/latest.png)",
+    )
+    parser.add_argument(
+        "--hide-modules",
+        type=lambda t: frozenset(t.split(",")),
+        default=frozenset(),
+        metavar="MODULES",
+        help="treat these modules as not installed (tests the skip path)",
+    )
+    return parser.parse_args(argv)
 
 
-raise SystemExit(main())
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    preset = QUICK if args.quick else FULL
+    config = dataclasses.replace(
+        preset,
+        n=args.n or preset.n,
+        repeat=args.repeat or preset.repeat,
+        warmup=min(preset.warmup, (args.n or preset.n) // 10),
+        memory_actors=args.memory_actors or preset.memory_actors,
+    )
+    plan = _harness.make_plan(
+        config,
+        args.systems,
+        args.workloads,
+        args.loops,
+        quick=args.quick,
+        no_peers=args.no_peers,
+        hidden=args.hide_modules,
+    )
+    seconds = _harness.run(plan)
+    verdicts = _targets.judge(plan)
+    machine = _report.machine_info()
+    print(
+        f"\nmedians of {config.repeat} repeats, one child process per system and loop; "
+        f"{seconds:.0f} s"
+    )
+    print(_report.format_table(plan.rows))
+    print("\ntargets")
+    print(_report.format_targets(verdicts))
+    print(f"\n{_report.machine_line(machine)}")
+    _report.write_json(args.json, plan, verdicts, machine, seconds)
+    print(f"wrote {args.json}")
+    print(_chart.draw(args.chart, plan, verdicts, machine))
+    return 1 if any(row.status.startswith("error") for row in plan.rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

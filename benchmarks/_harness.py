@@ -1,136 +1,211 @@
-"""Run every (loop kind, workload, system) combination and reduce the repeats to medians.
+"""Plan the children, run them in rotating order, reduce the repeats to medians and ratios.
 
-Each run gets a fresh event loop (``asyncio.Runner``) and a fresh system adapter, so no run
-inherits another's state. Systems are interleaved within each repeat, in an order that
-rotates from one repeat to the next, so slow drift on a shared machine hits all of them alike.
+A *job* is one child process: one system on one loop kind running a group of workloads
+(memory and startup each get a child of their own). Each repeat runs every job once, in an
+order that rotates from one repeat to the next, so slow drift on a shared machine hits all
+systems alike. Absolute times drift; ratios to a baseline measured in the same run much less.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import statistics
+import subprocess
 import sys
-import traceback
-from collections.abc import Callable
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from .systems import BASELINE, SYSTEMS, System
-from .workloads import WORKLOADS, Workload
+from ._child import MARK
+from ._config import Config, loop_factory, main_loop
+from .systems import BASELINES, SYSTEMS, System
+from .workloads import WORKLOADS
 
-__all__ = ["LOOP_KINDS", "Config", "Row", "run_all"]
+__all__ = ["INSTALL_HINT", "Plan", "Row", "run"]
 
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
-
-LOOP_KINDS = ("asyncio", "uvloop")
-
-
-@dataclass(frozen=True)
-class Config:
-    n: int
-    repeat: int
-    warmup: int
-    loops: tuple[str, ...]
+INSTALL_HINT = "pip install -e '.[bench]'"
+NO_LOOP = "-"  # the loop column of rows that run no loop of ours
 
 
 @dataclass
 class Row:
-    """One (loop, workload, system) line of the report."""
+    """One (workload, system, loop) line of the report."""
 
-    loop: str
     workload: str
     system: str
+    loop: str
     status: str = "ok"
     samples: list[dict[str, float]] = field(default_factory=list)
     median: dict[str, float] = field(default_factory=dict)
     spread: float | None = None
+    baseline: str | None = None
     ratio: float | None = None
-    target: str | None = None
-    verdict: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.workload, self.system, self.loop)
+
+    @property
+    def value(self) -> float | None:
+        return self.median.get(WORKLOADS[self.workload].metric) if self.ok else None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and bool(self.median)
 
 
-def _loop_factory(kind: str) -> LoopFactory | None:
-    """The factory for a loop kind, or None when its package is not installed."""
-    if kind == "asyncio":
-        return asyncio.new_event_loop
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
+@dataclass(frozen=True)
+class Plan:
+    """What to run: the rows (some already settled as skipped or n/a) and the jobs."""
+
+    config: Config
+    loops: tuple[str, ...]
+    main_loop: str
+    rows: list[Row]
+    jobs: list[tuple[str, str, tuple[str, ...]]]
 
 
-def _run_once(
-    system_cls: type[System], workload: Workload, factory: LoopFactory, config: Config
-) -> dict[str, float]:
-    system = system_cls()
-    try:
-        with asyncio.Runner(loop_factory=factory) as runner:
-            return runner.run(workload.run(system, config.n, config.warmup))
-    finally:
-        system.close()
+def _loops_of(cls: type[System], loops: tuple[str, ...], main: str) -> list[str]:
+    if cls.loops == "none":
+        return [NO_LOOP]
+    return list(loops) if cls.loops == "each" else [main]
 
 
-def _progress(text: str, end: str = "") -> None:
-    """One stderr line per repeat, naming each system as it starts (a hang shows where)."""
-    print(text, end=end, file=sys.stderr, flush=True)
+def _skip_reason(
+    cls: type[System], quick: bool, no_peers: bool, hidden: frozenset[str]
+) -> str | None:
+    if cls.peer and quick:
+        return "skipped (quick run)"
+    if cls.peer and no_peers:
+        return "skipped (--no-peers)"
+    missing = [m for m in cls.requires if m in hidden] or cls.missing()
+    if missing:
+        return f"skipped (not installed: {INSTALL_HINT})"
+    if quick and cls.quick_skip:
+        return f"skipped ({cls.quick_skip})"
+    return None
 
 
-def _measure(kind: str, workload: Workload, config: Config) -> list[Row]:
-    rows = [
-        Row(kind, workload.name, name)
-        for name, cls in SYSTEMS.items()
-        if workload.name not in cls.excludes
-    ]
-    factory = _loop_factory(kind)
-    if factory is None:
-        for row in rows:
-            row.status = f"skipped ({kind} not installed)"
-        return rows
-    for row in rows:
-        if not SYSTEMS[row.system].installed():
-            row.status = "skipped (not installed)"
-    active = [row for row in rows if row.status == "ok"]
-    for r in range(config.repeat):
-        _progress(f"{kind} {workload.name} {r + 1}/{config.repeat}:")
-        shift = r % max(len(active), 1)
-        for row in active[shift:] + active[:shift]:
-            if row.status != "ok":
-                continue
-            _progress(f" {row.system}")
-            try:
-                row.samples.append(_run_once(SYSTEMS[row.system], workload, factory, config))
-            except Exception as exc:
-                _progress("", end="\n")
-                traceback.print_exc()
-                row.status = f"error: {type(exc).__name__}: {exc}"
-        _progress("", end="\n")
-    _summarize(rows, workload)
-    return rows
-
-
-def _summarize(rows: list[Row], workload: Workload) -> None:
-    """Medians over the repeats, spread of the compared metric, ratio to the baseline."""
-    for row in rows:
-        if row.status == "ok":
-            row.median = {k: statistics.median(s[k] for s in row.samples) for k in row.samples[0]}
-            values = [s[workload.metric] for s in row.samples]
-            row.spread = (max(values) - min(values)) / row.median[workload.metric]
-    base = next((row for row in rows if row.system == BASELINE and row.status == "ok"), None)
-    if base is None:
-        return
-    for row in rows:
-        if row is base or row.status != "ok":
-            continue
-        row.ratio = row.median[workload.metric] / base.median[workload.metric]
-        if SYSTEMS[row.system].judged:
-            row.target = workload.target_text
-            row.verdict = "PASS" if workload.meets(row.ratio) else "MISS"
-
-
-def run_all(config: Config) -> list[Row]:
-    """Every loop kind, every workload, every system: the rows of the report, in order."""
+def make_plan(
+    config: Config,
+    systems: Iterable[str],
+    workloads: Iterable[str],
+    loops: tuple[str, ...],
+    *,
+    quick: bool = False,
+    no_peers: bool = False,
+    hidden: frozenset[str] = frozenset(),
+) -> Plan:
+    """Rows for every (workload, system, loop); jobs for the rows that are to be measured."""
+    main = main_loop(loops)
+    usable = tuple(k for k in loops if loop_factory(k) is not None)
     rows: list[Row] = []
-    for kind in config.loops:
-        for workload in WORKLOADS.values():
-            rows.extend(_measure(kind, workload, config))
-    return rows
+    jobs: list[tuple[str, str, tuple[str, ...]]] = []
+    chosen = [w for w in WORKLOADS if w in set(workloads)]
+    for name in (s for s in SYSTEMS if s in set(systems)):
+        cls = SYSTEMS[name]
+        skip = _skip_reason(cls, quick, no_peers, hidden)
+        for loop in _loops_of(cls, loops, main):
+            groups: dict[str, list[str]] = {}
+            for workload in chosen:
+                meta = WORKLOADS[workload]
+                if not meta.per_loop and loop not in (main, NO_LOOP):
+                    continue  # one row per system
+                row = Row(workload, name, loop if meta.per_loop else NO_LOOP)
+                rows.append(row)
+                if skip:
+                    row.status = skip
+                elif workload in cls.not_applicable:
+                    row.status = f"n/a ({cls.not_applicable[workload]})"
+                elif loop != NO_LOOP and loop not in usable:
+                    row.status = f"skipped ({loop} not installed)"
+                else:
+                    groups.setdefault(workload if meta.own_child else "calls", []).append(workload)
+            jobs += [(name, loop, tuple(group)) for group in groups.values()]
+    order = {name: i for i, name in enumerate([*WORKLOADS, *SYSTEMS, NO_LOOP, *loops])}
+    rows.sort(key=lambda r: (order[r.workload], order[r.system], order.get(r.loop, 0)))
+    return Plan(config, loops, main, rows, jobs)
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _run_child(
+    system: str, loop: str, workloads: tuple[str, ...], config: Config
+) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "benchmarks._child", "--system", system, "--loop", loop]
+    argv += ["--workloads", ",".join(workloads), *config.to_argv()]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out after 1800 s"}
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(MARK):
+            record: dict[str, Any] = json.loads(line.removeprefix(MARK))["results"]
+            if any("error" in r for r in record.values()):
+                sys.stderr.write(done.stderr[-4000:])
+            return record
+    sys.stderr.write(done.stderr[-4000:])
+    return {"error": f"child exited {done.returncode} with no result"}
+
+
+def measure(plan: Plan) -> float:
+    """Run every job ``repeat`` times; fill the rows' samples. Returns the seconds taken."""
+    by_key = {row.key: row for row in plan.rows}
+    started = time.perf_counter()
+    jobs = list(plan.jobs)
+    for r in range(plan.config.repeat):
+        shift = r % max(len(jobs), 1)
+        for system, loop, workloads in jobs[shift:] + jobs[:shift]:
+            rows = [
+                by_key[(w, system, loop if WORKLOADS[w].per_loop else NO_LOOP)] for w in workloads
+            ]
+            if any(row.status != "ok" for row in rows):
+                continue  # it failed before: do not try again
+            _progress(f"[{r + 1}/{plan.config.repeat}] {system} ({loop}): {', '.join(workloads)}")
+            record = _run_child(system, loop, workloads, plan.config)
+            for row in rows:
+                result = record.get(row.workload, record)
+                if "error" in result:
+                    row.status = f"error: {result['error']}"
+                else:
+                    row.samples.append(result["values"])
+                    row.info = result["info"]
+    return time.perf_counter() - started
+
+
+def _better(workload: str, a: float, b: float) -> bool:
+    return a > b if WORKLOADS[workload].higher_is_better else a < b
+
+
+def summarize(plan: Plan) -> None:
+    """Medians over the repeats, the spread of the compared metric, the ratio to the best
+    baseline of the same workload on the same loop (the main loop for rows with none)."""
+    for row in plan.rows:
+        if row.status == "ok" and row.samples:
+            row.median = {k: statistics.median(s[k] for s in row.samples) for k in row.samples[0]}
+            values = [s[WORKLOADS[row.workload].metric] for s in row.samples]
+            row.spread = (max(values) - min(values)) / abs(statistics.median(values) or 1)
+    best: dict[tuple[str, str], Row] = {}
+    for row in plan.rows:
+        if row.system in BASELINES and row.ok:
+            held = best.get((row.workload, row.loop))
+            if held is None or _better(row.workload, row.value or 0, held.value or 0):
+                best[(row.workload, row.loop)] = row
+    for row in plan.rows:
+        loop = (
+            plan.main_loop if row.loop == NO_LOOP and WORKLOADS[row.workload].per_loop else row.loop
+        )
+        base = best.get((row.workload, loop))
+        if base is not None and row.ok and base.value:
+            row.baseline = f"{base.system} ({base.loop})"
+            row.ratio = (row.value or 0) / base.value
+
+
+def run(plan: Plan) -> float:
+    seconds = measure(plan)
+    summarize(plan)
+    return seconds

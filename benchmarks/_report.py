@@ -1,4 +1,4 @@
-"""The terminal table and the JSON record of one run."""
+"""The terminal table, the targets block and the JSON record of one run."""
 
 from __future__ import annotations
 
@@ -13,22 +13,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from ._harness import Config, Row
+from ._harness import Plan, Row
+from ._targets import Verdict
+from .systems import SYSTEMS
 from .workloads import WORKLOADS
 
-__all__ = ["format_table", "machine_info", "write_json"]
+__all__ = ["format_number", "format_table", "format_targets", "machine_info", "write_json"]
 
-_HEADERS = (
-    "loop",
-    "workload",
-    "system",
-    "median",
-    "detail",
-    "spread",
-    "vs bare",
-    "target",
-    "result",
-)
+PACKAGES = ("actorio", "uvloop", "ray", "pykka", "xoscar", "matplotlib")
 
 
 def _version(package: str) -> str | None:
@@ -53,74 +45,170 @@ def _git_commit() -> str | None:
     return out.stdout.strip()
 
 
+def _proc_field(path: str, key: str) -> str | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
 def machine_info() -> dict[str, Any]:
+    mem = _proc_field("/proc/meminfo", "MemTotal")
     return {
-        "python": sys.version,
+        "cpu": _proc_field("/proc/cpuinfo", "model name") or platform.processor() or None,
+        "cores": os.cpu_count(),
+        "ram_gb": round(int(mem.split()[0]) / 2**20, 1) if mem else None,
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "uvloop": _version("uvloop"),
-        "actorio": _version("actorio"),
+        "packages": {p: _version(p) for p in PACKAGES},
         "git_commit": _git_commit(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if value >= 1000 else f"{value:.2f}"
+def machine_line(machine: dict[str, Any]) -> str:
+    """One line naming the machine, for the table's and the chart's footer."""
+    pkgs = ", ".join(f"{k} {v}" for k, v in machine["packages"].items() if v)
+    return (
+        f"{machine['cpu']}, {machine['cores']} cores, {machine['ram_gb']} GB; "
+        f"{machine['os']}; Python {machine['python']}; {pkgs}; "
+        f"commit {machine['git_commit']}; {machine['date']}"
+    )
+
+
+def format_number(value: float, unit: str) -> str:
+    if unit == "s":
+        return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit == "B/actor":
+        return f"{value:,.0f} B"
+    if unit == "calls/s" or value >= 1000:
+        return f"{value:,.0f} {unit}"
+    return f"{value:.2f} {unit}"
+
+
+def _detail(row: Row) -> str:
+    m, unit = row.median, WORKLOADS[row.workload].unit
+    parts: list[str] = []
+    if "p50_us" in m:
+        parts.append(f"p50 {m['p50_us']:.2f} p99 {m['p99_us']:.2f}")
+    if "serial_s" in m:
+        two, one = format_number(m["wall_s"], "s"), format_number(m["serial_s"], "s")
+        parts.append(f"2 actors {two}, 1 actor {one}")
+    if "per_actor_bytes" in m:
+        parts.append(
+            f"{m['per_actor_bytes']:,.0f} B/actor - {m['user_object_bytes']:,.0f} B user object"
+        )
+    if "best_s" in m:
+        parts.append(f"best {format_number(m['best_s'], unit)}")
+    for key in ("n", "actors"):
+        if key in row.info:
+            parts.append(f"{key}={row.info[key]:,}")
+    return "; ".join(parts)
+
+
+_HEADERS = ("workload", "system", "loop", "median", "spread", "vs best bare", "detail")
 
 
 def _cells(row: Row) -> tuple[str, ...]:
     workload = WORKLOADS[row.workload]
-    if row.status != "ok":
-        return (row.loop, row.workload, row.system, row.status)  # may overflow: kept last
-    main = row.median[workload.metric]
-    detail = " ".join(
-        f"{k.removesuffix('_us')}={_number(v)}"
-        for k, v in row.median.items()
-        if k != workload.metric
+    if not row.ok:
+        return (row.workload, row.system, row.loop, row.status)  # may overflow: kept last
+    ratio = (
+        "baseline"
+        if row.ratio == 1.0 and row.system.startswith("bare")
+        else (f"{row.ratio:.2f}x" if row.ratio is not None else "")
     )
     return (
-        row.loop,
         row.workload,
         row.system,
-        f"{_number(main)} {workload.unit}",
-        detail,
+        row.loop,
+        format_number(row.value or 0.0, workload.unit),
         f"{row.spread:.0%}" if row.spread is not None else "",
-        f"{row.ratio:.3f}" if row.ratio is not None else "",
-        row.target or "",
-        row.verdict or "",
+        ratio,
+        _detail(row),
     )
+
+
+def _align(table: list[tuple[str, ...]], width_of: int) -> list[str]:
+    full = [line for line in table if len(line) == width_of]
+    widths = [max(len(line[i]) for line in full) for i in range(width_of)]
+    out = []
+    for line in table:
+        cells = [c.ljust(w) for c, w in zip(line, widths, strict=False)]
+        out.append("  ".join(cells).rstrip())
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
+
+
+def _skipped_systems(rows: list[Row]) -> dict[str, str]:
+    """Systems skipped as a whole (not installed, quick run): one line each, not one per row."""
+    statuses: dict[str, set[str]] = {}
+    for row in rows:
+        statuses.setdefault(row.system, set()).add(row.status)
+    return {
+        system: next(iter(found))
+        for system, found in statuses.items()
+        if len(found) == 1 and next(iter(found)).startswith("skipped")
+    }
 
 
 def format_table(rows: list[Row]) -> str:
-    """Aligned columns; 'spread' is (max - min) / median of the compared metric over repeats."""
-    table = [_HEADERS, *(_cells(row) for row in rows)]
-    full = [line for line in table if len(line) == len(_HEADERS)]
-    widths = [max(len(line[i]) for line in full) for i in range(len(_HEADERS))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)).rstrip()
-        for line in table
-    ]
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    """Aligned columns, a blank line between workloads. 'spread' is (max - min) / median of
+    the compared value over the repeats; 'vs best bare' is value / the best bare value (of
+    the same loop), so above 1 is slower for times and faster for calls/s and speed-ups."""
+    skipped = _skipped_systems(rows)
+    table: list[tuple[str, ...]] = [_HEADERS]
+    previous = None
+    for row in rows:
+        if row.system in skipped:
+            continue
+        if previous is not None and row.workload != previous:
+            table.append(("",))
+        table.append(_cells(row))
+        previous = row.workload
+    lines = _align(table, len(_HEADERS))
+    lines += [f"{system}: {status}" for system, status in skipped.items()]
     return "\n".join(lines)
 
 
-def write_json(path: Path, config: Config, rows: list[Row]) -> None:
+def format_targets(verdicts: list[Verdict]) -> str:
+    table: list[tuple[str, ...]] = [
+        ("target (actorio-local)", "loop", "measured", "ratio", "limit", "result")
+    ]
+    for v in verdicts:
+        measured = format_number(v.measured, v.unit) if v.measured is not None else ""
+        ratio = f"{v.ratio:.2f}" if v.ratio is not None else ""
+        table.append((v.target, v.loop, measured, ratio, v.limit, v.result))
+    return "\n".join(_align(table, 6))
+
+
+def write_json(
+    path: Path, plan: Plan, verdicts: list[Verdict], machine: dict[str, Any], seconds: float
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {
-        "machine": machine_info(),
-        "config": asdict(config),
-        "workloads": {
-            w.name: {
-                "metric": w.metric,
-                "unit": w.unit,
-                "higher_is_better": w.higher_is_better,
-                "target_ratio": w.target,
+        "machine": machine,
+        "config": {**plan.config.asdict(), "loops": list(plan.loops), "main_loop": plan.main_loop},
+        "duration_s": round(seconds, 1),
+        "workloads": {name: asdict(w) for name, w in WORKLOADS.items()},
+        "systems": {
+            name: {
+                "summary": cls.summary,
+                "peer": cls.peer,
+                "loops": cls.loops,
+                "max_calls": cls.max_calls,
+                "memory_actors": cls.memory_actors,
+                "memory_scope": cls.memory_scope,
             }
-            for w in WORKLOADS.values()
+            for name, cls in SYSTEMS.items()
         },
-        "results": [asdict(row) for row in rows],
+        "results": [asdict(row) for row in plan.rows],
+        "targets": [asdict(v) for v in verdicts],
     }
     path.write_text(json.dumps(record, indent=2) + "\n")

@@ -29,7 +29,7 @@ n = 2_000_000
 one_after_the_other = actorio.get([a.crunch.remote(n), a.crunch.remote(n)])
 side_by_side = actorio.get([a.crunch.remote(n), b.crunch.remote(n)])
 print(f"same results: {one_after_the_other == side_by_side}")
-# The speed-up (about 1.9x on two cores) is measured by `python -m benchmarks.process`;
+# The speed-up (about 1.9x on two cores) is measured by `python -m benchmarks` (cpu_parallel);
 # timing is not printed here so that the output is the same on every machine.
 
 os.kill(pids[0], signal.SIGKILL)  # a crash in one worker...

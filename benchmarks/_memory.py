@@ -1,0 +1,116 @@
+"""Resident memory per idle actor, measured in a child that does nothing else.
+
+Within one child: the resident set after a collection, then after ``n`` plain instances of
+the user's class (kept alive), then after ``n`` idle actors of the same class (each one
+constructed). Bytes per actor minus bytes per plain instance is what the system adds.
+Process-hosted actors count the resident memory of this process and all its descendants
+(shared pages count once per process, as ``ps`` shows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import time
+from pathlib import Path
+
+from ._calls import Result
+from ._config import Config
+from ._users import Idle
+from .systems import AsyncSystem, SyncSystem, System
+
+__all__ = ["memory_async", "memory_sync", "rss"]
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_WARM = 10  # actors made before the first reading: one-time setup is nobody's per-actor cost
+
+
+def _rss_of(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return 0  # the process ended meanwhile
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids += [int(k) for k in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def rss(scope: str = "process") -> int:
+    """Resident bytes of this process, or of it and every process below it."""
+    gc.collect()
+    if scope == "process":
+        return _rss_of(os.getpid())
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += _rss_of(pid)
+        todo += _children(pid)
+    return total
+
+
+def _count(system: System, config: Config) -> int:
+    return system.memory_actors or config.memory_actors
+
+
+def _result(system: System, n: int, plain: int, actors: int) -> Result:
+    per_actor = actors / n
+    per_plain = plain / n
+    values = {
+        "beyond_bytes": per_actor - per_plain,
+        "per_actor_bytes": per_actor,
+        "user_object_bytes": per_plain,
+    }
+    return values, {"actors": n, "scope": system.memory_scope}
+
+
+def _plain(n: int, scope: str) -> tuple[int, list[Idle]]:
+    before = rss(scope)
+    objects = [Idle() for _ in range(n)]
+    return rss(scope) - before, objects
+
+
+async def _until_built(target: int, limit_s: float = 120.0) -> None:
+    """Let the loop run until every actor's constructor has run (they may run lazily)."""
+    deadline = time.monotonic() + limit_s
+    while Idle.built < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"memory: {Idle.built} of {target} actors constructed")
+        await asyncio.sleep(0)
+
+
+async def memory_async(system: AsyncSystem, config: Config) -> Result:
+    n, scope = _count(system, config), system.memory_scope
+    in_process = scope == "process"
+    built = Idle.built
+    warm = await system.idle_actors(_WARM)
+    if in_process:
+        await _until_built(built + _WARM)
+    plain, objects = _plain(n, scope)
+    before, built = rss(scope), Idle.built
+    actors = await system.idle_actors(n)
+    if in_process:
+        await _until_built(built + n)
+    grown = rss(scope) - before
+    del warm, objects, actors
+    return _result(system, n, plain, grown)
+
+
+def memory_sync(system: SyncSystem, config: Config) -> Result:
+    n, scope = _count(system, config), system.memory_scope
+    warm = system.idle_actors(_WARM)
+    plain, objects = _plain(n, scope)
+    before, built = rss(scope), Idle.built
+    actors = system.idle_actors(n)
+    if scope == "process" and Idle.built < built + n:
+        raise RuntimeError(f"memory: {Idle.built - built} of {n} actors constructed")
+    grown = rss(scope) - before
+    del warm, objects, actors
+    return _result(system, n, plain, grown)

@@ -1,0 +1,81 @@
+"""The user's classes: the same code runs on every system, so only the call machinery differs.
+
+Each system wraps these classes the way its users would (``actorio.remote(Counter)``,
+``ray.remote(Counter)``, a pykka or xoscar subclass); none of them is changed for a system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+__all__ = ["NAP_S", "BLOCK_S", "AsyncCounter", "Blocker", "Counter", "Cruncher", "Idle", "Napper"]
+
+NAP_S = 0.01  # async_concurrency: each call sleeps this long on the loop
+BLOCK_S = 0.05  # threaded_blocking: each call blocks its thread this long
+
+
+class Counter:
+    """The trivial method under test: the call machinery is all that is measured."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def inc(self, x: int) -> int:
+        self.n += x
+        return self.n
+
+
+class AsyncCounter:
+    """``Counter`` with an ``async def`` method: the direct-await floor."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def inc(self, x: int) -> int:
+        self.n += x
+        return self.n
+
+
+class Napper:
+    """An async method that waits without holding the loop: concurrency costs only memory."""
+
+    async def nap(self) -> None:
+        await asyncio.sleep(NAP_S)
+
+
+class Blocker:
+    """A sync method that blocks its thread, as a call into a blocking library would."""
+
+    def block(self) -> None:
+        time.sleep(BLOCK_S)
+
+
+def spin(loops: int) -> int:
+    """Pure-Python work that holds the GIL throughout."""
+    total = 0
+    for i in range(loops):
+        total += i % 7
+    return total
+
+
+class Cruncher:
+    """CPU-bound calls: only separate processes run two of them at once."""
+
+    def crunch(self, loops: int) -> int:
+        return spin(loops)
+
+
+class Idle:
+    """The idle actor of the memory workload; counts its constructions, so that the
+    measurement can check every actor was really built (constructors may run lazily)."""
+
+    built = 0
+
+    def __init__(self) -> None:
+        self.n = 0
+        Idle.built += 1
+
+    def inc(self, x: int) -> int:
+        self.n += x
+        return self.n

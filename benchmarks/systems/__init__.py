@@ -1,0 +1,32 @@
+"""Every system under test, in table order: the baselines and floors, actorio, the peers."""
+
+from __future__ import annotations
+
+from ._actorio import ActorioLocal, ActorioProcess, ActorioRay
+from ._bare import Bare, BareDeque, Direct
+from ._base import AsyncSystem, LoopFactory, SyncSystem, System
+from ._pipe import Pipe
+from ._pykka import Pykka
+from ._ray import Ray
+from ._xoscar import Xoscar
+
+__all__ = ["BASELINES", "SYSTEMS", "AsyncSystem", "LoopFactory", "SyncSystem", "System"]
+
+SYSTEMS: dict[str, type[System]] = {
+    s.name: s
+    for s in (
+        Bare,
+        BareDeque,
+        Direct,
+        ActorioLocal,
+        ActorioProcess,
+        ActorioRay,
+        Pipe,
+        Ray,
+        Pykka,
+        Xoscar,
+    )
+}
+
+#: Every row is compared with the best of these, measured in the same run on the same loop.
+BASELINES = ("bare", "bare-deque")

@@ -1,0 +1,131 @@
+"""actorio itself, on each of its backends, spelled as in the README."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from .._users import Blocker, Counter, Cruncher, Idle, Napper
+from ._base import AsyncSystem
+
+__all__ = ["ActorioLocal", "ActorioProcess", "ActorioRay"]
+
+
+class ActorioLocal(AsyncSystem):
+    name = "actorio-local"
+    summary = "actorio, in-process: actors hosted on the caller's loop"
+    requires = ("actorio",)
+    #: ``backend=`` for every actor made here.
+    backend: ClassVar[str] = "local"
+
+    def open(self) -> None:
+        import actorio
+
+        self.actorio = actorio
+        self._handles: list[Any] = []
+        opts = {"backend": self.backend}
+        self.Counter = actorio.remote(Counter).options(**opts)
+        self.Napper = actorio.remote(Napper).options(max_concurrency=2000, **opts)
+        self.Blocker = actorio.remote(Blocker).options(max_concurrency=16, **opts)
+        self.Cruncher = actorio.remote(Cruncher).options(**opts)
+        self.Idle = actorio.remote(Idle).options(**opts)
+
+    def _keep(self, handle: Any) -> Any:
+        self._handles.append(handle)
+        return handle
+
+    async def counter(self) -> Callable[[int], Awaitable[int]]:
+        h = self._keep(self.Counter.remote())
+
+        def call(x: int) -> Awaitable[int]:
+            ref: Awaitable[int] = h.inc.remote(x)  # an ObjectRef: an asyncio.Future
+            return ref
+
+        return call
+
+    async def napper(self) -> Callable[[], Awaitable[Any]]:
+        h = self._keep(self.Napper.remote())
+
+        def call() -> Awaitable[Any]:
+            ref: Awaitable[Any] = h.nap.remote()
+            return ref
+
+        return call
+
+    async def blocker(self) -> Callable[[], Awaitable[Any]]:
+        h = self._keep(self.Blocker.remote())
+
+        def call() -> Awaitable[Any]:
+            ref: Awaitable[Any] = h.block.remote()
+            return ref
+
+        return call
+
+    async def cruncher(self) -> Callable[[int], Awaitable[int]]:
+        h = self._keep(self.Cruncher.remote())
+
+        def call(loops: int) -> Awaitable[int]:
+            ref: Awaitable[int] = h.crunch.remote(loops)
+            return ref
+
+        return call
+
+    async def idle_actors(self, n: int) -> list[Any]:
+        handles = [self.Idle.remote() for _ in range(n)]
+        if self.backend != "local":  # built in a worker: a call proves it
+            for h in handles:
+                await h.inc.remote(0)
+        # In-process, constructors run as each actor's first message, on this loop: the memory
+        # workload lets the loop run until Idle.built says every one has been built.
+        return handles
+
+    def bridge(self) -> Callable[[int], int]:
+        if not self.actorio.is_initialized():  # Ray's runtime is up since open()
+            self.actorio.init(loop_factory=self.loop_factory)
+        h = self._keep(self.Counter.remote())
+        get = self.actorio.get
+
+        def call(x: int) -> int:
+            result: int = get(h.inc.remote(x))
+            return result
+
+        return call
+
+    def after(self) -> None:
+        self._handles.clear()
+        self.actorio.shutdown()
+
+
+class ActorioProcess(ActorioLocal):
+    name = "actorio-process"
+    summary = 'actorio, backend="process": one worker process per actor'
+    backend = "process"
+    loops = "main"
+    max_calls = 10_000
+    memory_actors = 4
+    memory_scope = "tree"
+
+
+class ActorioRay(ActorioLocal):
+    name = "actorio-ray"
+    summary = 'actorio, backend="ray": the same program on a local Ray'
+    requires = ("actorio", "ray")
+    backend = "ray"
+    loops = "main"
+    max_calls = 2_000
+    memory_actors = 4
+    memory_scope = "tree"
+    quick_skip = "quick run: starting Ray takes seconds"
+
+    def open(self) -> None:
+        super().open()
+        self.actorio.init(backend="ray", num_cpus=2, include_dashboard=False, log_to_driver=False)
+
+    def after(self) -> None:
+        """Kill this workload's actors but keep Ray up: restarting it costs seconds."""
+        for h in self._handles:
+            self.actorio.kill(h)
+        self._handles.clear()
+
+    def close(self) -> None:
+        self.actorio.shutdown()

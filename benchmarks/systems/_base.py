@@ -1,0 +1,122 @@
+"""What every system adapter offers the workloads, in one of two styles.
+
+An *async* system is driven from coroutines on an event loop the child builds (``await`` on
+what a call returns); a *sync* system is driven from plain threads, with the system's own
+blocking ``get`` (``ray.get``, a pykka future's ``get()``). Each is spelled the way its users
+write it. Every adapter hands out its calls wrapped in one closure, so the wrapper costs the
+same everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Literal
+
+__all__ = ["AsyncSystem", "LoopFactory", "SyncSystem", "System"]
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+class System:
+    """One way of hosting the user's classes as actors; one instance lives in one child."""
+
+    name: ClassVar[str]
+    #: One line for the report: what this system is.
+    summary: ClassVar[str]
+    #: Modules that must be importable, else the system is reported as skipped.
+    requires: ClassVar[tuple[str, ...]] = ()
+    #: A peer framework, installed by the bench extra (left out by --quick and --no-peers).
+    peer: ClassVar[bool] = False
+    #: "each": measured on every loop kind; "main": on the main loop only (its cost is not the
+    #: loop's); "none": driven from threads, no loop of ours.
+    loops: ClassVar[Literal["each", "main", "none"]] = "each"
+    #: A cap on the calls of a per-call workload, for systems whose calls cost milliseconds.
+    max_calls: ClassVar[int | None] = None
+    #: How many idle actors the memory workload makes (None: the configured number).
+    memory_actors: ClassVar[int | None] = None
+    #: Whose resident memory counts: this process, or it and every process below it.
+    memory_scope: ClassVar[Literal["process", "tree"]] = "process"
+    #: Workloads the system cannot express, with the reason printed in their row.
+    not_applicable: ClassVar[Mapping[str, str]] = {}
+    #: Why --quick leaves the system out, if it does.
+    quick_skip: ClassVar[str | None] = None
+
+    def __init__(self, loop_factory: LoopFactory | None) -> None:
+        #: Builds the loop of this run's loop kind (None for systems without a loop).
+        self.loop_factory = loop_factory
+
+    @classmethod
+    def missing(cls) -> list[str]:
+        """The required modules that are not installed."""
+        return [m for m in cls.requires if importlib.util.find_spec(m) is None]
+
+    def open(self) -> None:
+        """Once per child, before any workload, outside any loop (imports, cluster start)."""
+
+    def after(self) -> None:
+        """After each workload, once its loop (if any) has closed: release what it made."""
+
+    def close(self) -> None:
+        """Once per child, after the last workload."""
+
+    def bridge(self) -> Callable[[int], int]:
+        """A counter called from plain sync code with no loop in the calling thread."""
+        raise NotImplementedError
+
+
+class AsyncSystem(System):
+    """Driven from coroutines: each factory runs on the child's loop and returns callables
+    whose result is awaited."""
+
+    async def counter(self) -> Callable[[int], Awaitable[int]]:
+        raise NotImplementedError
+
+    async def napper(self) -> Callable[[], Awaitable[Any]]:
+        """An actor whose ``async def nap`` runs up to 2,000 calls at once."""
+        raise NotImplementedError
+
+    async def blocker(self) -> Callable[[], Awaitable[Any]]:
+        """An actor whose blocking ``block`` runs on 16 threads at once."""
+        raise NotImplementedError
+
+    async def cruncher(self) -> Callable[[int], Awaitable[int]]:
+        raise NotImplementedError
+
+    async def idle_actors(self, n: int) -> list[Any]:
+        """``n`` actors of :class:`~benchmarks._users.Idle`, constructed, holding no call."""
+        raise NotImplementedError
+
+    async def settle(self) -> None:
+        """End of a workload, still on its loop (close pools that belong to the loop)."""
+
+
+class SyncSystem(System):
+    """Driven from plain threads: factories return submit functions whose refs ``get``
+    resolves, blocking."""
+
+    loops = "none"
+
+    def counter(self) -> Callable[[int], Any]:
+        raise NotImplementedError
+
+    def napper(self) -> Callable[[], Any]:
+        raise NotImplementedError
+
+    def blocker(self) -> Callable[[], Any]:
+        raise NotImplementedError
+
+    def cruncher(self) -> Callable[[int], Any]:
+        raise NotImplementedError
+
+    def idle_actors(self, n: int) -> list[Any]:
+        raise NotImplementedError
+
+    def get(self, ref: Any) -> Any:
+        """The system's own blocking wait for one result."""
+        raise NotImplementedError
+
+    def get_all(self, refs: list[Any]) -> list[Any]:
+        """The system's own blocking wait for many results."""
+        raise NotImplementedError

@@ -1,0 +1,91 @@
+"""The benchmark suite, run for real with tiny sizes: it must not rot between full runs.
+
+Each run is ``python -m benchmarks`` in a subprocess, exactly as a developer runs it, with
+children of its own; the checks read the JSON record it writes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+INSTALL_HINT = "skipped (not installed: pip install -e '.[bench]')"
+
+
+def _bench(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    out = tmp_path / "bench.json"
+    argv = [sys.executable, "-m", "benchmarks", "--json", str(out)]
+    argv += ["--chart", str(tmp_path / "bench.png"), *args]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done, json.loads(out.read_text())
+
+
+def _rows(record: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(r["workload"], r["system"], r["loop"]): r for r in record["results"]}
+
+
+@pytest.mark.timeout(120)
+def test_a_tiny_run_measures_compares_and_judges(tmp_path: Path) -> None:
+    done, record = _bench(
+        tmp_path,
+        "--systems", "bare,bare-deque,actorio-local,pykka",
+        "--workloads", "pingpong,sync_bridge,memory",
+        "--loops", "asyncio",
+        "-n", "400",
+        "--repeat", "2",
+        "--memory-actors", "2000",
+        "--hide-modules", "pykka",
+    )  # fmt: skip
+    rows = _rows(record)
+    ping = rows[("pingpong", "actorio-local", "asyncio")]
+    assert ping["status"] == "ok"
+    assert len(ping["samples"]) == 2  # one child per repeat
+    assert set(ping["median"]) == {"mean_us", "p50_us", "p99_us"}
+    assert ping["median"]["mean_us"] > 0
+    assert ping["baseline"] in ("bare (asyncio)", "bare-deque (asyncio)")
+    assert ping["ratio"] > 0
+    bares = [rows[("pingpong", b, "asyncio")]["median"]["mean_us"] for b in ("bare", "bare-deque")]
+    best = min(bares)
+    assert ping["ratio"] == pytest.approx(ping["median"]["mean_us"] / best)
+    memory = rows[("memory", "actorio-local", "asyncio")]
+    assert memory["info"]["actors"] == 2000
+    assert memory["median"]["per_actor_bytes"] > memory["median"]["user_object_bytes"] >= 0
+    assert rows[("sync_bridge", "bare", "asyncio")]["median"]["mean_us"] > 0
+    # A peer whose module is missing is reported, not dropped, in the JSON and in the table.
+    for workload in ("pingpong", "sync_bridge", "memory"):
+        assert rows[(workload, "pykka", "-")]["status"] == INSTALL_HINT
+    assert f"pykka: {INSTALL_HINT}" in done.stdout
+    targets = {(t["target"], t["loop"]): t for t in record["targets"]}
+    ping_target = targets[("pingpong mean within 1.25x of the best bare", "asyncio")]
+    assert ping_target["result"] in ("PASS", "MISS")
+    assert ping_target["ratio"] == pytest.approx(ping["ratio"])
+    ray_target = targets[("Ray's call (pingpong) >= 100x actorio-local's", "asyncio")]
+    assert ray_target["result"].startswith("not measured")
+    assert record["machine"]["cores"] >= 1
+    assert record["machine"]["packages"]["actorio"]
+    assert record["config"]["n"] == 400
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:  # pragma: no cover - matplotlib is in the test extra
+        assert "chart skipped" in done.stdout
+
+
+def test_quick_leaves_peers_out_and_says_why(tmp_path: Path) -> None:
+    """Nothing here is measured: every row is settled before any child would start."""
+    done, record = _bench(
+        tmp_path, "--quick", "--systems", "direct,ray,pykka,xoscar", "--workloads", "pipelined"
+    )
+    rows = _rows(record)
+    assert rows[("pipelined", "ray", "-")]["status"] == "skipped (quick run)"
+    assert rows[("pipelined", "xoscar", "uvloop")]["status"] == "skipped (quick run)"
+    assert rows[("pipelined", "direct", "asyncio")]["status"].startswith("n/a (")
+    assert "ray: skipped (quick run)" in done.stdout
+    assert record["config"]["memory_actors"] == 10_000
