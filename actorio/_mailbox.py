@@ -47,8 +47,11 @@ class Lane:
 
     ``scheduled`` is True while someone is responsible for draining the lane: a drain callback
     is pending, the lane is full (a finishing call drains it), paused on ref arguments (their
-    resolution drains it), or the actor is not constructed yet (construction drains it). It
-    only goes back to False under the actor's lock, when the queue is seen empty.
+    resolution drains it), or the actor is not constructed yet (construction drains it). The
+    drain clears it when it finds the queue empty, then looks at the queue again: a
+    submitter from another thread appends before reading it (under the actor's lock, which
+    also orders it with death), so either the drain sees the new call or the submitter sees
+    False and schedules a drain.
     """
 
     __slots__ = ("draining", "limit", "paused", "queue", "running", "scheduled")

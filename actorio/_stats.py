@@ -47,11 +47,12 @@ class CallStats:
         self.completed += 1
         self.ring().append(latency)
 
-    def error(self, latency: float, method: str, exc: BaseException | None) -> None:
+    def error(self, latency: float | None, method: str, exc: BaseException | None) -> None:
         """A failed call (``exc``: what its caller gets, a TaskError usually); None for a
-        cancellation, which is counted but not listed."""
+        cancellation, which is counted but not listed. ``latency`` None: not timed."""
         self.failed += 1
-        self.ring().append(latency)
+        if latency is not None:
+            self.ring().append(latency)
         if exc is not None:
             if self.errors is None:
                 self.errors = deque(maxlen=_ERRORS)
