@@ -41,7 +41,8 @@ def _lines(workload: str, rows: list[Row], plan: Plan) -> list[tuple[float, str,
     base = [r for r in rows if r.system in BASELINES and r.loop in (plan.main_loop, NO_LOOP)]
     if base:
         best = (max if meta.higher_is_better else min)(base, key=lambda r: r.value or 0.0)
-        lines.append((best.value or 0.0, f"best bare ({best.loop})", "#555555", "--"))
+        where = "" if best.loop == NO_LOOP else f" ({best.loop})"
+        lines.append((best.value or 0.0, f"best bare{where}", "#555555", "--"))
     if meta.ideal is not None:
         lines.append((meta.ideal, "ideal", "#2ca02c", ":"))
     for target in TARGETS:
@@ -86,13 +87,18 @@ def _panel(ax: Any, workload: str, plan: Plan) -> None:
     for x, label, color, style in lines:
         ax.axvline(x, color=color, linestyle=style, linewidth=1, label=label)
     if lines:
-        ax.legend(fontsize=6, loc="lower right")
+        ax.legend(fontsize=6, loc="best", framealpha=0.9)
     right = max(every) * (8 if ax.get_xscale() == "log" else 1.35)
     ax.set_xlim(right=right)
     ax.tick_params(axis="x", labelsize=7)
-    hidden = [f"{_label(r)}: {r.status.split(' (')[0]}" for r in rows if not r.ok]
-    if hidden:
-        ax.set_xlabel("not shown: " + ", ".join(hidden), fontsize=5, wrap=True)
+    hidden: dict[str, list[str]] = {}
+    for r in rows:
+        names = hidden.setdefault(r.status.split(" ")[0].rstrip(":"), [])
+        if not r.ok and r.system not in names:
+            names.append(r.system)
+    text = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in hidden.items() if names)
+    if text:
+        ax.set_xlabel(f"not shown ({text})", fontsize=6)
 
 
 def draw(path: Path, plan: Plan, verdicts: list[Verdict], machine: dict[str, Any]) -> str:

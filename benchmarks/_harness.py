@@ -165,7 +165,8 @@ def measure(plan: Plan) -> float:
             ]
             if any(row.status != "ok" for row in rows):
                 continue  # it failed before: do not try again
-            _progress(f"[{r + 1}/{plan.config.repeat}] {system} ({loop}): {', '.join(workloads)}")
+            where = rows[0].loop
+            _progress(f"[{r + 1}/{plan.config.repeat}] {system} ({where}): {', '.join(workloads)}")
             record = _run_child(system, loop, workloads, plan.config)
             for row in rows:
                 result = record.get(row.workload, record)
