@@ -8,7 +8,6 @@ loop as the actor's first message, so ``.remote()`` never waits for it.
 from __future__ import annotations
 
 import itertools
-import threading
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from ._handle import ActorHandle, handle_for
@@ -80,8 +79,7 @@ class ActorClass(Generic[T, P]):
                 limit,
                 loop,
                 namespace,
-                threading.Lock(),
-                rt.registry.release,
+                rt.registry.on_death,
             )
             rt.registry.add(actor)
             fresh.append(actor)

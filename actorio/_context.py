@@ -17,7 +17,8 @@ __all__ = ["call_chain", "current_actor", "current_loop"]
 #: The local actor whose method is running (an ``actorio.backends._local.LocalActor``), if any.
 current_actor: ContextVar[Any] = ContextVar("actorio_current_actor", default=None)
 
-#: The loop that hosts the running actor or task; used by code running in worker threads.
+#: The loop that hosts the running task; used by code running in worker threads. (Inside an
+#: actor it is unset: the actor's loop is ``current_actor``'s.)
 current_loop: ContextVar[AbstractEventLoop | None] = ContextVar(
     "actorio_current_loop", default=None
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, cast
 
 from ._ref import ObjectRef, deliver, deliver_error, new_ref, set_exception
 from ._spec import CallOptions, MethodSpec
@@ -42,6 +42,11 @@ class CallExtra:
 Call = tuple[MethodSpec, tuple[Any, ...], dict[str, Any], Any, CallExtra | None]
 
 
+#: The queue of a lane with no deque yet: empty, so reading it works as for an empty deque;
+#: appending fails loudly, so a call can never be dropped into it (use Lane.open()).
+_NO_CALLS: deque[Call] = cast("deque[Call]", ())
+
+
 class Lane:
     """A FIFO of calls that share one concurrency limit.
 
@@ -57,12 +62,28 @@ class Lane:
     __slots__ = ("draining", "limit", "paused", "queue", "running", "scheduled")
 
     def __init__(self, limit: int) -> None:
-        self.queue: deque[Call] = deque()
+        self.queue: deque[Call] = _NO_CALLS  # read freely; append only through open()
         self.limit = limit
         self.running = 0
         self.scheduled = True  # until the constructor has run
         self.paused = False
         self.draining = False  # a drain callback runs (so does an inline call, seen elsewhere)
+
+    def open(self) -> deque[Call]:
+        """The lane's deque, made on first use: an empty deque already holds a 64-slot block
+        (~0.6 KB), which would be most of what an idle actor costs."""
+        queue = self.queue
+        if queue is _NO_CALLS:
+            queue = self.queue = deque()
+        return queue
+
+    def take_all(self) -> list[Call]:
+        """Take every queued call out. The deque stays: fast-path closures hold it."""
+        queue = self.queue
+        calls = list(queue)
+        if calls:
+            queue.clear()
+        return calls
 
 
 def make_refs(

@@ -15,7 +15,46 @@ from typing import Any
 from .backends import ActorCore
 from .exceptions import ActorNameTakenError
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "WeakActors"]
+
+
+class WeakActors:
+    """Actors by id, held weakly, for the state API and for finding an actor by id.
+
+    Not a ``WeakValueDictionary``: that makes one keyed weakref (88 B) per actor, while a
+    plain ``weakref.ref`` is shared with the one each actor's context holds already. Dead
+    entries are swept when the dict has doubled since the last sweep (amortised O(1)).
+    """
+
+    __slots__ = ("_refs", "_sweep_at")
+
+    def __init__(self) -> None:
+        self._refs: dict[str, weakref.ref[Any]] = {}
+        self._sweep_at = 1024
+
+    def __setitem__(self, actor_id: str, actor: Any) -> None:
+        refs = self._refs
+        if len(refs) >= self._sweep_at:
+            for key, ref in list(refs.items()):
+                if ref() is None and refs.get(key) is ref:
+                    del refs[key]
+            self._sweep_at = max(1024, 2 * len(refs))
+        refs[actor_id] = weakref.ref(actor)
+
+    def get(self, actor_id: str) -> Any:
+        ref = self._refs.get(actor_id)
+        return None if ref is None else ref()
+
+    def pop(self, actor_id: str, default: Any = None) -> Any:
+        ref = self._refs.pop(actor_id, None)
+        actor = None if ref is None else ref()
+        return default if actor is None else actor
+
+    def values(self) -> list[Any]:
+        return [a for ref in list(self._refs.values()) if (a := ref()) is not None]
+
+    def clear(self) -> None:
+        self._refs.clear()
 
 
 class Registry:
@@ -23,9 +62,11 @@ class Registry:
         self.lock = threading.RLock()
         self._named: dict[tuple[str, str], ActorCore] = {}
         #: every live actor, weakly: anonymous actors die with their last handle
-        self.actors: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+        self.actors = WeakActors()
         #: the latest dead actors, kept so the state API can still show how they ended
         self.dead: deque[Any] = deque(maxlen=100)
+        #: what each actor calls when it dies: one bound method shared by all (64 B each else)
+        self.on_death: Callable[[ActorCore], None] = self.release
 
     def add(self, actor: Any) -> None:
         self.actors[actor.actor_id] = actor

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ._context import current_loop
+from ._context import current_actor, current_loop
 from ._registry import Registry
 from ._spec import check_backend
 from ._watchdog import Watchdog
@@ -116,6 +116,10 @@ class Runtime:
         if loop is not None:
             return loop
         loop = current_loop.get()
+        if loop is None:  # in a worker thread of an actor: its loop
+            me = current_actor.get()
+            actor = me() if me is not None else None
+            loop = actor.loop if actor is not None else None
         if loop is not None and not loop.is_closed():
             return loop
         return self.background_loop()

@@ -28,10 +28,9 @@ class LocalBackend:
         limit: int,
         loop: asyncio.AbstractEventLoop,
         namespace: str,
-        lock: Any,
         on_death: Callable[[Any], None],
     ) -> LocalActor:
-        return LocalActor(actor_id, spec, options, mode, limit, loop, namespace, lock, on_death)
+        return LocalActor(actor_id, spec, options, mode, limit, loop, namespace, on_death)
 
     def submit_task(
         self,

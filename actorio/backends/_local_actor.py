@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import weakref
 from asyncio import InvalidStateError
@@ -33,7 +34,7 @@ from threading import get_ident
 from time import perf_counter
 from typing import Any
 
-from .._context import call_chain, current_actor, current_loop
+from .._context import call_chain, current_actor
 from .._mailbox import Call, CallExtra, Lane, complete, fail, fail_new, first_ref, make_refs
 from .._ref import (
     CycleRef,
@@ -54,7 +55,7 @@ from ..exceptions import (
     TaskError,
 )
 from ._base import ActorExit
-from ._local_life import _ALIVE, _PENDING, _STOPPING, Lifecycle, died
+from ._local_life import _ALIVE, _PENDING, _STOPPING, Lifecycle, died, lock_for
 
 __all__ = ["LocalActor"]
 
@@ -84,7 +85,6 @@ class LocalActor(Lifecycle):
         limit: int,
         loop: asyncio.AbstractEventLoop,
         namespace: str,
-        lock: Any,
         on_death: Callable[[Any], None],
     ) -> None:
         self.actor_id = actor_id
@@ -95,12 +95,12 @@ class LocalActor(Lifecycle):
         self.instance: Any = None
         self.state = _PENDING
         self.death = None
-        self.default_lane = Lane(limit)
-        self.lanes: dict[str | None, Lane] = {None: self.default_lane}
-        for group, group_limit in options.concurrency_groups.items():
-            self.lanes[group] = Lane(group_limit)
-        self.lanes[_BUILTIN_LANE] = Lane(1 << 30)
-        self.lock = lock
+        # The lanes in a tuple, found by name through a dict shared by every actor with the
+        # same groups (a dict each would be 224 B of every idle actor's footprint).
+        groups = options.concurrency_groups
+        self.lane_index = _lane_index(tuple(groups))
+        self.lanes = (Lane(limit), *(Lane(n) for n in groups.values()), Lane(1 << 30))
+        self.lock = lock_for(self)
         self.name = options.name
         self.namespace = namespace
         # The actor's own context: methods see themselves as current (weakly, so the context
@@ -109,10 +109,10 @@ class LocalActor(Lifecycle):
         # inline methods run inside it at no per-call cost. It starts empty: an actor does not
         # inherit its creator's context variables (a web request's, say).
         self.ctx = contextvars.Context()
-        self.ctx.run(_enter, weakref.ref(self), loop)
+        self.ctx.run(_enter, weakref.ref(self))
         self.executor: ThreadPoolExecutor | None = None
         if mode == "threaded":
-            workers = sum(lane.limit for g, lane in self.lanes.items() if g != _BUILTIN_LANE)
+            workers = sum(lane.limit for lane in self.lanes[:-1])  # all but the builtin lane
             self.executor = ThreadPoolExecutor(workers, thread_name_prefix=f"actorio-{spec.name}")
         #: calls running as tasks or on threads: id(call) -> (lane, call, task or None)
         self.inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]] = {}
@@ -134,7 +134,7 @@ class LocalActor(Lifecycle):
     ) -> Any:
         """Queue one call from anywhere; the general path behind ``remote``."""
         loop = _running_loop()
-        lane = self.lanes[_BUILTIN_LANE if method.builtin else group]
+        lane = self.lanes[self.lane_index[_BUILTIN_LANE if method.builtin else group]]
         chain = call_chain.get()
         cycle = _cycle(self, lane, method, chain) if chain else None
         if cycle is not None:
@@ -159,7 +159,7 @@ class LocalActor(Lifecycle):
 
         A worker process calls this directly with refs that answer the driver themselves."""
         host = self.loop
-        lane = self.lanes[_BUILTIN_LANE if method.builtin else group]
+        lane = self.lanes[self.lane_index[_BUILTIN_LANE if method.builtin else group]]
         options = options or method.options
         with_refs = has_refs(args, kwargs)
         # extra None is the drain's promise of a plain call (see _mailbox.Call): else carry one
@@ -182,7 +182,7 @@ class LocalActor(Lifecycle):
             if self.state > _ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
-            lane.queue.append(call)
+            lane.open().append(call)
             if not lane.scheduled:
                 lane.scheduled = True
                 host.call_soon(self._drain, lane, context=self.ctx)
@@ -193,7 +193,7 @@ class LocalActor(Lifecycle):
             if self.state > _ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
-            lane.queue.append(call)
+            lane.open().append(call)
             wake = not lane.scheduled
             lane.scheduled = True
         try:
@@ -216,13 +216,14 @@ class LocalActor(Lifecycle):
         (keywords, ref arguments, other threads, several returns, per-call options, calls
         made inside awaited actor calls, a bounded mailbox) goes through :meth:`submit`.
         """
-        lane = self.lanes.get(_BUILTIN_LANE if method.builtin else group)
-        if lane is None:
-            known = sorted(g for g in self.lanes if g not in (None, _BUILTIN_LANE))
+        index = self.lane_index.get(_BUILTIN_LANE if method.builtin else group)
+        if index is None:
+            known = sorted(g for g in self.lane_index if g not in (None, _BUILTIN_LANE))
             raise InvalidOptionsError(
                 f"{self.describe()} has no concurrency group {group!r}; it has {known}"
             )
-        queue = lane.queue
+        lane = self.lanes[index]
+        queue = lane.open()
         host = self.loop
         check = method.check
         lo, hi = check.bounds
@@ -268,7 +269,7 @@ class LocalActor(Lifecycle):
 
         Calls already cancelled or timed out do not count, even before they have unwound.
         """
-        queued = [c for lane in list(self.lanes.values()) for c in list(lane.queue)]
+        queued = [c for lane in self.lanes for c in list(lane.queue)]
         running = [c for _, c, _ in list(self.inflight.values())]
         return sum(1 for c in queued + running if not _settled(c[3]))
 
@@ -408,7 +409,7 @@ class LocalActor(Lifecycle):
 
     def _park(self, lane: Lane, call: Call, waiting: list[Any]) -> None:
         """Hold the lane (keeping call order) until the call's ref arguments are done."""
-        lane.queue.appendleft(call)
+        lane.open().appendleft(call)
         lane.paused = True
         generation = self.incarnation
 
@@ -564,10 +565,19 @@ def _settled(ref: Any) -> bool:
     return first is not None and first.done()
 
 
-def _enter(actor: weakref.ref[LocalActor], loop: asyncio.AbstractEventLoop) -> None:
+@functools.lru_cache(maxsize=256)
+def _lane_index(groups: tuple[str, ...]) -> dict[str | None, int]:
+    """Where each lane sits in ``LocalActor.lanes``: default, the groups in order, builtin."""
+    index: dict[str | None, int] = {None: 0}
+    index.update((group, i) for i, group in enumerate(groups, 1))
+    index[_BUILTIN_LANE] = len(groups) + 1
+    return index
+
+
+def _enter(actor: weakref.ref[LocalActor]) -> None:
+    # One variable only (current_loop is the actor's loop; call_chain is at its default, ()):
+    # each one set grows the context of every actor.
     current_actor.set(actor)
-    current_loop.set(loop)
-    call_chain.set(())
 
 
 def _cycle(actor: LocalActor, lane: Lane, method: MethodSpec, chain: tuple[Any, ...]) -> str | None:

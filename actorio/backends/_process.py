@@ -96,7 +96,6 @@ class ProcessBackend:
                     1000,
                     loop,
                     "actorio-internal",
-                    threading.Lock(),
                     lambda actor: None,
                 )
                 host.start((), {})

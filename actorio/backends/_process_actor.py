@@ -102,7 +102,6 @@ class ProcessActor(Forwarding):
         limit: int,
         loop: asyncio.AbstractEventLoop,
         namespace: str,
-        lock: Any,
         on_death: Any,
     ) -> None:
         self.actor_id = actor_id
@@ -113,17 +112,17 @@ class ProcessActor(Forwarding):
         self.loop = loop
         self.name = options.name
         self.namespace = namespace
-        self.lock = lock
+        self.lock = threading.Lock()
         self.on_death = on_death
         self.groups = set(options.concurrency_groups)
         self.restarts_left = options.max_restarts
         self.death: ActorDiedError | None = None
         self.pending: dict[int, _Pending] = {}
         self.outbox: deque[_Pending] = deque()  # accepted, not sent yet (waits on ref args)
-        self.monitors: list[ObjectRef[Any]] = []
-        self.room_waiters: list[ObjectRef[Any]] = []
+        self.monitors: tuple[ObjectRef[Any], ...] = ()
+        self.room_waiters: tuple[ObjectRef[Any], ...] = ()
         self.finished = False
-        self.idle_waiters: list[concurrent.futures.Future[None]] = []
+        self.idle_waiters: tuple[concurrent.futures.Future[None], ...] = ()
         self.stopping = False
         self.supervisor: Any = None  # set by a Supervisor: it decides restarts then
         self.forced_restart = False
@@ -406,15 +405,15 @@ class ProcessActor(Forwarding):
         # Always under the lock, after the call left ``pending``: room() checks and registers
         # under it too, so a waiter either sees the room or is seen here.
         with self.lock:
-            waiters, self.room_waiters = self.room_waiters, []
+            waiters, self.room_waiters = self.room_waiters, ()
         for ref in waiters:
             _deliver_value(ref, None)
 
     def _notify(self) -> None:
         with self.lock:
             self.finished = True
-            monitors, self.monitors = self.monitors, []
-            idle, self.idle_waiters = self.idle_waiters, []
+            monitors, self.monitors = self.monitors, ()
+            idle, self.idle_waiters = self.idle_waiters, ()
         self._wake_room()
         for ref in monitors:
             _deliver_value(ref, self.death)

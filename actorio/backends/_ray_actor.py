@@ -67,7 +67,6 @@ class RayActor(Forwarding):
         limit: int,
         loop: asyncio.AbstractEventLoop,
         namespace: str,
-        lock: Any,
         on_death: Any,
         ray_handle: Any = None,
     ) -> None:
@@ -79,14 +78,14 @@ class RayActor(Forwarding):
         self.loop = loop
         self.name = options.name
         self.namespace = namespace
-        self.lock = lock
+        self.lock = threading.Lock()
         self.on_death = on_death
         self.ray_handle = ray_handle
         self.death: ActorDiedError | None = None
         self.finished = False
-        self.monitors: list[Any] = []
-        self.room_waiters: list[Any] = []
-        self.idle_waiters: list[concurrent.futures.Future[None]] = []
+        self.monitors: tuple[Any, ...] = ()
+        self.room_waiters: tuple[Any, ...] = ()
+        self.idle_waiters: tuple[concurrent.futures.Future[None], ...] = ()
         self.stopping = False
         self.pending: dict[int, float] = {}  # id(ref) -> when the call was made
         self.stats = CallStats()
@@ -262,7 +261,7 @@ class RayActor(Forwarding):
         self._check_idle()
         if self.room_waiters:
             with self.lock:
-                waiters, self.room_waiters = self.room_waiters, []
+                waiters, self.room_waiters = self.room_waiters, ()
             for w in waiters:
                 w.get_loop().call_soon_threadsafe(_settle, w, None)
 
@@ -350,9 +349,9 @@ class RayActor(Forwarding):
                 return
             self.death = self.death or err
             self.finished = True
-            monitors, self.monitors = self.monitors, []
-            idle, self.idle_waiters = self.idle_waiters, []
-            rooms, self.room_waiters = self.room_waiters, []
+            monitors, self.monitors = self.monitors, ()
+            idle, self.idle_waiters = self.idle_waiters, ()
+            rooms, self.room_waiters = self.room_waiters, ()
         for ref in monitors + rooms:
             value = self.death if ref in monitors else None
             try:
@@ -437,7 +436,6 @@ def wrap_ray_handle(
         limit,
         rt.host_loop(),
         namespace,
-        threading.Lock(),
         lambda actor: None,
         ray_handle,
     )
