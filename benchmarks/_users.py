@@ -9,7 +9,18 @@ from __future__ import annotations
 import asyncio
 import time
 
-__all__ = ["NAP_S", "BLOCK_S", "AsyncCounter", "Blocker", "Counter", "Cruncher", "Idle", "Napper"]
+__all__ = [
+    "BLOCK_S",
+    "NAP_S",
+    "AsyncCounter",
+    "Blocker",
+    "Counter",
+    "Cruncher",
+    "Idle",
+    "Napper",
+    "spin",
+    "spun",
+]
 
 NAP_S = 0.01  # async_concurrency: each call sleeps this long on the loop
 BLOCK_S = 0.05  # threaded_blocking: each call blocks its thread this long
@@ -40,15 +51,17 @@ class AsyncCounter:
 class Napper:
     """An async method that waits without holding the loop: concurrency costs only memory."""
 
-    async def nap(self) -> None:
+    async def nap(self) -> float:
         await asyncio.sleep(NAP_S)
+        return NAP_S  # checked by the workload: the call really ran
 
 
 class Blocker:
     """A sync method that blocks its thread, as a call into a blocking library would."""
 
-    def block(self) -> None:
+    def block(self) -> float:
         time.sleep(BLOCK_S)
+        return BLOCK_S  # checked by the workload: the call really ran
 
 
 def spin(loops: int) -> int:
@@ -57,6 +70,12 @@ def spin(loops: int) -> int:
     for i in range(loops):
         total += i % 7
     return total
+
+
+def spun(loops: int) -> int:
+    """What :func:`spin` returns, without the work: to check results outside the timing."""
+    cycles, rest = divmod(loops, 7)
+    return cycles * 21 + rest * (rest - 1) // 2
 
 
 class Cruncher:
