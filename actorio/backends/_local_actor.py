@@ -424,20 +424,21 @@ class LocalActor(Lifecycle):
         when_all_done(waiting, self.loop, resume)
 
     def _start_task(self, lane: Lane, call: Call) -> None:
-        ref, extra = call[3], call[4]
-        if isinstance(ref, ObjectRef) and dropped(ref):
+        ref = call[3]
+        if ref.done() if type(ref) is ObjectRef else isinstance(ref, ObjectRef) and dropped(ref):
             return  # cancelled before it started
         lane.running += 1
-        ctx = self.ctx.copy()
-        chain = extra.chain if extra is not None else ()
-        ctx.run(call_chain.set, (*chain, (self, lane, ref)))
-        task = self.loop.create_task(self._run_async(lane, call, self.incarnation), context=ctx)
+        coro = self._run_async(lane, call, self.incarnation)
+        task = self.loop.create_task(coro, context=self.ctx.copy())
         self.inflight[id(call)] = (lane, call, task)
         if isinstance(ref, ObjectRef):
             ref._actorio_work = _TaskWork(self, id(call), task)  # cancelling the ref reaches it
 
     async def _run_async(self, lane: Lane, call: Call, generation: int) -> None:
-        method, args, kwargs, ref, _ = call
+        method, args, kwargs, ref, extra = call
+        # The chain of awaited calls this one belongs to (for DeadlockError), in the task's
+        # own copy of the actor's context.
+        call_chain.set((*(extra.chain if extra is not None else ()), (self, lane, ref)))
         started = perf_counter()
         try:
             result = await method.fn(self.instance, *args, **kwargs)
@@ -455,9 +456,18 @@ class LocalActor(Lifecycle):
             raise
         else:
             self.stats.ok(perf_counter() - started)
-            complete(ref, result, self.loop, self.qualname(method))
+            self._deliver(ref, result, method)
         finally:
             self.call_finished(lane, call, generation)
+
+    def _deliver(self, ref: Any, result: Any, method: MethodSpec) -> None:
+        """Set a finished call's result: directly on a plain ref of this loop (the usual),
+        else through ``complete`` (other loops, several refs)."""
+        if type(ref) is ObjectRef and ref._loop is self.loop:
+            if not ref.done():
+                ref.set_result(result)
+        else:
+            complete(ref, result, self.loop, self.qualname(method))
 
     def _start_thread(self, lane: Lane, call: Call) -> None:
         lane.running += 1
@@ -507,7 +517,7 @@ class LocalActor(Lifecycle):
                     self._call_failed(method, ref, error, elapsed)
             else:
                 self.stats.ok(elapsed)
-                complete(ref, result, self.loop, self.qualname(method))
+                self._deliver(ref, result, method)
         self.call_finished(lane, call, generation)
 
     def _expire(self, ref: Any, timeout: float) -> None:

@@ -190,7 +190,8 @@ class Lifecycle(Watchable):
         lane.running -= 1
         if lane.scheduled and (self.state == _ALIVE or self.state == _STOPPING):
             self._drain(lane)  # room again; drain also clears 'scheduled' if nothing is left
-        self.lane_idle()
+        if self.idle_waiters or self.options.max_pending_calls >= 0:
+            self.lane_idle()
 
     def lane_idle(self) -> None:
         """Wake whoever waits for room in the mailbox or for the actor to be idle."""
