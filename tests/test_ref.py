@@ -423,6 +423,22 @@ def test_ref_of_running_call_as_actor_argument_threading_event() -> None:
     assert actorio.get(after, timeout=WAIT) == 7
 
 
+async def test_loop_ref_read_from_another_loop_through_future() -> None:
+    # A ref made on a loop is awaited there (asyncio's own await, no per-call detour);
+    # another loop reads it through ref.future(), as it would any thread-safe future.
+    c = Counter.remote()
+    ref = c.add.remote(5)
+    assert type(ref) is ObjectRef
+
+    def other_loop() -> int:
+        async def read() -> int:
+            return await asyncio.wrap_future(ref.future())
+
+        return asyncio.run(read())
+
+    assert await asyncio.wait_for(asyncio.to_thread(other_loop), WAIT) == 5
+
+
 async def test_foreign_pending_ref_as_actor_argument() -> None:
     gate = threading.Event()
     c = Counter.remote()
