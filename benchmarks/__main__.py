@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         no_peers=args.no_peers,
         hidden=args.hide_modules,
     )
-    seconds = _harness.run(plan)
+    log = args.json.with_suffix(".errors.log")
+    log.unlink(missing_ok=True)
+    seconds = _harness.run(plan, log)
     verdicts = _targets.judge(plan)
     machine = _report.machine_info()
     print(
@@ -134,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     _report.write_json(args.json, plan, verdicts, machine, seconds)
     print(f"wrote {args.json}")
     print(_chart.draw(args.chart, plan, verdicts, machine))
-    return 1 if any(row.status.startswith("error") for row in plan.rows) else 0
+    if any(row.errors for row in plan.rows):
+        print(f"some runs failed: their errors are in the JSON and their stderr in {log}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -55,27 +55,37 @@ def _run_one(system: System, workload: str, config: Config) -> Result:
         system.after()
 
 
+def _error(exc: BaseException, where: str = "") -> dict[str, str]:
+    traceback.print_exc()
+    return {"error": f"{where}{type(exc).__name__}: {str(exc)[:500]}"}
+
+
 def run(name: str, loop: str, workloads: list[str], config: Config) -> dict[str, Any]:
-    """Every workload in turn; a failing one is reported and the others still run."""
-    results: dict[str, Any] = {}
-    system: System | None = None
+    """Every workload in turn; a failing one is reported and the others still run. A system
+    that fails to start fails every workload with that cause."""
+    if workloads == ["startup"]:  # a whole program of its own: no system to start here
+        try:
+            values, info = _startup.measure(name)
+            results: dict[str, Any] = {"startup": {"values": values, "info": info}}
+        except Exception as exc:
+            results = {"startup": _error(exc)}
+        return {"system": name, "loop": loop, "pid": os.getpid(), "results": results}
+    system = SYSTEMS[name](loop_factory(loop))
+    try:
+        system.open()
+    except Exception as exc:
+        failed = _error(exc, "could not start: ")
+        return {"system": name, "loop": loop, "results": dict.fromkeys(workloads, failed)}
+    results = {}
     try:
         for workload in workloads:
             try:
-                if workload == "startup":
-                    values, info = _startup.measure(name)
-                else:
-                    if system is None:
-                        system = SYSTEMS[name](loop_factory(loop))
-                        system.open()
-                    values, info = _run_one(system, workload, config)
+                values, info = _run_one(system, workload, config)
                 results[workload] = {"values": values, "info": info}
             except Exception as exc:
-                traceback.print_exc()
-                results[workload] = {"error": f"{type(exc).__name__}: {exc}"}
+                results[workload] = _error(exc)
     finally:
-        if system is not None:
-            system.close()
+        system.close()
     return {"system": name, "loop": loop, "pid": os.getpid(), "results": results}
 
 

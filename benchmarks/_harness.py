@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ._child import MARK
@@ -26,6 +27,7 @@ __all__ = ["INSTALL_HINT", "Plan", "Row", "run"]
 
 INSTALL_HINT = "pip install -e '.[bench]'"
 NO_LOOP = "-"  # the loop column of rows that run no loop of ours
+_CHILD_TIMEOUT_S = 1800
 
 
 @dataclass
@@ -42,6 +44,8 @@ class Row:
     baseline: str | None = None
     ratio: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: Repeats that failed (their child's stderr is in the log next to the JSON record).
+    errors: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -54,6 +58,12 @@ class Row:
     @property
     def ok(self) -> bool:
         return self.status == "ok" and bool(self.median)
+
+    def settle(self) -> None:
+        """A row no repeat measured is an error; one measured at least once keeps its
+        samples, and its failed repeats are listed in ``errors``."""
+        if self.status == "ok" and not self.samples and self.errors:
+            self.status = f"error: {self.errors[-1]}"
 
 
 @dataclass(frozen=True)
@@ -134,26 +144,37 @@ def _progress(text: str) -> None:
 
 
 def _run_child(
-    system: str, loop: str, workloads: tuple[str, ...], config: Config
+    system: str, loop: str, workloads: tuple[str, ...], config: Config, log: Path
 ) -> dict[str, Any]:
+    """One child's results by workload; a failed child's stderr is appended to ``log``."""
     argv = [sys.executable, "-m", "benchmarks._child", "--system", system, "--loop", loop]
     argv += ["--workloads", ",".join(workloads), *config.to_argv()]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-    except subprocess.TimeoutExpired:
-        return {"error": "timed out after 1800 s"}
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith(MARK):
-            record: dict[str, Any] = json.loads(line.removeprefix(MARK))["results"]
-            if any("error" in r for r in record.values()):
-                sys.stderr.write(done.stderr[-4000:])
-            return record
-    sys.stderr.write(done.stderr[-4000:])
-    return {"error": f"child exited {done.returncode} with no result"}
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=_CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+        record: dict[str, Any] = {"error": f"timed out after {_CHILD_TIMEOUT_S} s"}
+    else:
+        stderr = done.stderr
+        record = {"error": f"child exited {done.returncode} with no result"}
+        for line in reversed(done.stdout.splitlines()):
+            if line.startswith(MARK):
+                record = json.loads(line.removeprefix(MARK))["results"]
+                break
+    failed = "error" in record or any("error" in r for r in record.values())
+    if failed:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out:
+            out.write(f"==== {system} ({loop}): {', '.join(workloads)}\n{stderr}\n")
+        _progress(f"    failed: {record.get('error') or 'see ' + str(log)}")
+    return record
 
 
-def measure(plan: Plan) -> float:
-    """Run every job ``repeat`` times; fill the rows' samples. Returns the seconds taken."""
+def measure(plan: Plan, log: Path) -> float:
+    """Run every job ``repeat`` times; fill the rows' samples. Returns the seconds taken.
+
+    A job that fails is tried again in the next repeats (a peer may fail to start once, say
+    while another Ray instance is starting on the machine)."""
     by_key = {row.key: row for row in plan.rows}
     started = time.perf_counter()
     jobs = list(plan.jobs)
@@ -163,18 +184,18 @@ def measure(plan: Plan) -> float:
             rows = [
                 by_key[(w, system, loop if WORKLOADS[w].per_loop else NO_LOOP)] for w in workloads
             ]
-            if any(row.status != "ok" for row in rows):
-                continue  # it failed before: do not try again
             where = rows[0].loop
             _progress(f"[{r + 1}/{plan.config.repeat}] {system} ({where}): {', '.join(workloads)}")
-            record = _run_child(system, loop, workloads, plan.config)
+            record = _run_child(system, loop, workloads, plan.config, log)
             for row in rows:
                 result = record.get(row.workload, record)
                 if "error" in result:
-                    row.status = f"error: {result['error']}"
+                    row.errors.append(f"repeat {r + 1}: {result['error']}")
                 else:
                     row.samples.append(result["values"])
                     row.info = result["info"]
+    for row in plan.rows:
+        row.settle()
     return time.perf_counter() - started
 
 
@@ -206,7 +227,8 @@ def summarize(plan: Plan) -> None:
             row.ratio = (row.value or 0) / base.value
 
 
-def run(plan: Plan) -> float:
-    seconds = measure(plan)
+def run(plan: Plan, log: Path) -> float:
+    """Measure and summarize; failed children's stderr goes to ``log``."""
+    seconds = measure(plan, log)
     summarize(plan)
     return seconds

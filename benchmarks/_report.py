@@ -86,7 +86,7 @@ def format_number(value: float, unit: str) -> str:
     if unit == "x":
         return f"{value:.2f}x"
     if unit == "B/actor":
-        return f"{value:,.0f} B"
+        return f"{value / 1e6:,.1f} MB" if value >= 1e6 else f"{value:,.0f} B"
     if unit == "calls/s" or value >= 1000:
         return f"{value:,.0f} {unit}"
     return f"{value:.2f} {unit}"
@@ -109,6 +109,8 @@ def _detail(row: Row) -> str:
     for key in ("n", "actors"):
         if key in row.info:
             parts.append(f"{key}={row.info[key]:,}")
+    if row.errors:
+        parts.append(f"FAILED in {len(row.errors)} repeat(s): {row.errors[0]}")
     return "; ".join(parts)
 
 
@@ -119,11 +121,7 @@ def _cells(row: Row) -> tuple[str, ...]:
     workload = WORKLOADS[row.workload]
     if not row.ok:
         return (row.workload, row.system, row.loop, row.status)  # may overflow: kept last
-    ratio = (
-        "baseline"
-        if row.ratio == 1.0 and row.system.startswith("bare")
-        else (f"{row.ratio:.2f}x" if row.ratio is not None else "")
-    )
+    ratio = "baseline" if row.ratio == 1.0 and row.system.startswith("bare") else _ratio(row.ratio)
     return (
         row.workload,
         row.system,
@@ -133,6 +131,14 @@ def _cells(row: Row) -> tuple[str, ...]:
         ratio,
         _detail(row),
     )
+
+
+def _ratio(ratio: float | None) -> str:
+    if ratio is None:
+        return ""
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.3f}x" if ratio < 0.1 else f"{ratio:.2f}x"
 
 
 def _align(table: list[tuple[str, ...]], width_of: int) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,18 @@ def test_quick_leaves_peers_out_and_says_why(tmp_path: Path) -> None:
     assert rows[("pipelined", "direct", "asyncio")]["status"].startswith("n/a (")
     assert "ray: skipped (quick run)" in done.stdout
     assert record["config"]["memory_actors"] == 10_000
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs Ray (the ray extra)")
+def test_a_system_that_fails_to_start_is_an_error_and_exit_1(tmp_path: Path) -> None:
+    """Ray pointed at a cluster that is not there: every repeat fails, the run says so."""
+    out = tmp_path / "bench.json"
+    argv = [sys.executable, "-m", "benchmarks", "--json", str(out), "--chart", str(tmp_path / "c")]
+    argv += ["--systems", "ray", "--workloads", "pingpong", "--repeat", "2", "-n", "200"]
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stdout[-2000:]
+    row = _rows(json.loads(out.read_text()))[("pingpong", "ray", "-")]
+    assert row["status"].startswith("error: repeat 2: could not start: ")
+    assert len(row["errors"]) == 2  # tried again in the second repeat
+    assert "Traceback" in (tmp_path / "bench.errors.log").read_text()
