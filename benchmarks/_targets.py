@@ -45,7 +45,7 @@ class Verdict:
     unit: str
     ratio: float | None
     limit: str
-    result: str  # PASS, MISS or "not measured (why)"
+    result: str  # PASS, MISS or "not measured: why"
 
 
 TARGETS = (
@@ -94,7 +94,7 @@ def _judge_row(target: Target, row: Row, ray: Row | None) -> Verdict:
         why = row.status if not row.ok else "its reference was not measured"
         if target.against == "ray" and (ray is None or not ray.ok):
             why = ray.status if ray is not None else "ray not selected"
-        result = f"not measured ({why})"
+        result = f"not measured: {why}"
     else:
         result = "PASS" if target.meets(ratio) else "MISS"
     unit = WORKLOADS[target.workload].unit
