@@ -372,6 +372,9 @@ def test_seed_scripts_on_ray(name: str, expected: str | None) -> None:
     # (ConnectionResetError while the local Ray shuts down), which is not the script's.
     ours = [t for t in proc.stderr.split("Traceback")[1:] if OUR_FRAME.search(t) or name in t]
     assert not ours, proc.stderr
+    # actorio's exit hook runs before Ray's, and never calls a Ray that is down already (a
+    # call would start a second local Ray, seconds long, just to reach a dead actor).
+    assert proc.stderr.count("Started a local Ray instance") == 1, proc.stderr
 
 
 def test_two_node_cluster_places_an_actor_by_resource() -> None:

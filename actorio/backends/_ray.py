@@ -9,6 +9,7 @@ here, when the backend is first used.
 from __future__ import annotations
 
 import asyncio
+import atexit
 from concurrent.futures import Executor
 from typing import Any
 
@@ -50,6 +51,7 @@ class RayBackend:
             options.setdefault("include_dashboard", False)
             self.ray.init(**options)
             self.started_ray = True
+        _shutdown_before_ray()
         self._functions: dict[Any, Any] = {}
 
     def create_actor(self, *args: Any) -> RayActor:
@@ -121,6 +123,21 @@ class RayBackend:
     def close(self) -> None:
         if self.started_ray and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+_EXIT_HOOKED = False
+
+
+def _shutdown_before_ray() -> None:
+    """Have actorio's graceful shutdown run at exit before Ray's own (exit hooks run last
+    registered first, and ``ray.init`` registers Ray's), so Ray actors still get their stop
+    hooks and pending calls their answers while Ray is up."""
+    global _EXIT_HOOKED
+    if not _EXIT_HOOKED:
+        from .._runtime import reset
+
+        atexit.register(reset)
+        _EXIT_HOOKED = True
 
 
 def _on_own_loop(fn: Any) -> Any:

@@ -282,6 +282,12 @@ class RayActor(Forwarding):
 
         if self.ray_handle is None:
             return
+        if not ray.is_initialized():
+            # Ray was shut down already (say its exit hook ran first): the actor went with it,
+            # and any call now would start a new local Ray (seconds) just to reach it.
+            if self.death is None:
+                self._gone(err)
+            return
         if restart:
             self.restart_count += 1
             ray.kill(self.ray_handle, no_restart=False)
@@ -330,7 +336,7 @@ class RayActor(Forwarding):
     def _watch(self) -> None:
         import ray
 
-        while not self.finished:
+        while not self.finished and ray.is_initialized():  # (a call would start a new Ray)
             try:
                 ray.get(self.ray_handle.__ray_ready__.remote())
             except (_unavailable(), ray.exceptions.PendingCallsLimitExceeded):
