@@ -21,16 +21,20 @@ SEED = Path(__file__).parent.parent / "examples" / "ray_seed" / "counter_actor.p
 _SEED_NAME = "examples/ray_seed/counter_actor.py"
 _SEED_OUT = "init_value=0, after_increment_value=1"
 
-_BARE = """
-import asyncio
-
+#: The user class of the hand-written programs, put in place of their ``#COUNTER`` line (each
+#: program must stand alone).
+_COUNTER = """
 class Counter:
     def __init__(self):
         self.n = 0
     def inc(self, x):
         self.n += x
         return self.n
+"""
 
+_BARE = """
+import asyncio
+#COUNTER
 async def serve(queue, obj):
     while True:
         fut, x = await queue.get()
@@ -45,19 +49,12 @@ async def main():
     consumer.cancel()
 
 asyncio.run(main())
-"""
+""".replace("#COUNTER\n", _COUNTER)
 
 _BARE_DEQUE = """
 import asyncio
 from collections import deque
-
-class Counter:
-    def __init__(self):
-        self.n = 0
-    def inc(self, x):
-        self.n += x
-        return self.n
-
+#COUNTER
 async def main():
     loop = asyncio.get_running_loop()
     items, obj, waiter = deque(), Counter(), loop.create_future()
@@ -80,7 +77,7 @@ async def main():
     consumer.cancel()
 
 asyncio.run(main())
-"""
+""".replace("#COUNTER\n", _COUNTER)
 
 _PYKKA = """
 import pykka
