@@ -63,12 +63,8 @@ _running_loop = asyncio._get_running_loop
 
 _DRAIN_BUDGET = 1024  # calls per drain callback before yielding the loop to others
 _BUILTIN_LANE = "__actorio_builtin__"  # __ray_ready__ and friends never wait behind user calls
-# How LocalActor._start started a call (compared by identity)
-_PARKED, _HANDED_OFF, _INLINE = (
-    "parked",
-    "handed off",
-    "inline",
-)  # __ray_ready__ and friends never wait behind user calls
+# How LocalActor._start started a call (compared by identity).
+_PARKED, _HANDED_OFF, _INLINE = "parked", "handed off", "inline"
 
 
 class LocalActor(Lifecycle):
