@@ -395,7 +395,7 @@ class LocalActor(Lifecycle):
             self.exited(ref)
         else:
             self.stats.ok(perf_counter() - started)
-            complete(ref, result, loop, self.qualname(method))
+            self._deliver(ref, result, method)
         return _INLINE
 
     def _call_failed(
