@@ -6,36 +6,41 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from . import exceptions as exceptions
-from . import util as util
 from ._actor import ActorClass as ActorClass
-from ._api import RuntimeContext as RuntimeContext
 from ._api import cancel as cancel
 from ._api import exit_actor as exit_actor
 from ._api import get as get
 from ._api import get_actor as get_actor
-from ._api import get_runtime_context as get_runtime_context
-from ._api import init as init
-from ._api import is_initialized as is_initialized
 from ._api import kill as kill
 from ._api import method as method
 from ._api import monitor as monitor
 from ._api import pending_calls as pending_calls
 from ._api import put as put
 from ._api import remote as remote
-from ._api import run as run
-from ._api import shutdown as shutdown
-from ._api import shutdown_async as shutdown_async
 from ._api import wait as wait
 from ._api import wait_for_death as wait_for_death
 from ._function import RemoteFunction as RemoteFunction
 from ._handle import ActorHandle as ActorHandle
 from ._handle import ActorMethod as ActorMethod
 from ._ref import ObjectRef as ObjectRef
+from ._runtime_context import RuntimeContext as RuntimeContext
+from ._runtime_context import get_runtime_context as get_runtime_context
+from ._setup import init as init
+from ._setup import is_initialized as is_initialized
+from ._setup import run as run
+from ._setup import shutdown as shutdown
+from ._setup import shutdown_async as shutdown_async
 from ._stream import ObjectRefGenerator as ObjectRefGenerator
 from ._stream import StreamingMethod as StreamingMethod
 from ._supervisor import Supervisor as Supervisor
 from ._supervisor import supervisor as supervisor
+
+if TYPE_CHECKING:
+    from . import util as util
 
 __version__ = "0.1.0"
 
@@ -74,7 +79,15 @@ __all__ = [
 
 # Public classes report 'actorio' as their module: stable in reprs, docs and pickles.
 for _name in __all__:
-    _obj = globals()[_name]
+    _obj = globals().get(_name)
     if isinstance(_obj, type):
         _obj.__module__ = "actorio"
 del _name, _obj
+
+
+def __getattr__(name: str) -> Any:
+    # actorio.util is built on this package's public names, so it is imported on first use
+    # (as ray.util is reachable as ray.util): importing it here would be an import cycle.
+    if name == "util":
+        return import_module("actorio.util")
+    raise AttributeError(f"module 'actorio' has no attribute {name!r}")

@@ -11,8 +11,10 @@ import itertools
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from ._handle import ActorHandle, handle_for
+from ._options import ActorOptions, actor_options
 from ._runtime import get_runtime
-from ._spec import ActorOptions, ClassSpec, actor_options
+from ._seam import ActorCore
+from ._spec import ClassSpec
 from .exceptions import DirectCallError
 
 __all__ = ["ActorClass"]
@@ -65,12 +67,12 @@ class ActorClass(Generic[T, P]):
         mode, limit = opts.resolve_mode(spec)
         backend = rt.backend(opts.backend)
         namespace = opts.namespace or rt.namespace
-        fresh: list[Any] = []
+        fresh: list[ActorCore] = []
 
         loop = rt.host_loop()
         rt.watch(loop)
 
-        def create() -> Any:
+        def create() -> ActorCore:
             actor = backend.create_actor(
                 f"{next(_ids):016x}",
                 spec,

@@ -1,60 +1,49 @@
-"""The Ray-shaped verbs: remote, method, get, wait, put, kill, get_actor, init, shutdown, run."""
+"""The Ray-shaped verbs on actors and refs: remote, method, get, wait, put, kill, cancel,
+monitor, exit_actor, get_actor. (Starting and stopping: :mod:`._setup`.)"""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
-import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from ._actor import ActorClass
-from ._context import current_actor
+from ._context import current_core
 from ._function import RemoteFunction
 from ._handle import ActorHandle, handle_for
-from ._ref import ObjectRef, abort, blocking_futures, check_may_block, new_ref, timeout_error
-from ._runtime import LoopFactory, Runtime, default_loop_factory, get_runtime, install, peek_runtime
-from ._runtime import reset as _reset
-from ._spec import (
+from ._options import (
     METHOD_OPTIONS_ATTR,
     ActorOptions,
-    ClassSpec,
-    FunctionSpec,
     actor_options,
     call_options,
     function_options,
 )
-from .backends import ActorExit
+from ._ref import ObjectRef, abort, blocking_futures, check_may_block, new_ref, timeout_error
+from ._runtime import get_runtime
+from ._seam import ActorCore, ActorExit
+from ._spec import ClassSpec, FunctionSpec
 from .exceptions import (
     ActorDiedError,
     ActorNotFoundError,
-    AlreadyInitializedError,
     InvalidArgumentsError,
-    InvalidOptionsError,
     NotInActorError,
     TaskCancelledError,
 )
 
 __all__ = [
-    "RuntimeContext",
     "cancel",
-    "monitor",
-    "pending_calls",
-    "wait_for_death",
     "exit_actor",
     "get",
     "get_actor",
-    "get_runtime_context",
-    "init",
-    "is_initialized",
     "kill",
     "method",
+    "monitor",
+    "pending_calls",
     "put",
     "remote",
-    "run",
-    "shutdown",
     "wait",
+    "wait_for_death",
 ]
 
 T = TypeVar("T")
@@ -223,7 +212,7 @@ def put(value: T) -> ObjectRef[T]:
     return ref
 
 
-def _core(actor: Any, what: str) -> Any:
+def _core(actor: Any, what: str) -> ActorCore:
     if not isinstance(actor, ActorHandle):
         raise InvalidArgumentsError(f"{what} takes an actor handle, got {type(actor).__name__}")
     return actor._actorio_actor
@@ -271,7 +260,7 @@ def monitor(actor: ActorHandle[Any]) -> ObjectRef[ActorDiedError]:
 
         reason = await actorio.monitor(worker)        # or actorio.get(...) in sync code
     """
-    return _core(actor, "actorio.monitor()").monitor()  # type: ignore[no-any-return]
+    return _core(actor, "actorio.monitor()").monitor()
 
 
 async def wait_for_death(actor: ActorHandle[Any]) -> ActorDiedError:
@@ -284,7 +273,7 @@ async def wait_for_death(actor: ActorHandle[Any]) -> ActorDiedError:
 
 def pending_calls(actor: ActorHandle[Any]) -> int:
     """How many calls the actor has accepted and not finished (queued plus running)."""
-    return int(_core(actor, "actorio.pending_calls()").pending_calls())
+    return _core(actor, "actorio.pending_calls()").pending_calls()
 
 
 def exit_actor() -> None:
@@ -292,40 +281,19 @@ def exit_actor() -> None:
 
     The call that runs it and every queued call fail with ``ActorDiedError``.
     """
-    if _current_actor() is None:
-        if _in_ray_actor():
-            import ray
-
-            ray.actor.exit_actor()
+    if current_core() is None:
+        hosted = get_runtime().hosted()
+        if hosted is not None:  # a method of an actor its backend hosts itself (Ray)
+            hosted.exit()
         raise NotInActorError("actorio.exit_actor() can only be called inside an actor method")
     raise ActorExit()
-
-
-def _in_ray_actor() -> bool:
-    """True in a method of an actor hosted by Ray (backend="ray")."""
-    ray = sys.modules.get("ray")
-    return (
-        ray is not None
-        and ray.is_initialized()
-        and ray.get_runtime_context().get_actor_id() is not None
-    )
-
-
-def _ray_in_use(rt: Runtime) -> bool:
-    """Ray is the backend, or has been started in this process (a Ray worker, say)."""
-    ray = sys.modules.get("ray")
-    return rt.backend_name == "ray" or (ray is not None and ray.is_initialized())
 
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
     """The handle of the live actor called ``name`` in ``namespace`` (default: the current one)."""
     rt = get_runtime()
     ns = namespace or rt.namespace
-    actor = rt.registry.lookup(ns, name)
-    if actor is None and rt.remote_actors is not None:  # in a worker: ask the driver
-        actor = rt.remote_actors.lookup(name, ns)
-    if actor is None and _ray_in_use(rt):  # made elsewhere on the Ray cluster
-        actor = rt.backend("ray").lookup(name, ns)
+    actor = rt.lookup(name, ns)
     if actor is None:
         known = sorted(n for _, n in rt.registry.names(ns))
         raise ActorNotFoundError(
@@ -334,149 +302,3 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
             f"Cls.options(name={name!r}).remote(), or pass the namespace it was created in."
         )
     return handle_for(actor)
-
-
-def init(
-    address: str | None = None,
-    *,
-    namespace: str | None = None,
-    backend: str | None = None,
-    loop_factory: LoopFactory | None = None,
-    ignore_reinit_error: bool = False,
-    blocking_warning_s: float = 0.1,
-    shutdown_timeout_s: float = 1.0,
-    **ray_options: Any,
-) -> RuntimeContext:
-    """Start actorio explicitly (optional: first use starts it with defaults, as in Ray).
-
-    ``namespace`` scopes actor names; ``backend`` picks where actors live by default
-    (``ACTORIO_BACKEND`` otherwise; ``"local"`` is the in-process default); ``loop_factory``
-    builds the runtime loop that hosts work created from sync code (uvloop when installed).
-    ``blocking_warning_s``: log a warning when an actor method holds an event loop longer
-    than this (0 disables the watchdog). ``shutdown_timeout_s``: how long ``shutdown()`` and
-    interpreter exit let accepted calls finish. Ray's resource options (``num_cpus=...``) are
-    accepted and ignored in-process.
-    """
-    _, explicit = peek_runtime()
-    rt = Runtime(namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s)
-    if address is not None and rt.backend_name != "ray":
-        raise InvalidOptionsError(
-            f"address={address!r} is a Ray cluster address: pass backend='ray' with it (or "
-            f"drop it to run in-process)"
-        )
-    rt.ray_init = {"address": address, **ray_options}
-    if install(rt, explicit=True) is not rt:
-        if ignore_reinit_error:
-            return RuntimeContext()
-        how = "by actorio.init()" if explicit else "implicitly, by an earlier actorio call"
-        raise AlreadyInitializedError(
-            f"actorio is already initialized ({how}); call actorio.shutdown() first, or pass "
-            f"ignore_reinit_error=True"
-        )
-    return RuntimeContext()
-
-
-def is_initialized() -> bool:
-    """True between the first actorio use (or ``init()``) and ``shutdown()``."""
-    return peek_runtime()[0] is not None
-
-
-def shutdown(timeout: float | None = None) -> None:
-    """Stop everything, gracefully: refuse new calls, let accepted calls finish for up to
-    ``timeout`` seconds (default: ``init(shutdown_timeout_s=...)``, 1 s), fail what is left
-    with ``ActorDiedError``, run every actor's ``__actorio_stop__`` hook, forget every name,
-    and stop the runtime loop and worker threads. Interpreter exit does the same."""
-    _reset(timeout)
-
-
-async def shutdown_async(timeout: float | None = None) -> None:  # noqa: ASYNC109 (a grace period)
-    """:func:`shutdown` for code running on an event loop (a web server's lifespan, say):
-    the same graceful stop, awaited, so actors hosted on this very loop can finish their
-    accepted calls and run their stop hooks while it waits."""
-    rt, _ = peek_runtime()
-    if rt is not None:
-        await rt.drain(timeout)
-    _reset(0)  # what is left: names, threads, worker processes
-
-
-def run(
-    main: Coroutine[Any, Any, T],
-    *,
-    debug: bool | None = None,
-    loop_factory: LoopFactory | None = None,
-) -> T:
-    """Run an ``await``-based script on uvloop when installed (else asyncio), like ``asyncio.run``.
-
-    Actors created on this loop are killed when ``main`` returns, so none outlives its loop.
-    """
-    factory = loop_factory or default_loop_factory()
-
-    async def main_then_cleanup() -> T:
-        try:
-            return await main
-        finally:
-            rt, _ = peek_runtime()
-            if rt is not None:
-                rt.kill_actors(asyncio.get_running_loop(), "the actorio.run() loop finished")
-
-    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
-        return runner.run(main_then_cleanup())
-
-
-def _current_actor() -> Any:
-    ref = current_actor.get()
-    return ref() if ref is not None else None
-
-
-class RuntimeContext:
-    """What the running code can learn about where it runs (Ray's ``get_runtime_context()``)."""
-
-    @property
-    def namespace(self) -> str:
-        """The namespace new named actors go to and ``get_actor`` looks in."""
-        return get_runtime().namespace
-
-    def get_actor_id(self) -> str | None:
-        """The current actor's id, or None outside an actor."""
-        actor = _current_actor()
-        if actor is None and _in_ray_actor():
-            import ray
-
-            return str(ray.get_runtime_context().get_actor_id())
-        return None if actor is None else str(actor.actor_id)
-
-    def get_node_id(self) -> str:
-        """The id of the machine (Ray node) running this code: Ray's node id on the Ray
-        backend's workers and drivers, else a stable id of this host."""
-        ray = sys.modules.get("ray")
-        if ray is not None and ray.is_initialized():
-            return str(ray.get_runtime_context().get_node_id())
-        return f"local-{socket.gethostname()}"
-
-    def get_actor_name(self) -> str | None:
-        """The current actor's name, or None (outside an actor, or an anonymous one)."""
-        actor = _current_actor()
-        if actor is None and _in_ray_actor():
-            import ray
-
-            return ray.get_runtime_context().get_actor_name() or None
-        return None if actor is None else actor.name
-
-    @property
-    def current_actor(self) -> ActorHandle[Any]:
-        """A handle to the current actor (raises ``NotInActorError`` outside an actor)."""
-        actor = _current_actor()
-        if actor is None and _in_ray_actor():
-            actor = get_runtime().backend("ray").current()
-        if actor is None:
-            raise NotInActorError("get_runtime_context().current_actor is only set in an actor")
-        return handle_for(actor)
-
-    def was_current_actor_reconstructed(self) -> bool:
-        """Always False: actorio does not restart actors (yet)."""
-        return False
-
-
-def get_runtime_context() -> RuntimeContext:
-    """What the running code can learn about where it runs: actor id, handle, namespace."""
-    return RuntimeContext()

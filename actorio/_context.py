@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from asyncio import AbstractEventLoop
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["call_chain", "current_actor", "current_loop"]
+if TYPE_CHECKING:
+    from ._seam import ActorCore
+
+__all__ = ["call_chain", "current_actor", "current_core", "current_loop"]
 
 #: The local actor whose method is running (an ``actorio.backends._local.LocalActor``), if any.
 current_actor: ContextVar[Any] = ContextVar("actorio_current_actor", default=None)
@@ -28,3 +31,9 @@ current_loop: ContextVar[AbstractEventLoop | None] = ContextVar(
 call_chain: ContextVar[tuple[tuple[Any, Any, Any], ...]] = ContextVar(
     "actorio_call_chain", default=()
 )
+
+
+def current_core() -> ActorCore | None:
+    """The actor whose method is running here (in its loop, task or worker thread), if any."""
+    ref = current_actor.get()
+    return ref() if ref is not None else None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, final, overload
 
+from ._options import function_options
 from ._runtime import get_runtime
-from ._spec import FunctionSpec, function_options
+from ._spec import FunctionSpec
 from .exceptions import DirectCallError
 
 __all__ = ["RemoteFunction"]

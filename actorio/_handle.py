@@ -21,7 +21,11 @@ from typing import (
     overload,
 )
 
-from ._spec import CallOptions, MethodSpec, call_options, extra_call_options, portable
+from ._options import CallOptions, call_options, extra_call_options
+from ._portable import portable
+from ._runtime import get_runtime
+from ._seam import ActorCore
+from ._spec import MethodSpec
 from ._stream import stream_remote
 from .exceptions import (
     ActorDiedError,
@@ -60,7 +64,7 @@ class ActorMethod(Generic[P, R]):
 
     def __init__(
         self,
-        actor: Any,
+        actor: ActorCore,
         spec: MethodSpec,
         num_returns: int | str,
         group: str | None,
@@ -80,6 +84,7 @@ class ActorMethod(Generic[P, R]):
                 f"{actor.spec.name}.{spec.name} is not one"
             )
         else:
+            assert isinstance(num_returns, int)  # "streaming" was refused just above
             self.remote = actor.bind(spec, num_returns, group, options)
 
     # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
@@ -138,7 +143,7 @@ class ActorHandle(Generic[T]):
 
     __slots__ = ("__dict__", "__weakref__", "_actorio_actor")
 
-    def __init__(self, actor: Any, token: object = None) -> None:
+    def __init__(self, actor: ActorCore, token: object = None) -> None:
         if token is not _TOKEN:
             raise TypeError(
                 "ActorHandle cannot be built directly; create actors with Cls.remote(...) "
@@ -164,7 +169,7 @@ class ActorHandle(Generic[T]):
 
     @property
     def _actorio_id(self) -> str:
-        return str(self._actorio_actor.actor_id)
+        return self._actorio_actor.actor_id
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ActorHandle) and other._actorio_actor is self._actorio_actor
@@ -178,15 +183,20 @@ class ActorHandle(Generic[T]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         actor = self._actorio_actor
-        reduce_handle = getattr(actor, "reduce_handle", None)
-        if reduce_handle is not None:  # a backend whose handles travel their own way (Ray)
-            return reduce_handle()  # type: ignore[no-any-return]
+        own = actor.reduce_handle()
+        if own is not None:  # a backend whose handles travel their own way (Ray)
+            return (_handle_from_reducer, own)
         where = (actor.actor_id, portable(actor.spec.cls), actor.name, actor.namespace)
         return (_handle_from_id, where)
 
 
-def handle_for(actor: Any) -> ActorHandle[Any]:
+def handle_for(actor: ActorCore) -> ActorHandle[Any]:
     return ActorHandle(actor, _TOKEN)
+
+
+def _handle_from_reducer(rebuild: Callable[..., ActorCore], args: tuple[Any, ...]) -> Any:
+    """Unpickle a handle that its backend reduced: the backend rebuilds the core."""
+    return handle_for(rebuild(*args))
 
 
 def _handle_from_id(
@@ -194,12 +204,10 @@ def _handle_from_id(
 ) -> ActorHandle[Any]:
     """Unpickle a handle: the actor is found by id in this process, or, in a worker process,
     reached through the driver."""
-    from ._runtime import get_runtime
-
     rt = get_runtime()
     actor = rt.registry.actors.get(actor_id)
-    if actor is None and rt.remote_actors is not None and cls is not None:
-        actor = rt.remote_actors.proxy(actor_id, cls, name, namespace)
+    if actor is None and rt.directory is not None and cls is not None:
+        actor = rt.directory.proxy(actor_id, cls, name, namespace)
     if actor is None:
         raise ActorDiedError(
             f"actor {actor_id} is not alive in this process (a handle outlived its actor, or "

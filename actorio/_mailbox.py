@@ -11,8 +11,9 @@ import asyncio
 from collections import deque
 from typing import Any, cast
 
+from ._options import CallOptions
 from ._ref import ObjectRef, deliver, deliver_error, new_ref, set_exception
-from ._spec import CallOptions, MethodSpec
+from ._spec import MethodSpec
 from .exceptions import InvalidArgumentsError
 
 __all__ = ["Call", "CallExtra", "Lane", "complete", "fail", "fail_new", "first_ref", "make_refs"]

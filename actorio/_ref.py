@@ -43,6 +43,7 @@ __all__ = [
     "check_may_block",
     "deliver",
     "deliver_error",
+    "get_value",
     "timeout_error",
 ]
 
@@ -332,6 +333,14 @@ def blocking_futures(
         if not done:
             break
     return cfs
+
+
+def get_value(ref: ObjectRef[T], what: str = "actorio.get()") -> T:
+    """Block this (non-loop) thread until ``ref`` is done; its value (or its error)."""
+    check_may_block(what, None)
+    (cf,) = blocking_futures([ref], None, 1)
+    value: T = cf.result()
+    return value
 
 
 def timeout_error(what: str, timeout: float | None, pending: int) -> GetTimeoutError:

@@ -10,9 +10,8 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-from .backends import ActorCore
+from ._seam import ActorCore
 from .exceptions import ActorNameTakenError
 
 __all__ = ["Registry", "WeakActors"]
@@ -29,10 +28,10 @@ class WeakActors:
     __slots__ = ("_refs", "_sweep_at")
 
     def __init__(self) -> None:
-        self._refs: dict[str, weakref.ref[Any]] = {}
+        self._refs: dict[str, weakref.ref[ActorCore]] = {}
         self._sweep_at = 1024
 
-    def __setitem__(self, actor_id: str, actor: Any) -> None:
+    def __setitem__(self, actor_id: str, actor: ActorCore) -> None:
         refs = self._refs
         if len(refs) >= self._sweep_at:
             for key, ref in list(refs.items()):
@@ -41,16 +40,15 @@ class WeakActors:
             self._sweep_at = max(1024, 2 * len(refs))
         refs[actor_id] = weakref.ref(actor)
 
-    def get(self, actor_id: str) -> Any:
+    def get(self, actor_id: str) -> ActorCore | None:
         ref = self._refs.get(actor_id)
         return None if ref is None else ref()
 
-    def pop(self, actor_id: str, default: Any = None) -> Any:
+    def pop(self, actor_id: str) -> ActorCore | None:
         ref = self._refs.pop(actor_id, None)
-        actor = None if ref is None else ref()
-        return default if actor is None else actor
+        return None if ref is None else ref()
 
-    def values(self) -> list[Any]:
+    def values(self) -> list[ActorCore]:
         return [a for ref in list(self._refs.values()) if (a := ref()) is not None]
 
     def clear(self) -> None:
@@ -64,11 +62,11 @@ class Registry:
         #: every live actor, weakly: anonymous actors die with their last handle
         self.actors = WeakActors()
         #: the latest dead actors, kept so the state API can still show how they ended
-        self.dead: deque[Any] = deque(maxlen=100)
+        self.dead: deque[ActorCore] = deque(maxlen=100)
         #: what each actor calls when it dies: one bound method shared by all (64 B each else)
         self.on_death: Callable[[ActorCore], None] = self.release
 
-    def add(self, actor: Any) -> None:
+    def add(self, actor: ActorCore) -> None:
         self.actors[actor.actor_id] = actor
 
     def lookup(self, namespace: str, name: str) -> ActorCore | None:
@@ -114,7 +112,7 @@ class Registry:
                 if actor.alive and (namespace is None or key[0] == namespace)
             ]
 
-    def clear(self) -> list[Any]:
+    def clear(self) -> list[ActorCore]:
         """Forget everything; return the live actors so the caller can kill them."""
         with self.lock:
             live = [a for a in self.actors.values() if a.alive]

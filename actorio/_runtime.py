@@ -17,11 +17,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ._context import current_actor, current_loop
+from ._context import current_core, current_loop
+from ._options import check_backend
 from ._registry import Registry
-from ._spec import check_backend
+from ._seam import STOP_HOOK_TIMEOUT_S, ActorCore, ActorDirectory, Backend, Hosted
 from ._watchdog import Watchdog
-from .backends import STOP_HOOK_TIMEOUT_S, close_backends, get_backend
+from .backends import close_backends, engaged_backends, get_backend
 from .exceptions import ActorDiedError
 
 __all__ = ["LoopFactory", "Runtime", "default_loop_factory", "get_runtime", "peek_runtime", "reset"]
@@ -99,16 +100,42 @@ class Runtime:
         self.shutdown_timeout_s = shutdown_timeout_s
         self.registry = Registry()
         self.watchdog = Watchdog(blocking_warning_s)
-        #: in a worker process: what resolves actors hosted elsewhere (its driver channel)
-        self.remote_actors: Any = None
-        #: how the Ray backend starts or joins Ray if the program has not (address, ...)
-        self.ray_init: dict[str, Any] = {}
+        #: in a worker process: where actors hosted elsewhere are found (the driver)
+        self.directory: ActorDirectory | None = None
+        #: how a cluster backend connects if the program has not (``init(address=...,
+        #: **options)``): read by that backend when it starts
+        self.backend_options: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
         self._pool: ThreadPoolExecutor | None = None
 
-    def backend(self, name: str | None = None) -> Any:
+    def backend(self, name: str | None = None) -> Backend:
         return get_backend(name or self.backend_name or "local")
+
+    def engaged_backends(self) -> list[Backend]:
+        """The default backend, then every other one in use in this process."""
+        default = self.backend()
+        return [default, *(b for b in engaged_backends() if b is not default)]
+
+    def lookup(self, name: str, namespace: str) -> ActorCore | None:
+        """The live actor named ``name``: registered here, else known to the driver (in a
+        worker process), else to a backend's cluster."""
+        actor = self.registry.lookup(namespace, name)
+        if actor is None and self.directory is not None:
+            actor = self.directory.lookup(name, namespace)
+        for backend in self.engaged_backends() if actor is None else ():
+            actor = backend.lookup(name, namespace)
+            if actor is not None:
+                break
+        return actor
+
+    def hosted(self) -> Hosted | None:
+        """The actor a backend runs the calling code in, outside actorio's own cores."""
+        for backend in engaged_backends():
+            hosted = backend.hosted()
+            if hosted is not None:
+                return hosted
+        return None
 
     def host_loop(self) -> asyncio.AbstractEventLoop:
         """The loop that should host new work created from the calling context."""
@@ -117,8 +144,7 @@ class Runtime:
             return loop
         loop = current_loop.get()
         if loop is None:  # in a worker thread of an actor: its loop
-            me = current_actor.get()
-            actor = me() if me is not None else None
+            actor = current_core()
             loop = actor.loop if actor is not None else None
         if loop is not None and not loop.is_closed():
             return loop
@@ -155,13 +181,11 @@ class Runtime:
                     pool = self._pool = ThreadPoolExecutor(thread_name_prefix="actorio-task")
         return pool
 
-    def owned_actors(self) -> list[Any]:
-        """Live actors that end with this runtime: all but detached actors of a cluster
-        backend (Ray keeps those running after the driver exits, as Ray does)."""
+    def owned_actors(self) -> list[ActorCore]:
+        """Live actors that end with this runtime: all but those that outlive it (detached
+        actors of a cluster backend, which Ray keeps running after the driver exits)."""
         return [
-            a
-            for a in list(self.registry.actors.values())
-            if a.alive and not (hasattr(a, "ray_handle") and a.options.lifetime == "detached")
+            a for a in list(self.registry.actors.values()) if a.alive and not a.outlives_runtime
         ]
 
     def kill_actors(self, loop: asyncio.AbstractEventLoop | None, why: str) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Literal, TypeVar, final
 
 from ._actor import ActorClass
 from ._handle import ActorHandle, handle_for
+from ._seam import ActorCore
 from .exceptions import ActorDiedError, InvalidOptionsError, SupervisorError
 
 __all__ = ["Supervisor", "supervisor"]
@@ -49,7 +50,7 @@ class Supervisor:
         self.strategy = strategy
         self.max_restarts = max_restarts
         self.within_s = within_s
-        self._children: list[Any] = []
+        self._children: list[ActorCore] = []
         self._restarts: deque[float] = deque()
         self._closing = False
         self._gave_up: ActorDiedError | None = None
@@ -82,7 +83,7 @@ class Supervisor:
             raise InvalidOptionsError("this supervisor has stopped; start children inside it")
         handle = actor_class.remote(*args, **kwargs)
         core = handle._actorio_actor
-        if not getattr(core, "supervisable", True):
+        if not core.supervisable:
             core.kill(ActorDiedError(f"The {core.describe()} is dead: it cannot be supervised."))
             raise InvalidOptionsError(
                 f"a supervisor cannot restart the {core.describe()}: Ray restarts its actors "
@@ -98,7 +99,7 @@ class Supervisor:
         """Handles of the children, in the order they were started."""
         return [handle_for(c) for c in self._children]
 
-    def child_failed(self, child: Any, err: ActorDiedError) -> bool:
+    def child_failed(self, child: ActorCore, err: ActorDiedError) -> bool:
         """Called by a failing child (on its loop): True to restart it, False to let it die."""
         if self._closing or self._gave_up is not None:
             return False
@@ -117,7 +118,7 @@ class Supervisor:
                     other.kill(err, restart=True, forced=True)
         return True
 
-    def _give_up(self, child: Any, err: ActorDiedError) -> None:
+    def _give_up(self, child: ActorCore, err: ActorDiedError) -> None:
         self._gave_up = err
         for other in self._children:
             if other is not child:

@@ -1,104 +1,169 @@
-"""What every backend provides, so the core never imports a concrete one."""
+"""What the three actor cores share: their common state, and the helpers built on it.
+
+The contract itself is :mod:`actorio._seam`; this is implementation. :class:`CoreBase` holds
+the fields and answers every core has (description, restart decision, retry policy,
+monitors, room waiters, the neutral answers for abilities only some backends have);
+:class:`Forwarding` adds what the cores of actors running elsewhere (a worker process, Ray)
+share: the count of forwarded calls that graceful stop waits on.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .._mailbox import fail_new
-from .._ref import new_ref
-from .._spec import MethodSpec
-from ..exceptions import ActorDiedError, PendingCallsLimitExceeded
+from .._ref import ObjectRef, abort, new_ref
+from .._seam import ActorCore, Hosted, Reducer, StreamSource, Supervising
+from .._stats import CallStats
+from ..exceptions import ActorDiedError, CallTimeoutError, PendingCallsLimitExceeded
 
-__all__ = [
-    "STOP_HOOK_TIMEOUT_S",
-    "ActorCore",
-    "ActorExit",
-    "Forwarding",
-    "Watchable",
-    "checked_remote",
-]
+if TYPE_CHECKING:
+    from .._options import ActorOptions, CallOptions, Mode, RetryOn
+    from .._spec import ClassSpec, MethodSpec
 
-#: Seconds an async ``__actorio_stop__`` hook may take before actorio stops waiting for it.
-STOP_HOOK_TIMEOUT_S = 10.0
+__all__ = ["BackendBase", "CoreBase", "Forwarding", "checked_remote", "expire", "settle_soon"]
 
 
-class ActorExit(BaseException):
-    """Raised by ``actorio.exit_actor()``; a BaseException so ``except Exception`` lets it by."""
+class BackendBase:
+    """The neutral answers of a backend that runs on no cluster (``actorio._seam.Backend``)."""
+
+    def lookup(self, name: str, namespace: str) -> ActorCore | None:
+        return None  # every actor it hosts is in this process's registry already
+
+    def hosted(self) -> Hosted | None:
+        return None  # its actors run in actorio's own cores
+
+    def node_id(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        pass
 
 
-class ActorCore(Protocol):
-    """The backend's side of an actor, as seen by handles and the registry."""
+class CoreBase:
+    """State and helpers of every actor core; each backend's core derives from it.
 
-    actor_id: str
-    name: str | None
-    namespace: str
-    spec: Any  # the ClassSpec of the actor's class
-
-    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Run the constructor (asynchronously); calls queue behind it."""
-
-    def submit(
-        self,
-        method: MethodSpec,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        num_returns: int,
-        group: str | None,
-    ) -> Any:
-        """Queue one call; return its ref (or list of refs, or None for num_returns=0)."""
-
-    def kill(self, err: Any) -> None:
-        """Make the actor dead now; queued and running calls fail with ``err``."""
-
-    @property
-    def alive(self) -> bool:
-        """False once the actor is dead."""
-
-    def describe(self) -> str:
-        """A short human description for error messages."""
-
-
-def checked_remote(
-    core: Any, method: MethodSpec, num_returns: int, group: str | None, options: Any
-) -> Any:
-    """A plain ``remote(*args, **kwargs)``: check the arguments, then ``core.submit``."""
-
-    def remote(*args: Any, **kwargs: Any) -> Any:
-        method.check(args, kwargs)
-        return core.submit(method, args, kwargs, num_returns, group, options)
-
-    return remote
-
-
-class Watchable:
-    """``monitor()`` and ``room()`` for actor cores that keep ``lock``, ``finished``,
-    ``death``, ``monitors``, ``room_waiters``, ``loop``, ``options`` and ``pending_calls()``.
-
-    Both hand out a ref that the core completes later (at its final death; when a call ends),
-    or at once when that moment has passed already.
+    Slotted, so that an in-process actor stays small (its subclass adds its own slots);
+    the other cores keep a ``__dict__`` for their fields.
     """
 
-    # Tuples, grown by copying under the lock: an empty one costs nothing (a list, 56 B per
-    # actor); there are rarely more than a few waiters.
-    __slots__ = ("monitors", "room_waiters")
+    __slots__ = (
+        "actor_id",
+        "death",
+        "finished",
+        "lock",
+        "loop",
+        "mode",
+        "monitors",
+        "name",
+        "namespace",
+        "on_death",
+        "options",
+        "restart_count",
+        "restarts_left",
+        "room_waiters",
+        "spec",
+        "stats",
+        "supervisor",
+    )
 
-    lock: Any
-    finished: bool
-    death: Any
-    monitors: tuple[Any, ...]
-    room_waiters: tuple[Any, ...]
-    loop: Any
-    options: Any
+    #: what the description calls the actor ("actor", "process actor", "Ray actor")
+    kind = "actor"
+    #: abilities some backends lack (see actorio._seam.ActorCore)
+    supervisable = True
+    outlives_runtime = False
+
+    def init_core(
+        self,
+        actor_id: str,
+        spec: ClassSpec,
+        options: ActorOptions,
+        mode: Mode,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str,
+        on_death: Callable[[Any], None],
+        lock: Any,
+    ) -> None:
+        self.actor_id = actor_id
+        self.spec = spec
+        self.options = options
+        self.mode = mode
+        self.loop = loop
+        self.name: str | None = options.name
+        self.namespace = namespace
+        self.on_death = on_death
+        self.lock = lock
+        self.death: ActorDiedError | None = None
+        self.finished = False  # dead for good, stop hook done, monitors told
+        # Tuples, grown by copying under the lock: an empty one costs nothing (a list is
+        # 56 B of every idle actor); there are rarely more than a few waiters.
+        self.monitors: tuple[ObjectRef[Any], ...] = ()
+        self.room_waiters: tuple[ObjectRef[Any], ...] = ()
+        self.stats = CallStats()
+        self.restart_count = 0
+        self.restarts_left = options.max_restarts
+        self.supervisor: Supervising | None = None
+
+    # -- who it is ------------------------------------------------------------------------------
+
+    def where(self) -> str:
+        """Extra detail for the description's parentheses (a worker's pid, say)."""
+        return ""
+
+    def describe(self) -> str:
+        named = f" named {self.name!r} in namespace {self.namespace!r}" if self.name else ""
+        return f"{self.kind} {self.spec.name} (id {self.actor_id}{self.where()}){named}"
+
+    def qualname(self, method: MethodSpec) -> str:
+        return f"{self.spec.name}.{method.name}"
+
+    def died(self, why: str, cause: BaseException | None = None) -> ActorDiedError:
+        """The error of this actor's death, saying ``why``."""
+        return ActorDiedError(
+            f"The {self.describe()} is dead: {why}. Calls to it fail from now on; create a "
+            f"new actor to continue.",
+            cause,
+        )
+
+    # -- policies -------------------------------------------------------------------------------
+
+    def restart_allowed(self, err: ActorDiedError) -> bool:
+        """Whether a failure may restart the actor: its supervisor decides when it has one,
+        else ``max_restarts`` (counted down by the restart itself)."""
+        if self.supervisor is not None:
+            return self.supervisor.child_failed(self, err)  # type: ignore[arg-type]
+        return self.restarts_left != 0
+
+    def count_restart(self) -> None:
+        self.restart_count += 1
+        if self.restarts_left > 0:
+            self.restarts_left -= 1
+
+    def retry_policy(self, method: MethodSpec, options: CallOptions | None) -> tuple[int, RetryOn]:
+        """``(max_task_retries, retry_exceptions)`` of one call: the call's own options, else
+        the method's, else the actor's."""
+        options = options or method.options
+        retries = self.options.max_task_retries
+        retry_on = self.options.retry_exceptions
+        if options is not None:
+            if options.max_task_retries is not None:
+                retries = options.max_task_retries
+            if options.retry_exceptions is not None:
+                retry_on = options.retry_exceptions
+        return retries, retry_on
+
+    # -- watching from outside (any thread) -----------------------------------------------------
 
     def pending_calls(self) -> int:
-        raise NotImplementedError
+        raise NotImplementedError  # each core counts its own
 
-    def monitor(self) -> Any:
+    def monitor(self) -> ObjectRef[ActorDiedError]:
         """A ref that completes with the ``ActorDiedError`` (as its value) once the actor is
         dead for good, after its stop hook; restarts do not complete it."""
-        ref = new_ref(asyncio._get_running_loop(), self.loop)
+        ref: ObjectRef[Any] = new_ref(asyncio._get_running_loop(), self.loop)
         with self.lock:
             if not self.finished:
                 self.monitors += (ref,)
@@ -106,9 +171,9 @@ class Watchable:
         ref.set_result(self.death)
         return ref
 
-    def room(self) -> Any:
+    def room(self) -> ObjectRef[None]:
         """A ref that completes when the mailbox may have room (``ActorMethod.submit``)."""
-        ref = new_ref(asyncio._get_running_loop(), self.loop)
+        ref: ObjectRef[None] = new_ref(asyncio._get_running_loop(), self.loop)
         with self.lock:
             if self.finished or self.pending_calls() < self.options.max_pending_calls:
                 ref.set_result(None)
@@ -116,8 +181,23 @@ class Watchable:
             self.room_waiters += (ref,)
         return ref
 
+    # -- abilities only some backends have ------------------------------------------------------
 
-class Forwarding(Watchable):
+    def reduce_handle(self) -> Reducer | None:
+        return None  # handles pickle by id
+
+    def open_stream(
+        self,
+        method: MethodSpec,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        group: str | None,
+        window: int,
+    ) -> StreamSource | None:
+        return None  # streams are open/next/close calls through submit
+
+
+class Forwarding(CoreBase):
     """For cores whose actor runs elsewhere (a worker process, Ray) and that count the calls
     they forwarded in ``pending`` until answered: graceful stop waits for that to empty."""
 
@@ -127,9 +207,6 @@ class Forwarding(Watchable):
 
     def pending_calls(self) -> int:
         return len(self.pending)
-
-    def describe(self) -> str:
-        raise NotImplementedError
 
     def refuse(self, ref: Any) -> bool:
         """Fail a new call's ref(s) if the actor is dead or stopping; True if it did."""
@@ -170,3 +247,36 @@ class Forwarding(Watchable):
     @property
     def alive(self) -> bool:
         return self.death is None
+
+
+def checked_remote(
+    core: Any, method: MethodSpec, num_returns: int, group: str | None, options: Any
+) -> Callable[..., Any]:
+    """A plain ``remote(*args, **kwargs)``: check the arguments, then ``core.submit``."""
+
+    def remote(*args: Any, **kwargs: Any) -> Any:
+        method.check(args, kwargs)
+        return core.submit(method, args, kwargs, num_returns, group, options)
+
+    return remote
+
+
+def settle_soon(ref: ObjectRef[Any], value: Any) -> None:
+    """Give ``ref`` its value on its own loop, from any thread (nothing if it is done or its
+    loop is closed)."""
+
+    def settle() -> None:
+        if not ref.done():
+            ref.set_result(value)
+
+    try:
+        ref.get_loop().call_soon_threadsafe(settle)
+    except RuntimeError:
+        pass
+
+
+def expire(ref: Any, timeout: float) -> None:
+    """A call's ``timeout`` option ran out: fail its ref(s) and stop its work."""
+    for r in ref if type(ref) is list else () if ref is None else (ref,):
+        if not r.done():
+            abort(r, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled"))

@@ -7,14 +7,17 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from .._spec import ActorOptions, ClassSpec, FunctionSpec, Mode
+from .._options import ActorOptions, Mode
+from .._seam import ActorCore, Backend
+from .._spec import ClassSpec, FunctionSpec
+from ._base import BackendBase
 from ._local_actor import LocalActor
 from ._local_task import submit_task
 
 __all__ = ["LocalBackend", "backend_class"]
 
 
-class LocalBackend:
+class LocalBackend(BackendBase):
     """Creates :class:`LocalActor` objects and runs remote functions in-process."""
 
     name = "local"
@@ -28,7 +31,7 @@ class LocalBackend:
         limit: int,
         loop: asyncio.AbstractEventLoop,
         namespace: str,
-        on_death: Callable[[Any], None],
+        on_death: Callable[[ActorCore], None],
     ) -> LocalActor:
         return LocalActor(actor_id, spec, options, mode, limit, loop, namespace, on_death)
 
@@ -44,4 +47,5 @@ class LocalBackend:
         return submit_task(spec, args, kwargs, options, host, pool)
 
 
-backend_class = LocalBackend
+#: what the loader instantiates; typed, so that mypy checks it against the contract
+backend_class: type[Backend] = LocalBackend

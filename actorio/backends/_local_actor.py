@@ -3,10 +3,10 @@
 How a call travels (the hot path, kept short on purpose):
 
 1. ``remote`` (a closure made by :meth:`LocalActor.bind`, in the caller's thread) appends a
-   :data:`Call` tuple to the lane and, if nobody is draining the lane, schedules ``_drain`` on
+   :data:`Call` tuple to the lane and, if nobody is draining the lane, schedules ``drain`` on
    the host loop. Calls from other threads, with keywords, ref arguments, per-call options or
    inside a chain of awaited actor calls take :meth:`LocalActor.submit`, the general path.
-2. ``_drain`` (host loop) pops calls while the lane has room and starts each one by mode:
+2. ``drain`` (host loop) pops calls while the lane has room and starts each one by mode:
    *regular* runs the sync method right there, in the drain callback (no task, no thread hop);
    *async* wraps a coroutine method in a task (sync methods still run inline);
    *threaded* hands the method to the actor's thread pool.
@@ -17,7 +17,8 @@ Locking: the actor's lock guards ``state`` and each lane's ``scheduled`` flag ag
 submitters in other threads; the loop thread reads them without it on its fast path (see the
 invariant in :class:`actorio._mailbox.Lane`). Everything else is touched on the host loop only.
 
-Lifecycle (restarts, retries, hooks, death) lives in :mod:`._local_life`, as a base class.
+Lifecycle (restarts, retries, hooks, death) lives in :mod:`._local_life`, its base class;
+where calls run when not inline (tasks, threads) in :mod:`._local_modes`.
 """
 
 from __future__ import annotations
@@ -25,37 +26,24 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import inspect
 import weakref
 from asyncio import InvalidStateError
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from threading import get_ident
 from time import perf_counter
 from typing import Any
 
 from .._context import call_chain, current_actor
 from .._mailbox import Call, CallExtra, Lane, complete, fail, fail_new, first_ref, make_refs
-from .._ref import (
-    CycleRef,
-    ObjectRef,
-    abort,
-    dropped,
-    has_refs,
-    pending_refs,
-    resolve_refs,
-    when_all_done,
-)
-from .._spec import ActorOptions, ClassSpec, MethodSpec, Mode
-from ..exceptions import (
-    CallTimeoutError,
-    InvalidOptionsError,
-    PendingCallsLimitExceeded,
-    TaskCancelledError,
-    TaskError,
-)
-from ._base import ActorExit
-from ._local_life import _ALIVE, _PENDING, _STOPPING, Lifecycle, died, lock_for
+from .._options import ActorOptions, Mode
+from .._ref import CycleRef, ObjectRef, dropped, has_refs, pending_refs, resolve_refs, when_all_done
+from .._seam import ActorExit
+from .._spec import ClassSpec, MethodSpec
+from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded, TaskError
+from ._base import expire
+from ._local_deadlock import wait_cycle
+from ._local_life import ALIVE, PENDING, STOPPING, Lifecycle, lock_for
+from ._local_modes import INLINE, Threads, start_task
 
 __all__ = ["LocalActor"]
 
@@ -83,22 +71,14 @@ class LocalActor(Lifecycle):
         namespace: str,
         on_death: Callable[[Any], None],
     ) -> None:
-        self.actor_id = actor_id
-        self.spec = spec
-        self.options = options
-        self.mode = mode
-        self.loop = loop
+        self.init_core(actor_id, spec, options, mode, loop, namespace, on_death, lock_for(self))
         self.instance: Any = None
-        self.state = _PENDING
-        self.death = None
+        self.state = PENDING
         # The lanes in a tuple, found by name through a dict shared by every actor with the
         # same groups (a dict each would be 224 B of every idle actor's footprint).
         groups = options.concurrency_groups
         self.lane_index = _lane_index(tuple(groups))
         self.lanes = (Lane(limit), *(Lane(n) for n in groups.values()), Lane(1 << 30))
-        self.lock = lock_for(self)
-        self.name = options.name
-        self.namespace = namespace
         # The actor's own context: methods see themselves as current (weakly, so the context
         # does not keep the actor alive) and new actors/tasks made from worker threads land here.
         # Every callback of this actor on the host loop is scheduled with context=self.ctx, so
@@ -106,13 +86,13 @@ class LocalActor(Lifecycle):
         # inherit its creator's context variables (a web request's, say).
         self.ctx = contextvars.Context()
         self.ctx.run(_enter, weakref.ref(self))
-        self.executor: ThreadPoolExecutor | None = None
         if mode == "threaded":
             workers = sum(lane.limit for lane in self.lanes[:-1])  # all but the builtin lane
-            self.executor = ThreadPoolExecutor(workers, thread_name_prefix=f"actorio-{spec.name}")
+            self.placement = Threads(workers, spec.name)
+        else:
+            self.placement = INLINE
         #: calls running as tasks or on threads: id(call) -> (lane, call, task or None)
         self.inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]] = {}
-        self.on_death = on_death
         #: the host loop's thread, once known: calls from it skip the thread-safe path
         self.host_thread: int | None = get_ident() if _running_loop() is loop else None
         self.init_lifecycle()
@@ -132,7 +112,7 @@ class LocalActor(Lifecycle):
         loop = _running_loop()
         lane = self.lanes[self.lane_index[_BUILTIN_LANE if method.builtin else group]]
         chain = call_chain.get()
-        cycle = _cycle(self, lane, method, chain) if chain else None
+        cycle = wait_cycle(self, lane, method, chain) if chain else None
         if cycle is not None:
             ref: Any = CycleRef(loop=loop or self.loop)
             ref.cycle = cycle
@@ -175,18 +155,18 @@ class LocalActor(Lifecycle):
         timeout = options.timeout if options is not None else None
         if loop is host:
             # Same thread as the drain: no lock needed for state or the queue (see module doc).
-            if self.state > _ALIVE:
+            if self.state > ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
             lane.open().append(call)
             if not lane.scheduled:
                 lane.scheduled = True
-                host.call_soon(self._drain, lane, context=self.ctx)
+                host.call_soon(self.drain, lane, context=self.ctx)
             if timeout is not None:
-                host.call_later(timeout, self._expire, ref, timeout, context=self.ctx)
+                host.call_later(timeout, expire, ref, timeout, context=self.ctx)
             return ref
         with self.lock:
-            if self.state > _ALIVE:
+            if self.state > ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
             lane.open().append(call)
@@ -194,10 +174,10 @@ class LocalActor(Lifecycle):
             lane.scheduled = True
         try:
             if wake:
-                host.call_soon_threadsafe(self._drain, lane, context=self.ctx)
+                host.call_soon_threadsafe(self.drain, lane, context=self.ctx)
             if timeout is not None:
                 host.call_soon_threadsafe(
-                    host.call_later, timeout, self._expire, ref, timeout, context=self.ctx
+                    host.call_later, timeout, expire, ref, timeout, context=self.ctx
                 )
         except RuntimeError:  # the host loop is closed: the actor died with it
             self.loop_closed()
@@ -224,7 +204,7 @@ class LocalActor(Lifecycle):
         check = method.check
         lo, hi = check.bounds
         submit = self.submit
-        drain = self._drain
+        drain = self.drain
         call_soon = host.call_soon
         ctx = self.ctx
         options = options or method.options
@@ -249,7 +229,7 @@ class LocalActor(Lifecycle):
                 if isinstance(a, ObjectRef):
                     return submit(method, args, kwargs, num_returns, group, options)
             ref: ObjectRef[Any] = ObjectRef(loop=host)
-            if self.state > _ALIVE:
+            if self.state > ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
             queue.append((method, args, kwargs, ref, None))
@@ -271,7 +251,7 @@ class LocalActor(Lifecycle):
 
     # -- the host loop ---------------------------------------------------------------------------
 
-    def _drain(self, lane: Lane) -> None:
+    def drain(self, lane: Lane) -> None:
         """Start queued calls while the lane has room (host loop only).
 
         The first branch of the loop is the fast path of a whole call: a plain call (no
@@ -286,12 +266,12 @@ class LocalActor(Lifecycle):
             if lane.paused:
                 return
             state = self.state
-            if state is not _ALIVE and state is not _STOPPING:
+            if state is not ALIVE and state is not STOPPING:
                 self.drain_refused(lane)
                 return
             queue = lane.queue
             instance = self.instance
-            threaded = self.executor is not None
+            inline = self.placement.inline
             budget = _DRAIN_BUDGET
             tick = stats.completed
             if lane.running >= lane.limit:
@@ -310,7 +290,7 @@ class LocalActor(Lifecycle):
                     return
                 call = queue.popleft()
                 method, args, kwargs, ref, extra = call
-                if extra is None and not method.is_async and (not threaded or method.builtin):
+                if extra is None and not method.is_async and (inline or method.builtin):
                     if ref.done():
                         continue  # cancelled before it started
                     # Latency is sampled: one call in 8 is timed (two clock reads), the rest
@@ -327,7 +307,7 @@ class LocalActor(Lifecycle):
                     except Exception as exc:
                         if not self.retry_on_error(lane, call, exc):
                             latency = perf_counter() - started if timed else None
-                            self._call_failed(method, ref, exc, latency)
+                            self.call_failed(method, ref, exc, latency)
                     except ActorExit:
                         self.exited(ref)
                         return
@@ -340,7 +320,7 @@ class LocalActor(Lifecycle):
                         except InvalidStateError:  # cancelled while it ran
                             pass
                 else:
-                    started_how = self._start(lane, call, threaded)
+                    started_how = self._start(lane, call, inline)
                     if started_how is _PARKED:
                         return  # the lane waits for the call's ref arguments
                     if started_how is _HANDED_OFF:  # to a task or a thread (or it failed)
@@ -348,17 +328,17 @@ class LocalActor(Lifecycle):
                             return  # full: the next call to finish drains the lane again
                         continue
                 now = self.state
-                if now is not state and now is not _ALIVE and now is not _STOPPING:
+                if now is not state and now is not ALIVE and now is not STOPPING:
                     return  # the method killed or restarted its own actor
                 budget -= 1
                 if not budget:
-                    self.loop.call_soon(self._drain, lane, context=self.ctx)
+                    self.loop.call_soon(self.drain, lane, context=self.ctx)
                     return
         finally:
             lane.draining = False
             stats.completed += done
 
-    def _start(self, lane: Lane, call: Call, threaded: bool) -> str:
+    def _start(self, lane: Lane, call: Call, inline: bool) -> str:
         """Start a call the fast path does not take; say how (``_PARKED``: the lane waits for
         its ref arguments; ``_HANDED_OFF``: to a task or a thread; ``_INLINE``: it ran)."""
         method, args, kwargs, ref, extra = call
@@ -376,10 +356,10 @@ class LocalActor(Lifecycle):
             extra.has_refs = False
             call = (method, args, kwargs, ref, extra)
         if method.is_async:  # async actors: one task per call
-            self._start_task(lane, call)
+            start_task(self, lane, call)
             return _HANDED_OFF
-        if threaded and not method.builtin:
-            self._start_thread(lane, call)
+        if not inline and not method.builtin:
+            self.placement.start(self, lane, call)
             return _HANDED_OFF
         # A sync method inline, with what the fast path does not handle: several or no
         # refs, a ref of another loop or thread, per-call options, retries.
@@ -390,15 +370,15 @@ class LocalActor(Lifecycle):
             result = method.fn(self.instance, *args, **kwargs)
         except Exception as exc:
             if not self.retry_on_error(lane, call, exc):
-                self._call_failed(method, ref, exc, perf_counter() - started)
+                self.call_failed(method, ref, exc, perf_counter() - started)
         except ActorExit:
             self.exited(ref)
         else:
             self.stats.ok(perf_counter() - started)
-            self._deliver(ref, result, method)
+            self.deliver(ref, result, method)
         return _INLINE
 
-    def _call_failed(
+    def call_failed(
         self, method: MethodSpec, ref: Any, exc: BaseException, latency: float | None
     ) -> None:
         """A method raised (and is not retried): count it, fail its ref(s) with a TaskError."""
@@ -415,48 +395,11 @@ class LocalActor(Lifecycle):
         def resume() -> None:
             if self.incarnation == generation:
                 lane.paused = False
-                self.loop.call_soon(self._drain, lane, context=self.ctx)
+                self.loop.call_soon(self.drain, lane, context=self.ctx)
 
         when_all_done(waiting, self.loop, resume)
 
-    def _start_task(self, lane: Lane, call: Call) -> None:
-        ref = call[3]
-        if ref.done() if type(ref) is ObjectRef else isinstance(ref, ObjectRef) and dropped(ref):
-            return  # cancelled before it started
-        lane.running += 1
-        coro = self._run_async(lane, call, self.incarnation)
-        task = self.loop.create_task(coro, context=self.ctx.copy())
-        self.inflight[id(call)] = (lane, call, task)
-        if isinstance(ref, ObjectRef):
-            ref._actorio_work = _TaskWork(self, id(call), task)  # cancelling the ref reaches it
-
-    async def _run_async(self, lane: Lane, call: Call, generation: int) -> None:
-        method, args, kwargs, ref, extra = call
-        # The chain of awaited calls this one belongs to (for DeadlockError), in the task's
-        # own copy of the actor's context.
-        call_chain.set((*(extra.chain if extra is not None else ()), (self, lane, ref)))
-        started = perf_counter()
-        try:
-            result = await method.fn(self.instance, *args, **kwargs)
-        except Exception as exc:
-            if self.incarnation == generation and not self.retry_on_error(lane, call, exc):
-                self._call_failed(method, ref, exc, perf_counter() - started)
-        except ActorExit:
-            if self.incarnation == generation:
-                self.exited(ref)
-        except asyncio.CancelledError:
-            if self.incarnation == generation:
-                self.stats.error(perf_counter() - started, method.name, None)
-                cancelled = TaskCancelledError(f"{self.qualname(method)} was cancelled")
-                fail(ref, self.death or cancelled, self.loop)
-            raise
-        else:
-            self.stats.ok(perf_counter() - started)
-            self._deliver(ref, result, method)
-        finally:
-            self.call_finished(lane, call, generation)
-
-    def _deliver(self, ref: Any, result: Any, method: MethodSpec) -> None:
+    def deliver(self, ref: Any, result: Any, method: MethodSpec) -> None:
         """Set a finished call's result: directly on a plain ref of this loop (the usual),
         else through ``complete`` (other loops, several refs)."""
         if type(ref) is ObjectRef and ref._loop is self.loop:
@@ -465,37 +408,7 @@ class LocalActor(Lifecycle):
         else:
             complete(ref, result, self.loop, self.qualname(method))
 
-    def _start_thread(self, lane: Lane, call: Call) -> None:
-        lane.running += 1
-        assert self.executor is not None
-        self.inflight[id(call)] = (lane, call, None)
-        chain = call[4].chain if call[4] is not None else ()
-        try:
-            self.executor.submit(self._run_in_thread, lane, call, self.incarnation, chain)
-        except RuntimeError:  # the interpreter is exiting: thread pools take no more work
-            fail(call[3], died(self, "the interpreter is shutting down"), self.loop)
-            self.call_finished(lane, call, self.incarnation)
-
-    def _run_in_thread(
-        self, lane: Lane, call: Call, generation: int, chain: tuple[Any, ...]
-    ) -> None:
-        method, args, kwargs, ref, _ = call
-        result: Any = None
-        error: BaseException | None = None
-        started = perf_counter()
-        if not (isinstance(ref, ObjectRef) and dropped(ref)):  # else: cancelled before it began
-            ctx = self.ctx.copy()
-            ctx.run(call_chain.set, (*chain, (self, lane, ref)))
-            try:
-                result = ctx.run(method.fn, self.instance, *args, **kwargs)
-            except Exception as exc:
-                error = exc
-            except ActorExit as exc:
-                error = exc
-        elapsed = perf_counter() - started
-        self.to_loop(self._thread_done, lane, call, generation, result, error, elapsed)
-
-    def _thread_done(
+    def finish_call(
         self,
         lane: Lane,
         call: Call,
@@ -504,69 +417,18 @@ class LocalActor(Lifecycle):
         error: BaseException | None,
         elapsed: float,
     ) -> None:
+        """A call that ran as a task or on a thread returned or raised (host loop)."""
         method, _, _, ref, _ = call
         if self.incarnation == generation:
             if isinstance(error, ActorExit):
                 self.exited(ref)
             elif error is not None:
                 if not self.retry_on_error(lane, call, error):
-                    self._call_failed(method, ref, error, elapsed)
+                    self.call_failed(method, ref, error, elapsed)
             else:
                 self.stats.ok(elapsed)
-                self._deliver(ref, result, method)
+                self.deliver(ref, result, method)
         self.call_finished(lane, call, generation)
-
-    def _expire(self, ref: Any, timeout: float) -> None:
-        """A call's ``timeout`` option ran out: fail it and stop it if it runs as a task."""
-        for r in ref if type(ref) is list else () if ref is None else (ref,):
-            if not r.done():
-                abort(
-                    r, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled")
-                )
-
-
-class _TaskWork:
-    """What cancelling the ref of an async call reaches (``actorio.cancel``, its timeout, a
-    cancelled awaiter), from any thread: the call's task.
-
-    A task cancelled before its first step never runs its coroutine, not even the ``finally``
-    that frees the call's slot in its lane: then this frees it, or the lane would stay full
-    for good. (A cancel can land there: a worker process reads the driver's cancel in the
-    same loop iteration as the calls it cancels.) The actor is held weakly and the call is
-    found among those in flight, so a ref kept after its call keeps neither alive.
-    """
-
-    __slots__ = ("actor", "generation", "key", "task")
-
-    def __init__(self, actor: LocalActor, key: int, task: asyncio.Task[None]) -> None:
-        self.actor = weakref.ref(actor)
-        self.key = key  # in actor.inflight
-        self.task = task
-        self.generation = actor.incarnation
-
-    def cancel(self) -> bool:
-        actor = self.actor()
-        if actor is not None:
-            actor.to_loop(self._cancel)
-        return True
-
-    def _cancel(self) -> None:
-        task = self.task
-        if task.done():
-            return
-        coro = task.get_coro()
-        unstarted = inspect.iscoroutine(coro) and (
-            inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
-        )
-        task.cancel()
-        actor = self.actor()
-        if not unstarted or actor is None or actor.incarnation != self.generation:
-            return
-        entry = actor.inflight.get(self.key)
-        if entry is not None and entry[2] is task:
-            lane, call, _ = entry
-            actor.stats.error(0.0, call[0].name, None)
-            actor.call_finished(lane, call, self.generation)
 
 
 def _settled(ref: Any) -> bool:
@@ -587,34 +449,3 @@ def _enter(actor: weakref.ref[LocalActor]) -> None:
     # One variable only (current_loop is the actor's loop; call_chain is at its default, ()):
     # each one set grows the context of every actor.
     current_actor.set(actor)
-
-
-def _cycle(actor: LocalActor, lane: Lane, method: MethodSpec, chain: tuple[Any, ...]) -> str | None:
-    """Describe the wait cycle if awaiting this call could never end; None otherwise.
-
-    ``chain`` lists the running calls that led to the caller, outermost first. A call in it
-    is *waiting* for the caller if every link after it is awaited by someone (its ref has
-    done-callbacks: an awaiting task, gather, wait); the caller itself is assumed to await
-    the new call. If waiting calls hold every slot of the lane the new call needs, it can
-    never start: a deadlock. Calls fired and not awaited break the chain.
-    """
-    holders = 0
-    waiting = True
-    for index in range(len(chain) - 1, -1, -1):
-        a, ln, ref = chain[index]
-        if index < len(chain) - 1:
-            waiting = waiting and bool(chain[index + 1][2]._callbacks)
-        if not waiting:
-            break
-        if a is actor and ln is lane and not ref.done():
-            holders += 1
-    if holders < lane.limit:
-        return None
-    path = " -> ".join(f"{a.spec.name}" for a, _, _ in chain)
-    return (
-        f"awaiting {actor.spec.name}.{method.name} would deadlock: the call chain "
-        f"{path} -> {actor.spec.name} waits on itself, and the {actor.describe()} has no free "
-        f"slot for it (max_concurrency={lane.limit} in that group, all held by calls waiting "
-        f"in this chain). Do not await it (fire and forget is fine), raise the actor's "
-        f"max_concurrency, or move the method to another concurrency group."
-    )

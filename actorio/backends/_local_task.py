@@ -17,6 +17,7 @@ from typing import Any
 
 from .._context import call_chain, current_actor, current_loop
 from .._mailbox import complete, fail, first_ref, make_refs
+from .._options import task_retry_policy
 from .._ref import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
 from ..exceptions import TaskCancelledError, TaskError
@@ -24,7 +25,6 @@ from ..exceptions import TaskCancelledError, TaskError
 __all__ = ["submit_task"]
 
 _running_loop = asyncio._get_running_loop
-RAY_DEFAULT_MAX_RETRIES = 3
 
 
 def submit_task(
@@ -39,7 +39,7 @@ def submit_task(
     ref = make_refs(loop, host, options.get("num_returns", 1))
     ctx = contextvars.copy_context()
     ctx.run(_enter_task, host)
-    retries = _retries(options)
+    retries = task_retry_policy(options)
     if spec.is_async:
         if loop is host:
             _start_async(host, spec, args, kwargs, ref, ctx, retries)
@@ -51,11 +51,6 @@ def submit_task(
         if first is not None:
             first._actorio_work = work  # cancelling the ref drops it if it has not started
     return ref
-
-
-def _retries(options: dict[str, Any]) -> tuple[int, Any]:
-    retry_on = options.get("retry_exceptions", False)
-    return (options.get("max_retries", RAY_DEFAULT_MAX_RETRIES) if retry_on else 0), retry_on
 
 
 def _should_retry(exc: Exception, attempt: int, retries: tuple[int, Any]) -> bool:

@@ -16,8 +16,12 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from .._spec import ActorOptions, ClassSpec, FunctionSpec, portable
+from .._options import ActorOptions
+from .._portable import portable
+from .._seam import Backend
+from .._spec import ClassSpec, FunctionSpec
 from ..exceptions import ActorDiedError
+from ._base import BackendBase
 from ._process_actor import ProcessActor
 from ._spawner import stop_spawner
 
@@ -47,7 +51,7 @@ class TaskHost:
                 attempt += 1
 
 
-class ProcessBackend:
+class ProcessBackend(BackendBase):
     """Creates :class:`ProcessActor` objects and runs remote functions on task hosts."""
 
     name = "process"
@@ -108,4 +112,5 @@ def _shutdown_error(host: ProcessActor) -> ActorDiedError:
     return ActorDiedError(f"The {host.describe()} is dead: actorio.shutdown() was called.")
 
 
-backend_class = ProcessBackend
+#: what the loader instantiates; typed, so that mypy checks it against the contract
+backend_class: type[Backend] = ProcessBackend

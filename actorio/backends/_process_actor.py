@@ -22,8 +22,11 @@ from time import perf_counter
 from typing import Any
 
 from .._mailbox import complete, fail, fail_new, first_ref, make_refs
+from .._options import ActorOptions, CallOptions, Mode
+from .._portable import portable
 from .._ref import ObjectRef, has_refs, pending_refs, resolve_refs, set_result_if_pending
-from .._spec import ActorOptions, CallOptions, ClassSpec, MethodSpec, Mode, portable
+from .._seam import STOP_HOOK_TIMEOUT_S
+from .._spec import ClassSpec, MethodSpec
 from .._stats import ActorState, CallStats, make_state
 from ..exceptions import (
     ActorDiedError,
@@ -31,7 +34,7 @@ from ..exceptions import (
     TaskError,
 )
 from . import _wire
-from ._base import STOP_HOOK_TIMEOUT_S, Forwarding, checked_remote
+from ._base import Forwarding, checked_remote
 from ._remote import call_options_dict
 from ._spawner import spawn_worker
 

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib
+import sys
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from .._mailbox import make_refs
-from .._spec import FunctionSpec
+from .._options import ActorOptions, Mode
+from .._runtime import get_runtime, reset
+from .._seam import ActorCore, Backend, Hosted
+from .._spec import ClassSpec, FunctionSpec
 from ..exceptions import InvalidOptionsError
+from ._base import BackendBase
 from ._ray_actor import RayActor, wrap_ray_handle
 from ._ray_link import follow, ray_arguments
 
@@ -35,18 +42,16 @@ def _import_ray() -> Any:
     return ray
 
 
-class RayBackend:
+class RayBackend(BackendBase):
     """Creates :class:`RayActor` cores and starts Ray tasks; starts Ray if nobody did."""
 
     name = "ray"
 
     def __init__(self) -> None:
-        from .._runtime import get_runtime
-
         self.ray = _import_ray()
         self.started_ray = False
         if not self.ray.is_initialized():
-            options = dict(get_runtime().ray_init)
+            options = dict(get_runtime().backend_options)
             options.setdefault("log_to_driver", False)
             options.setdefault("include_dashboard", False)
             self.ray.init(**options)
@@ -54,21 +59,31 @@ class RayBackend:
         _shutdown_before_ray()
         self._functions: dict[Any, Any] = {}
 
-    def create_actor(self, *args: Any) -> RayActor:
-        return RayActor(*args)
+    def create_actor(
+        self,
+        actor_id: str,
+        spec: ClassSpec,
+        options: ActorOptions,
+        mode: Mode,
+        limit: int,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str,
+        on_death: Callable[[ActorCore], None],
+    ) -> RayActor:
+        return RayActor(actor_id, spec, options, mode, limit, loop, namespace, on_death)
 
-    def lookup(self, name: str, namespace: str) -> Any:
+    def lookup(self, name: str, namespace: str) -> ActorCore | None:
         """A named actor of the cluster that this process has not seen (made elsewhere)."""
+        if not self.ray.is_initialized():
+            return None  # Ray was shut down: asking would start a new one
         try:
             ray_handle = self.ray.get_actor(name, namespace=namespace)
         except ValueError:
             return None
         return self.wrap(ray_handle, name, namespace)
 
-    def wrap(self, ray_handle: Any, name: str | None, namespace: str) -> Any:
+    def wrap(self, ray_handle: Any, name: str | None, namespace: str) -> RayActor:
         """An actorio core around a Ray handle that actorio did not make here."""
-        from .._spec import ActorOptions, ClassSpec
-
         cls = _class_of(ray_handle._ray_actor_creation_function_descriptor)
         if cls is None:  # not importable here: the actor sends its class (by value)
             cls = self.ray.get(ray_handle.__ray_call__.remote(_user_class))
@@ -78,15 +93,33 @@ class RayBackend:
         core.limit_known = False  # a guess from the class: its options are Ray's to know
         return core
 
-    def current(self) -> Any:
-        """The core of the Ray actor running this code (inside a Ray actor's method)."""
-        from .._runtime import get_runtime
+    def hosted(self) -> Hosted | None:
+        """The Ray actor running this code, inside a Ray actor's method (a Ray worker)."""
+        if not self.ray.is_initialized():
+            return None
+        context = self.ray.get_runtime_context()
+        actor_id = context.get_actor_id()
+        if actor_id is None:
+            return None
+        return Hosted(
+            str(actor_id),
+            context.get_actor_name() or None,
+            bool(context.was_current_actor_reconstructed),
+            self._current,
+            self.ray.actor.exit_actor,
+        )
 
+    def _current(self) -> ActorCore:
         context = self.ray.get_runtime_context()
         known = get_runtime().registry.actors.get(context.get_actor_id())
         if known is not None:
             return known
         return self.wrap(context.current_actor, context.get_actor_name(), context.namespace)
+
+    def node_id(self) -> str | None:
+        if not self.ray.is_initialized():
+            return None
+        return str(self.ray.get_runtime_context().get_node_id())
 
     def submit_task(
         self,
@@ -134,8 +167,6 @@ def _shutdown_before_ray() -> None:
     hooks and pending calls their answers while Ray is up."""
     global _EXIT_HOOKED
     if not _EXIT_HOOKED:
-        from .._runtime import reset
-
         atexit.register(reset)
         _EXIT_HOOKED = True
 
@@ -160,8 +191,6 @@ def _user_class(instance: Any) -> type:
 
 def _class_of(descriptor: Any) -> type | None:
     """The Python class of a Ray actor found by name, when this process can import it."""
-    import importlib
-
     try:
         module = importlib.import_module(descriptor.module_name)
         obj: Any = module
@@ -172,4 +201,13 @@ def _class_of(descriptor: Any) -> type | None:
     return getattr(obj, "__ray_actor_class__", obj) if isinstance(obj, type) else None
 
 
-backend_class = RayBackend
+def running_here() -> bool:
+    """True when this process runs Ray already (a Ray worker, or a driver that called
+    ``ray.init`` itself): actorio calls made here must reach Ray even if they never named
+    the backend (``get_actor``, ``exit_actor``, the runtime context)."""
+    ray = sys.modules.get("ray")
+    return ray is not None and bool(ray.is_initialized())
+
+
+#: what the loader instantiates; typed, so that mypy checks it against the contract
+backend_class: type[Backend] = RayBackend

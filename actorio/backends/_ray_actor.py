@@ -19,17 +19,19 @@ from time import perf_counter
 from typing import Any
 
 from .._mailbox import first_ref, make_refs
-from .._ref import CycleRef
-from .._spec import ActorOptions, ClassSpec, MethodSpec, Mode
-from .._stats import ActorState, CallStats, make_state
+from .._options import ActorOptions, Mode
+from .._ref import CycleRef, ObjectRef
+from .._runtime import get_runtime
+from .._seam import STOP_HOOK_TIMEOUT_S, ActorCore, Reducer
+from .._spec import ClassSpec, MethodSpec
+from .._stats import ActorState, make_state
 from ..exceptions import (
     ActorDiedError,
     ActorNameTakenError,
-    CallTimeoutError,
     InvalidOptionsError,
     PendingCallsLimitExceeded,
 )
-from ._base import STOP_HOOK_TIMEOUT_S, Forwarding, checked_remote
+from ._base import Forwarding, checked_remote, expire, settle_soon
 from ._ray_hosted import hosted_class
 from ._ray_link import RaySource, follow, ray_arguments, translate
 
@@ -55,6 +57,7 @@ def ray_class(cls: type, groups: tuple[tuple[str, int], ...] = ()) -> Any:
 class RayActor(Forwarding):
     """One actor on a Ray cluster, seen from this process."""
 
+    kind = "Ray actor"
     #: Ray decides restarts (it gives no death notice a supervisor could act on)
     supervisable = False
 
@@ -70,27 +73,12 @@ class RayActor(Forwarding):
         on_death: Any,
         ray_handle: Any = None,
     ) -> None:
-        self.actor_id = actor_id
-        self.spec = spec
-        self.options = options
-        self.mode = mode
+        self.init_core(actor_id, spec, options, mode, loop, namespace, on_death, threading.Lock())
         self.limit = limit
-        self.loop = loop
-        self.name = options.name
-        self.namespace = namespace
-        self.lock = threading.Lock()
-        self.on_death = on_death
         self.ray_handle = ray_handle
-        self.death: ActorDiedError | None = None
-        self.finished = False
-        self.monitors: tuple[Any, ...] = ()
-        self.room_waiters: tuple[Any, ...] = ()
         self.idle_waiters: tuple[concurrent.futures.Future[None], ...] = ()
         self.stopping = False
         self.pending: dict[int, float] = {}  # id(ref) -> when the call was made
-        self.stats = CallStats()
-        self.restart_count = 0
-        self.supervisor: Any = None
         self.watching = False
         self.limit_known = True  # False for a handle found by name: limit is then a guess
         self.is_self = False  # a handle held by the very actor it points to (set when wrapped)
@@ -131,10 +119,8 @@ class RayActor(Forwarding):
             self._gone(ActorDiedError(f"The {self.describe()} could not be created."))
             raise
         # From now on the actor answers to Ray's id: the same in every process of the cluster.
-        from .._runtime import get_runtime
-
         registry = get_runtime().registry
-        registry.actors.pop(self.actor_id, None)
+        registry.actors.pop(self.actor_id)
         self.actor_id = self.ray_handle._actor_id.hex()
         registry.add(self)
 
@@ -208,7 +194,7 @@ class RayActor(Forwarding):
         first = first_ref(ref)
         if timeout is not None and first is not None:
             first.get_loop().call_soon_threadsafe(
-                first.get_loop().call_later, timeout, _expire, ref, timeout
+                first.get_loop().call_later, timeout, expire, ref, timeout
             )
         return ref
 
@@ -263,7 +249,7 @@ class RayActor(Forwarding):
             with self.lock:
                 waiters, self.room_waiters = self.room_waiters, ()
             for w in waiters:
-                w.get_loop().call_soon_threadsafe(_settle, w, None)
+                settle_soon(w, None)
 
     def bind(
         self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
@@ -323,7 +309,7 @@ class RayActor(Forwarding):
 
         ended.add_done_callback(done)
 
-    def monitor(self) -> Any:
+    def monitor(self) -> ObjectRef[ActorDiedError]:
         """As for every actor; on Ray it also starts a watcher, since Ray tells nobody of an
         actor's death: it asks the actor every ``WATCH_EVERY_S`` whether it is alive."""
         ref = super().monitor()
@@ -358,12 +344,10 @@ class RayActor(Forwarding):
             monitors, self.monitors = self.monitors, ()
             idle, self.idle_waiters = self.idle_waiters, ()
             rooms, self.room_waiters = self.room_waiters, ()
-        for ref in monitors + rooms:
-            value = self.death if ref in monitors else None
-            try:
-                ref.get_loop().call_soon_threadsafe(_settle, ref, value)
-            except RuntimeError:
-                pass
+        for ref in monitors:
+            settle_soon(ref, self.death)
+        for ref in rooms:
+            settle_soon(ref, None)
         for cf in idle:
             if not cf.done():
                 cf.set_result(None)
@@ -377,14 +361,11 @@ class RayActor(Forwarding):
             self, "ray", label, 0, self.restart_count, pending - running, running, self.stats
         )
 
-    def describe(self) -> str:
-        named = f" named {self.name!r} in namespace {self.namespace!r}" if self.name else ""
-        return f"Ray actor {self.spec.name} (id {self.actor_id}){named}"
+    @property
+    def outlives_runtime(self) -> bool:  # type: ignore[override]
+        return self.options.lifetime == "detached"  # Ray keeps it after the driver exits
 
-    def qualname(self, method: MethodSpec) -> str:
-        return f"{self.spec.name}.{method.name}"
-
-    def reduce_handle(self) -> tuple[Any, ...]:
+    def reduce_handle(self) -> Reducer:
         """How a handle to this actor travels: with Ray's handle, which works anywhere on
         the cluster (a Ray task, another Ray actor, another driver)."""
         return (
@@ -409,15 +390,11 @@ def _from_ray_handle(
     namespace: str,
     mode: Mode,
     limit: int,
-) -> Any:
-    from .._handle import handle_for
-    from .._runtime import get_runtime
-
-    rt = get_runtime()
-    core = rt.registry.actors.get(actor_id)
+) -> ActorCore:
+    core = get_runtime().registry.actors.get(actor_id)
     if core is None:
         core = wrap_ray_handle(ray_handle, actor_id, cls, name, namespace, mode, limit)
-    return handle_for(core)
+    return core
 
 
 def wrap_ray_handle(
@@ -430,8 +407,6 @@ def wrap_ray_handle(
     limit: int,
 ) -> RayActor:
     """A core around a Ray handle made elsewhere (unpickled, or found by name)."""
-    from .._runtime import get_runtime
-
     rt = get_runtime()
     options = ActorOptions(name=name)
     core = RayActor(
@@ -462,16 +437,3 @@ def _unavailable() -> type[BaseException]:
 
 def _retry_value(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
-
-
-def _settle(ref: Any, value: Any) -> None:
-    if not ref.done():
-        ref.set_result(value)
-
-
-def _expire(ref: Any, timeout: float) -> None:
-    from .._ref import abort
-
-    for r in ref if isinstance(ref, list) else [ref]:
-        if not r.done():
-            abort(r, CallTimeoutError(f"the call timed out after {timeout} s and was cancelled"))

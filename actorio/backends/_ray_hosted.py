@@ -16,12 +16,10 @@ import logging
 import threading
 from typing import Any
 
-from ._base import STOP_HOOK_TIMEOUT_S
+from .._seam import START_HOOK, STOP_HOOK, STOP_HOOK_TIMEOUT_S
 
 __all__ = ["hosted_class"]
 
-START_HOOK = "__actorio_start__"
-STOP_HOOK = "__actorio_stop__"
 log = logging.getLogger("actorio")
 
 

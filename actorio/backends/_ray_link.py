@@ -9,8 +9,8 @@ import concurrent.futures
 import re
 from typing import Any
 
+from .._handle import ActorHandle
 from .._ref import ObjectRef, new_ref, set_exception, set_result_if_pending
-from .._stream import StreamSource
 from ..exceptions import (
     ActorDiedError,
     GetTimeoutError,
@@ -139,7 +139,6 @@ def ray_arguments(
     """Arguments for a Ray call: actorio refs of Ray calls become their Ray refs (Ray passes
     them on without a round trip through the driver); handles of actors Ray cannot reach
     are refused here, with the reason."""
-    from .._handle import ActorHandle
 
     def one(value: Any) -> Any:
         if isinstance(value, ObjectRef):
@@ -147,7 +146,9 @@ def ray_arguments(
             if isinstance(work, RayWork):
                 return work.ray_ref
             return value.result() if value.done() else _not_ready(value, what)
-        if isinstance(value, ActorHandle) and not hasattr(value._actorio_actor, "ray_handle"):
+        # A handle whose backend has no way of its own to send it (Ray's) pickles by id,
+        # which only this process and its workers can resolve.
+        if isinstance(value, ActorHandle) and value._actorio_actor.reduce_handle() is None:
             raise InvalidArgumentsError(
                 f"{what}: the handle of {value._actorio_actor.describe()} cannot be sent to "
                 f"Ray: that actor lives in this process (or one of its workers), which Ray's "
@@ -166,13 +167,16 @@ def _not_ready(ref: ObjectRef[Any], what: str) -> Any:
     )
 
 
-class RaySource(StreamSource):
+class RaySource:
     """The steps of a Ray streaming call (Ray's ``ObjectRefGenerator``, whose backpressure
     is Ray's own): one step at a time, each read on this stream's own thread."""
 
     def __init__(self, ray_gen: Any, what: str, host: asyncio.AbstractEventLoop) -> None:
         self.ray_gen, self.what, self.host = ray_gen, what, host
         self.pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="actorio-stream")
+
+    def opened(self) -> ObjectRef[Any] | None:
+        return None  # Ray opened the stream with the call itself
 
     def next_ref(self) -> ObjectRef[Any]:
         ref: ObjectRef[Any] = new_ref(asyncio._get_running_loop(), self.host)

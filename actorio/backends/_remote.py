@@ -10,13 +10,18 @@ other, so one registry (the driver's) names every actor.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._mailbox import make_refs
+from .._options import ActorOptions
+from .._ref import ObjectRef, new_ref
 from .._spec import ClassSpec, MethodSpec
+from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, InvalidOptionsError
-from ._base import checked_remote
+from ._base import CoreBase, checked_remote
 
 __all__ = ["Channel", "RemoteActor", "call_options_dict"]
 
@@ -47,30 +52,35 @@ def call_options_dict(options: Any) -> dict[str, Any] | None:
     return {k: v for k, v in values.items() if v is not None} or None
 
 
-class RemoteActor:
-    """The ``ActorCore`` of a handle whose actor lives in another process."""
+class RemoteActor(CoreBase):
+    """The ``ActorCore`` of a handle whose actor lives in another process. Only the driver
+    knows how that actor is doing: what this side cannot know, it does not pretend to."""
 
     def __init__(
         self, channel: Channel, actor_id: str, cls: type, name: str | None, namespace: str
     ) -> None:
+        spec = ClassSpec.of(cls)
+        options = ActorOptions(name=name)
+        mode, _ = options.resolve_mode(spec)
+        self.init_core(
+            actor_id, spec, options, mode, channel.loop, namespace, _ignore, threading.Lock()
+        )
         self.channel = channel
-        self.actor_id = actor_id
-        self.spec = ClassSpec.of(cls)
-        self.name = name
-        self.namespace = namespace
-        self.loop = channel.loop
 
     @property
     def alive(self) -> bool:
         return True  # only the driver knows; a call to a dead actor fails with ActorDiedError
 
-    def describe(self) -> str:
-        return f"actor {self.spec.name} (id {self.actor_id}, in another process)"
+    def where(self) -> str:
+        return ", in another process"
+
+    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        raise AssertionError("a remote actor was started where it is hosted")
 
     def bind(
         self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
     ) -> Callable[..., Any]:
-        return checked_remote(self, method, num_returns, group, options)  # type: ignore[no-any-return]
+        return checked_remote(self, method, num_returns, group, options)
 
     def submit(
         self,
@@ -97,11 +107,30 @@ class RemoteActor:
     def kill(self, err: ActorDiedError, restart: bool = False, forced: bool = False) -> None:
         self.channel.send(("kill", self.actor_id, restart))
 
-    def monitor(self) -> Any:
+    def monitor(self) -> ObjectRef[ActorDiedError]:
         """Completes when the driver's monitor of the actor does (same value)."""
-        ref = make_refs(_running_loop(), self.loop, 1)
+        ref: ObjectRef[ActorDiedError] = make_refs(_running_loop(), self.loop, 1)
         self.channel.forward(("watch", self.actor_id), ref, f"monitor of {self.describe()}")
+        return ref
+
+    def room(self) -> ObjectRef[None]:
+        """At once: a full mailbox is the driver's to report (the call's ref fails)."""
+        ref: ObjectRef[None] = new_ref(_running_loop(), self.loop)
+        ref.set_result(None)
         return ref
 
     def pending_calls(self) -> int:
         raise InvalidOptionsError("pending_calls() is only known where the actor is hosted")
+
+    def begin_stop(self) -> concurrent.futures.Future[None]:
+        """Done at once: stopping the actor is up to the process that hosts it."""
+        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+        cf.set_result(None)
+        return cf
+
+    def snapshot(self) -> ActorState:
+        return make_state(self, "remote", "ALIVE", 0, 0, 0, 0, self.stats)
+
+
+def _ignore(actor: Any) -> None:
+    """A remote actor's death is told where it is hosted, not here."""

@@ -27,8 +27,8 @@ import threading
 from typing import Any
 
 from .._mailbox import complete, fail
+from .._options import CallOptions
 from .._ref import ObjectRef
-from .._spec import CallOptions
 from ..exceptions import ActorDiedError
 from . import _wire
 from ._remote import RemoteActor
@@ -226,7 +226,7 @@ class Worker:
         # The hosted actor answers to the driver's id, so handles to it that travel (to the
         # driver, to other workers, back here) all mean the same actor.
         core = self.handle._actorio_actor
-        rt.registry.actors.pop(core.actor_id, None)
+        rt.registry.actors.pop(core.actor_id)
         core.actor_id = actor_id
         # Its name, for get_runtime_context() and messages; only the driver's registry maps
         # names to actors, so it is not registered here.
@@ -295,7 +295,7 @@ async def _main(fd: int) -> None:
     loop = asyncio.get_running_loop()
     worker = Worker(sock, loop)
     worker.loop_thread = threading.get_ident()
-    get_runtime().remote_actors = worker
+    get_runtime().directory = worker
     loop.add_reader(fd, worker.readable)
     # Blocking, whatever the loop did to the descriptor: sends may come from any thread and
     # must not fail half-way with EAGAIN when the socket buffer is full.

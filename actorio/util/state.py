@@ -80,5 +80,4 @@ def _snapshots() -> list[ActorState]:
     registry = get_runtime().registry
     cores = {a.actor_id: a for a in list(registry.dead)}
     cores.update((a.actor_id, a) for a in list(registry.actors.values()))
-    snaps = [core.snapshot() for _, core in sorted(cores.items()) if hasattr(core, "snapshot")]
-    return snaps
+    return [core.snapshot() for _, core in sorted(cores.items())]

@@ -1,0 +1,321 @@
+"""Validated options: of an actor class (``ActorOptions``), of a call (``CallOptions``), of a task.
+
+Each option is checked once, where it is given (``@actorio.remote(...)``, ``.options(...)``,
+``@actorio.method(...)``), so no call pays for it again and a bad value fails with a message
+that names it. ``ActorOptions.resolve_mode`` infers the concurrency mode with Ray's rules
+(any ``async def`` method: async; ``max_concurrency > 1`` or concurrency groups: threaded;
+otherwise regular).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from .exceptions import InvalidOptionsError
+
+if TYPE_CHECKING:
+    from ._spec import ClassSpec
+
+__all__ = [
+    "BACKENDS",
+    "BACKPRESSURE",
+    "METHOD_OPTIONS_ATTR",
+    "ActorOptions",
+    "CallOptions",
+    "Mode",
+    "RetryOn",
+    "actor_options",
+    "call_options",
+    "check_backend",
+    "extra_call_options",
+    "function_options",
+    "task_retry_policy",
+]
+
+Mode = Literal["regular", "async", "threaded"]
+
+#: Attribute that ``@actorio.method(...)`` sets on a function.
+METHOD_OPTIONS_ATTR = "__actorio_method_options__"
+
+#: Ray options that only mean something on a cluster: kept for the Ray backend (which passes
+#: them to Ray), ignored by the others so that Ray scripts run unchanged.
+RAY_PLACEMENT_OPTIONS = frozenset(
+    {
+        "num_cpus",
+        "num_gpus",
+        "memory",
+        "resources",
+        "accelerator_type",
+        "scheduling_strategy",
+        "runtime_env",
+        "placement_group",
+        "placement_group_bundle_index",
+        "placement_group_capture_child_tasks",
+        "_metadata",
+    }
+)
+BACKENDS = ("local", "process", "ray")
+DEFAULT_ASYNC_CONCURRENCY = 1000
+
+RetryOn = bool | tuple[type[BaseException], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """Per-call options beyond the fast path's: set per method or with ``.options()``."""
+
+    timeout: float | None = None
+    max_task_retries: int | None = None  # None: the actor's
+    retry_exceptions: RetryOn | None = None  # None: the actor's
+    #: streaming calls: items a generator may produce ahead of its consumer (None: default)
+    _generator_backpressure_num_objects: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActorOptions:
+    """Validated creation options of one actor class (or one ``.options()`` copy of it)."""
+
+    name: str | None = None
+    namespace: str | None = None
+    get_if_exists: bool = False
+    lifetime: Literal["detached"] | None = None
+    max_concurrency: int | None = None
+    concurrency_groups: Mapping[str, int] = field(default_factory=dict)
+    mode: Mode | None = None
+    backend: str | None = None
+    max_restarts: int = 0
+    max_task_retries: int = 0
+    retry_exceptions: RetryOn = False
+    max_pending_calls: int = -1
+    #: Ray's placement options (num_cpus, resources, scheduling_strategy, ...), for Ray only
+    ray_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolve_mode(self, spec: ClassSpec) -> tuple[Mode, int]:
+        """The concurrency mode and default-group limit, with Ray's inference rules."""
+        mode = self.mode
+        limit = self.max_concurrency
+        if mode is None:
+            if spec.has_async:
+                mode = "async"
+            elif (limit or 1) > 1 or self.concurrency_groups:
+                mode = "threaded"
+            else:
+                mode = "regular"
+        where = f"actor class {spec.name}"
+        if spec.has_async and mode != "async":
+            asyncs = sorted(m.name for m in spec.methods.values() if m.is_async and m.visible)
+            raise InvalidOptionsError(
+                f"{where} has async def methods {asyncs}, so it cannot be a {mode} actor; "
+                f"drop mode={mode!r} (it will be an async actor; use max_concurrency=1 to run "
+                f"one call at a time) or make those methods plain def"
+            )
+        if mode == "async" and not spec.has_async:
+            raise InvalidOptionsError(
+                f"mode='async' needs at least one async def method, and {where} has none; "
+                f"use mode='threaded' to run sync methods concurrently"
+            )
+        if mode == "regular":
+            if limit not in (None, 1) or self.concurrency_groups:
+                raise InvalidOptionsError(
+                    f"a regular actor runs one call at a time; {where} asks for "
+                    f"max_concurrency={limit} / concurrency_groups={dict(self.concurrency_groups)}"
+                    f"; use mode='threaded' (sync methods on threads) instead"
+                )
+            return mode, 1
+        if limit is None:
+            limit = DEFAULT_ASYNC_CONCURRENCY if mode == "async" else 1
+        for m in spec.methods.values():
+            group = m.concurrency_group
+            if group is not None and group not in self.concurrency_groups:
+                raise InvalidOptionsError(
+                    f"{spec.name}.{m.name} is declared in concurrency group {group!r}, but "
+                    f"the actor defines only {sorted(self.concurrency_groups)}; pass "
+                    f"concurrency_groups={{{group!r}: N}} to @actorio.remote or .options()"
+                )
+        return mode, limit
+
+
+_ACTOR_KEYS = frozenset(ActorOptions.__dataclass_fields__)
+
+
+def _count(key: str, value: Any) -> int:
+    """A count where -1 means unlimited (Ray's convention)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < -1:
+        raise InvalidOptionsError(f"{key} must be an int >= -1 (-1: unlimited), got {value!r}")
+    return value
+
+
+def _retry_on(value: Any) -> RetryOn:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list | tuple) and all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in value
+    ):
+        return tuple(value)
+    raise InvalidOptionsError(
+        f"retry_exceptions must be True, False or a list of exception classes, got {value!r}"
+    )
+
+
+def _positive_int(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidOptionsError(f"{key} must be a positive int, got {value!r}")
+    return value
+
+
+def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
+    """``base`` updated with ``given``, each key validated."""
+    updates: dict[str, Any] = {}
+    for key, value in given.items():
+        if key in RAY_PLACEMENT_OPTIONS:
+            updates["ray_options"] = {**base.ray_options, **updates.get("ray_options", {})}
+            updates["ray_options"][key] = value
+            continue
+        if key not in _ACTOR_KEYS or key == "ray_options":
+            raise InvalidOptionsError(
+                f"unknown actor option {key!r}; actorio accepts {sorted(_ACTOR_KEYS)} "
+                f"(and ignores Ray's placement options {sorted(RAY_PLACEMENT_OPTIONS)})"
+            )
+        if key == "max_concurrency":
+            value = _positive_int(key, value)
+        elif key in ("max_restarts", "max_task_retries", "max_pending_calls"):
+            value = _count(key, value)
+        elif key == "retry_exceptions":
+            value = _retry_on(value)
+        elif key == "concurrency_groups":
+            if not isinstance(value, Mapping):
+                raise InvalidOptionsError(f"concurrency_groups must be a dict, got {value!r}")
+            value = {
+                str(k): _positive_int(f"concurrency_groups[{k!r}]", v) for k, v in value.items()
+            }
+        elif key == "mode" and value not in (None, "regular", "async", "threaded"):
+            raise InvalidOptionsError(
+                f"mode must be 'regular', 'async' or 'threaded', got {value!r}"
+            )
+        elif key == "lifetime" and value not in (None, "detached", "non_detached"):
+            raise InvalidOptionsError(f"lifetime must be None or 'detached', got {value!r}")
+        elif key == "backend":
+            value = check_backend(value)
+        elif key in ("name", "namespace") and value is not None and not isinstance(value, str):
+            raise InvalidOptionsError(f"{key} must be a str, got {value!r}")
+        if key == "lifetime" and value == "non_detached":
+            value = None
+        updates[key] = value
+    return replace(base, **updates) if updates else base
+
+
+def check_backend(value: Any) -> str | None:
+    if value is None or value in BACKENDS:
+        return value  # type: ignore[no-any-return]
+    raise InvalidOptionsError(
+        f"backend {value!r} is not available; this version of actorio has {list(BACKENDS)} "
+        f"(in-process, one worker process per actor, a Ray cluster)"
+    )
+
+
+#: Ray's option for how many items a streaming call may produce ahead of its consumer
+BACKPRESSURE = "_generator_backpressure_num_objects"
+UNBOUNDED_WINDOW = 4096
+
+_CALL_KEYS = frozenset(
+    {
+        "num_returns",
+        "concurrency_group",
+        "name",
+        "timeout",
+        "max_task_retries",
+        "retry_exceptions",
+        BACKPRESSURE,
+    }
+)
+
+
+def call_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate per-call options: ``handle.method.options(...)`` and ``@actorio.method(...)``."""
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if key in RAY_PLACEMENT_OPTIONS:
+            continue
+        if key not in _CALL_KEYS:
+            raise InvalidOptionsError(
+                f"unknown method option {key!r}; actorio accepts {sorted(_CALL_KEYS)}"
+            )
+        if (
+            key == "num_returns"
+            and value != "streaming"
+            and (not isinstance(value, int) or isinstance(value, bool) or value < 0)
+        ):
+            raise InvalidOptionsError(
+                f"num_returns must be an int >= 0 or 'streaming', got {value!r}"
+            )
+        if key == BACKPRESSURE:
+            # How far a generator may run ahead of its consumer; -1 (Ray: no limit) is capped.
+            if value == -1:
+                value = UNBOUNDED_WINDOW
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidOptionsError(f"{key} must be an int >= 1 or -1, got {value!r}")
+        if key == "timeout" and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise InvalidOptionsError(f"timeout must be a number of seconds > 0, got {value!r}")
+            value = float(value)
+        elif key == "max_task_retries" and value is not None:
+            value = _count(key, value)
+        elif key == "retry_exceptions" and value is not None:
+            value = _retry_on(value)
+        out[key] = value
+    return out
+
+
+def extra_call_options(
+    opts: Mapping[str, Any], base: CallOptions | None = None
+) -> CallOptions | None:
+    """The ``CallOptions`` part of validated call options (None when all are defaults)."""
+    base = base or CallOptions()
+    merged = replace(
+        base,
+        **{
+            k: opts[k]
+            for k in ("timeout", "max_task_retries", "retry_exceptions", BACKPRESSURE)
+            if k in opts
+        },
+    )
+    return None if merged == CallOptions() else merged
+
+
+#: Ray's default ``max_retries`` of a task (used when ``retry_exceptions`` asks for retries)
+DEFAULT_TASK_RETRIES = 3
+
+
+def task_retry_policy(options: Mapping[str, Any]) -> tuple[int, RetryOn]:
+    """``(max_retries, retry_exceptions)`` of a task: it runs again after raising only when
+    ``retry_exceptions`` asks for it, up to ``max_retries`` times (Ray's default: 3)."""
+    retry_on: RetryOn = options.get("retry_exceptions", False)
+    return (options.get("max_retries", DEFAULT_TASK_RETRIES) if retry_on else 0), retry_on
+
+
+_FUNCTION_KEYS = frozenset({"num_returns", "name", "backend", "max_retries", "retry_exceptions"})
+
+
+def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate options of a remote function."""
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        if key in RAY_PLACEMENT_OPTIONS:
+            out.setdefault("ray_options", {})[key] = value  # for the Ray backend only
+            continue
+        if key not in _FUNCTION_KEYS:
+            raise InvalidOptionsError(
+                f"unknown task option {key!r}; actorio accepts {sorted(_FUNCTION_KEYS)}"
+            )
+        if key == "max_retries":
+            value = _count(key, value)
+        elif key == "retry_exceptions":
+            value = _retry_on(value)
+        elif key == "backend":
+            value = check_backend(value)
+        out[key] = (
+            call_options({"num_returns": value})["num_returns"] if key == "num_returns" else value
+        )
+    return out

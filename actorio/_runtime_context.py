@@ -1,0 +1,78 @@
+"""What running code can learn about where it runs: Ray's ``get_runtime_context()``.
+
+Inside an actor that actorio hosts, the actor comes from the context (``current_core``);
+inside an actor that a backend hosts on its own (a Ray actor's method in a Ray worker), the
+backend answers through ``Backend.hosted``.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from ._context import current_core
+from ._handle import ActorHandle, handle_for
+from ._runtime import get_runtime
+from .exceptions import NotInActorError
+
+__all__ = ["RuntimeContext", "get_runtime_context"]
+
+
+class RuntimeContext:
+    """What the running code can learn about where it runs (Ray's ``get_runtime_context()``)."""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace new named actors go to and ``get_actor`` looks in."""
+        return get_runtime().namespace
+
+    def get_actor_id(self) -> str | None:
+        """The current actor's id, or None outside an actor."""
+        actor = current_core()
+        if actor is not None:
+            return actor.actor_id
+        hosted = get_runtime().hosted()
+        return None if hosted is None else hosted.actor_id
+
+    def get_node_id(self) -> str:
+        """The id of the machine running this code: its cluster's node id where a backend
+        runs on one (Ray's, on the Ray backend's workers and drivers), else a stable id of
+        this host."""
+        for backend in get_runtime().engaged_backends():
+            node = backend.node_id()
+            if node is not None:
+                return node
+        return f"local-{socket.gethostname()}"
+
+    def get_actor_name(self) -> str | None:
+        """The current actor's name, or None (outside an actor, or an anonymous one)."""
+        actor = current_core()
+        if actor is not None:
+            return actor.name
+        hosted = get_runtime().hosted()
+        return None if hosted is None else hosted.name
+
+    @property
+    def current_actor(self) -> ActorHandle[Any]:
+        """A handle to the current actor (raises ``NotInActorError`` outside an actor)."""
+        actor = current_core()
+        if actor is None:
+            hosted = get_runtime().hosted()
+            if hosted is None:
+                raise NotInActorError("get_runtime_context().current_actor is only set in an actor")
+            actor = hosted.core()
+        return handle_for(actor)
+
+    def was_current_actor_reconstructed(self) -> bool:
+        """True in an actor that was restarted at least once (``max_restarts``, a supervisor,
+        ``kill(no_restart=False)``); False outside an actor."""
+        actor = current_core()
+        if actor is not None:
+            return actor.snapshot().restarts > 0
+        hosted = get_runtime().hosted()
+        return hosted is not None and hosted.reconstructed
+
+
+def get_runtime_context() -> RuntimeContext:
+    """What the running code can learn about where it runs: actor id, handle, namespace."""
+    return RuntimeContext()

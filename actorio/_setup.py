@@ -1,0 +1,103 @@
+"""Starting and stopping actorio: ``init``, ``is_initialized``, ``shutdown``, ``run``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from ._runtime import LoopFactory, Runtime, default_loop_factory, install, peek_runtime
+from ._runtime import reset as _reset
+from ._runtime_context import RuntimeContext
+from .exceptions import AlreadyInitializedError, InvalidOptionsError
+
+__all__ = ["init", "is_initialized", "run", "shutdown", "shutdown_async"]
+
+T = TypeVar("T")
+
+
+def init(
+    address: str | None = None,
+    *,
+    namespace: str | None = None,
+    backend: str | None = None,
+    loop_factory: LoopFactory | None = None,
+    ignore_reinit_error: bool = False,
+    blocking_warning_s: float = 0.1,
+    shutdown_timeout_s: float = 1.0,
+    **ray_options: Any,
+) -> RuntimeContext:
+    """Start actorio explicitly (optional: first use starts it with defaults, as in Ray).
+
+    ``namespace`` scopes actor names; ``backend`` picks where actors live by default
+    (``ACTORIO_BACKEND`` otherwise; ``"local"`` is the in-process default); ``loop_factory``
+    builds the runtime loop that hosts work created from sync code (uvloop when installed).
+    ``blocking_warning_s``: log a warning when an actor method holds an event loop longer
+    than this (0 disables the watchdog). ``shutdown_timeout_s``: how long ``shutdown()`` and
+    interpreter exit let accepted calls finish. Ray's resource options (``num_cpus=...``) are
+    accepted and ignored in-process.
+    """
+    _, explicit = peek_runtime()
+    rt = Runtime(namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s)
+    if address is not None and rt.backend_name != "ray":
+        raise InvalidOptionsError(
+            f"address={address!r} is a Ray cluster address: pass backend='ray' with it (or "
+            f"drop it to run in-process)"
+        )
+    rt.backend_options = {"address": address, **ray_options}
+    if install(rt, explicit=True) is not rt:
+        if ignore_reinit_error:
+            return RuntimeContext()
+        how = "by actorio.init()" if explicit else "implicitly, by an earlier actorio call"
+        raise AlreadyInitializedError(
+            f"actorio is already initialized ({how}); call actorio.shutdown() first, or pass "
+            f"ignore_reinit_error=True"
+        )
+    return RuntimeContext()
+
+
+def is_initialized() -> bool:
+    """True between the first actorio use (or ``init()``) and ``shutdown()``."""
+    return peek_runtime()[0] is not None
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Stop everything, gracefully: refuse new calls, let accepted calls finish for up to
+    ``timeout`` seconds (default: ``init(shutdown_timeout_s=...)``, 1 s), fail what is left
+    with ``ActorDiedError``, run every actor's ``__actorio_stop__`` hook, forget every name,
+    and stop the runtime loop and worker threads. Interpreter exit does the same."""
+    _reset(timeout)
+
+
+async def shutdown_async(timeout: float | None = None) -> None:  # noqa: ASYNC109 (a grace period)
+    """:func:`shutdown` for code running on an event loop (a web server's lifespan, say):
+    the same graceful stop, awaited, so actors hosted on this very loop can finish their
+    accepted calls and run their stop hooks while it waits."""
+    rt, _ = peek_runtime()
+    if rt is not None:
+        await rt.drain(timeout)
+    _reset(0)  # what is left: names, threads, worker processes
+
+
+def run(
+    main: Coroutine[Any, Any, T],
+    *,
+    debug: bool | None = None,
+    loop_factory: LoopFactory | None = None,
+) -> T:
+    """Run an ``await``-based script on uvloop when installed (else asyncio), like ``asyncio.run``.
+
+    Actors created on this loop are killed when ``main`` returns, so none outlives its loop.
+    """
+    factory = loop_factory or default_loop_factory()
+
+    async def main_then_cleanup() -> T:
+        try:
+            return await main
+        finally:
+            rt, _ = peek_runtime()
+            if rt is not None:
+                rt.kill_actors(asyncio.get_running_loop(), "the actorio.run() loop finished")
+
+    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
+        return runner.run(main_then_cleanup())

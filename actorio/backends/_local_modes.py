@@ -1,0 +1,193 @@
+"""Where an in-process actor's calls run when not inline in the drain.
+
+A *placement* says where the actor's sync methods run: :data:`INLINE` on the host loop, right
+in the drain callback (regular and async actors: no task, no thread hop), or :class:`Threads`,
+a pool of ``max_concurrency`` threads (threaded actors). The drain asks ``placement.inline``
+once per drain; everything else about threads lives here, so another placement (a thread of
+the actor's own) is one more class, not a branch in every method.
+
+``async def`` methods always run as a task on the host loop (:func:`start_task`), whatever
+the placement. Either way the outcome comes back to ``LocalActor.finish_call`` on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from .._context import call_chain
+from .._mailbox import Call, Lane, fail
+from .._ref import ObjectRef, dropped
+from .._seam import ActorExit
+from ..exceptions import TaskCancelledError
+
+if TYPE_CHECKING:
+    from ._local_actor import LocalActor
+
+__all__ = ["INLINE", "Inline", "Placement", "Threads", "start_task"]
+
+
+class Inline:
+    """Sync methods run inline on the host loop, in the drain (one at a time, in order)."""
+
+    __slots__ = ()
+    inline = True
+
+    def run(self, fn: Any, *args: Any) -> None:
+        raise AssertionError("an inline actor runs nothing off its loop")
+
+    def start(self, actor: LocalActor, lane: Lane, call: Call) -> None:
+        raise AssertionError("an inline actor starts its sync calls in the drain")
+
+    def renewed(self) -> Inline:
+        return self
+
+    def shutdown(self) -> None:
+        pass
+
+
+#: Shared by every inline actor: it holds nothing of its own.
+INLINE = Inline()
+
+
+class Threads:
+    """Sync methods run on a pool of threads of the actor's own (threaded actors); so does
+    the constructor, which may block too."""
+
+    __slots__ = ("executor", "name", "workers")
+    inline = False
+
+    def __init__(self, workers: int, name: str) -> None:
+        self.workers = workers
+        self.name = name
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix=f"actorio-{name}")
+
+    def run(self, fn: Any, *args: Any) -> None:
+        self.executor.submit(fn, *args)
+
+    def renewed(self) -> Threads:
+        """The pool for a restarted instance. A sync call of the old instance cannot be
+        interrupted and may hold a worker for long: the new instance gets its own threads,
+        and the old ones end with their calls."""
+        self.executor.shutdown(wait=False)
+        return Threads(self.workers, self.name)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=False)
+
+    def start(self, actor: LocalActor, lane: Lane, call: Call) -> None:
+        """Hand one sync call to the pool (host loop)."""
+        lane.running += 1
+        actor.inflight[id(call)] = (lane, call, None)
+        chain = call[4].chain if call[4] is not None else ()
+        try:
+            self.executor.submit(_run_in_thread, actor, lane, call, actor.incarnation, chain)
+        except RuntimeError:  # the interpreter is exiting: thread pools take no more work
+            fail(call[3], actor.died("the interpreter is shutting down"), actor.loop)
+            actor.call_finished(lane, call, actor.incarnation)
+
+
+Placement = Inline | Threads
+
+
+def _run_in_thread(
+    actor: LocalActor, lane: Lane, call: Call, generation: int, chain: tuple[Any, ...]
+) -> None:
+    method, args, kwargs, ref, _ = call
+    result: Any = None
+    error: BaseException | None = None
+    started = perf_counter()
+    if not (isinstance(ref, ObjectRef) and dropped(ref)):  # else: cancelled before it began
+        ctx = actor.ctx.copy()
+        ctx.run(call_chain.set, (*chain, (actor, lane, ref)))
+        try:
+            result = ctx.run(method.fn, actor.instance, *args, **kwargs)
+        except Exception as exc:
+            error = exc
+        except ActorExit as exc:
+            error = exc
+    elapsed = perf_counter() - started
+    actor.to_loop(actor.finish_call, lane, call, generation, result, error, elapsed)
+
+
+def start_task(actor: LocalActor, lane: Lane, call: Call) -> None:
+    """Start an ``async def`` method's call as a task on the host loop."""
+    ref = call[3]
+    if ref.done() if type(ref) is ObjectRef else isinstance(ref, ObjectRef) and dropped(ref):
+        return  # cancelled before it started
+    lane.running += 1
+    coro = _run_async(actor, lane, call, actor.incarnation)
+    task = actor.loop.create_task(coro, context=actor.ctx.copy())
+    actor.inflight[id(call)] = (lane, call, task)
+    if isinstance(ref, ObjectRef):
+        ref._actorio_work = TaskWork(actor, id(call), task)  # cancelling the ref reaches it
+
+
+async def _run_async(actor: LocalActor, lane: Lane, call: Call, generation: int) -> None:
+    method, args, kwargs, ref, extra = call
+    # The chain of awaited calls this one belongs to (for DeadlockError), in the task's
+    # own copy of the actor's context.
+    call_chain.set((*(extra.chain if extra is not None else ()), (actor, lane, ref)))
+    started = perf_counter()
+    result: Any = None
+    error: BaseException | None = None
+    try:
+        result = await method.fn(actor.instance, *args, **kwargs)
+    except (Exception, ActorExit) as exc:
+        error = exc
+    except asyncio.CancelledError:
+        if actor.incarnation == generation:
+            actor.stats.error(perf_counter() - started, method.name, None)
+            cancelled = TaskCancelledError(f"{actor.qualname(method)} was cancelled")
+            fail(ref, actor.death or cancelled, actor.loop)
+        actor.call_finished(lane, call, generation)
+        raise
+    actor.finish_call(lane, call, generation, result, error, perf_counter() - started)
+
+
+class TaskWork:
+    """What cancelling the ref of an async call reaches (``actorio.cancel``, its timeout, a
+    cancelled awaiter), from any thread: the call's task.
+
+    A task cancelled before its first step never runs its coroutine, not even the part that
+    frees the call's slot in its lane: then this frees it, or the lane would stay full for
+    good. (A cancel can land there: a worker process reads the driver's cancel in the same
+    loop iteration as the calls it cancels.) The actor is held weakly and the call is found
+    among those in flight, so a ref kept after its call keeps neither alive.
+    """
+
+    __slots__ = ("actor", "generation", "key", "task")
+
+    def __init__(self, actor: LocalActor, key: int, task: asyncio.Task[None]) -> None:
+        self.actor = weakref.ref(actor)
+        self.key = key  # in actor.inflight
+        self.task = task
+        self.generation = actor.incarnation
+
+    def cancel(self) -> bool:
+        actor = self.actor()
+        if actor is not None:
+            actor.to_loop(self._cancel)
+        return True
+
+    def _cancel(self) -> None:
+        task = self.task
+        if task.done():
+            return
+        coro = task.get_coro()
+        unstarted = inspect.iscoroutine(coro) and (
+            inspect.getcoroutinestate(coro) == inspect.CORO_CREATED
+        )
+        task.cancel()
+        actor = self.actor()
+        if not unstarted or actor is None or actor.incarnation != self.generation:
+            return
+        entry = actor.inflight.get(self.key)
+        if entry is not None and entry[2] is task:
+            lane, call, _ = entry
+            actor.stats.error(0.0, call[0].name, None)
+            actor.call_finished(lane, call, self.generation)
