@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import weakref
 from asyncio import InvalidStateError
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from time import perf_counter
 from typing import Any
 
 from .._context import call_chain, current_actor
-from .._mailbox import Call, CallExtra, Lane, complete, fail, fail_new, first_ref, make_refs
+from .._mailbox import Call, CallExtra, Lane, complete, fail, fail_new, make_refs
 from .._options import ActorOptions, Mode
 from .._ref import CycleRef, ObjectRef, dropped, has_refs, pending_refs, resolve_refs, when_all_done
 from .._seam import ActorExit
@@ -42,6 +41,7 @@ from .._spec import ClassSpec, MethodSpec
 from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded, TaskError
 from ._base import expire
 from ._local_deadlock import wait_cycle
+from ._local_lanes import BUILTIN_LANE, count_pending, lane_index
 from ._local_life import ALIVE, PENDING, STOPPING, Lifecycle, lock_for
 from ._local_modes import INLINE, Threads, start_task
 
@@ -50,7 +50,6 @@ __all__ = ["LocalActor"]
 _running_loop = asyncio._get_running_loop
 
 _DRAIN_BUDGET = 1024  # calls per drain callback before yielding the loop to others
-_BUILTIN_LANE = "__actorio_builtin__"  # __ray_ready__ and friends never wait behind user calls
 # How LocalActor._start started a call (compared by identity).
 _PARKED, _HANDED_OFF, _INLINE = "parked", "handed off", "inline"
 
@@ -74,10 +73,9 @@ class LocalActor(Lifecycle):
         self.init_core(actor_id, spec, options, mode, loop, namespace, on_death, lock_for(self))
         self.instance: Any = None
         self.state = PENDING
-        # The lanes in a tuple, found by name through a dict shared by every actor with the
-        # same groups (a dict each would be 224 B of every idle actor's footprint).
+        # The lanes in a tuple, found by name through a dict shared by actors (lane_index).
         groups = options.concurrency_groups
-        self.lane_index = _lane_index(tuple(groups))
+        self.lane_index = lane_index(tuple(groups))
         self.lanes = (Lane(limit), *(Lane(n) for n in groups.values()), Lane(1 << 30))
         # The actor's own context: methods see themselves as current (weakly, so the context
         # does not keep the actor alive) and new actors/tasks made from worker threads land here.
@@ -110,7 +108,7 @@ class LocalActor(Lifecycle):
     ) -> Any:
         """Queue one call from anywhere; the general path behind ``remote``."""
         loop = _running_loop()
-        lane = self.lanes[self.lane_index[_BUILTIN_LANE if method.builtin else group]]
+        lane = self.lanes[self.lane_index[BUILTIN_LANE if method.builtin else group]]
         chain = call_chain.get()
         cycle = wait_cycle(self, lane, method, chain) if chain else None
         if cycle is not None:
@@ -135,7 +133,7 @@ class LocalActor(Lifecycle):
 
         A worker process calls this directly with refs that answer the driver themselves."""
         host = self.loop
-        lane = self.lanes[self.lane_index[_BUILTIN_LANE if method.builtin else group]]
+        lane = self.lanes[self.lane_index[BUILTIN_LANE if method.builtin else group]]
         options = options or method.options
         with_refs = has_refs(args, kwargs)
         # extra None is the drain's promise of a plain call (see _mailbox.Call): else carry one
@@ -192,9 +190,9 @@ class LocalActor(Lifecycle):
         (keywords, ref arguments, other threads, several returns, per-call options, calls
         made inside awaited actor calls, a bounded mailbox) goes through :meth:`submit`.
         """
-        index = self.lane_index.get(_BUILTIN_LANE if method.builtin else group)
+        index = self.lane_index.get(BUILTIN_LANE if method.builtin else group)
         if index is None:
-            known = sorted(g for g in self.lane_index if g not in (None, _BUILTIN_LANE))
+            known = sorted(g for g in self.lane_index if g not in (None, BUILTIN_LANE))
             raise InvalidOptionsError(
                 f"{self.describe()} has no concurrency group {group!r}; it has {known}"
             )
@@ -241,13 +239,8 @@ class LocalActor(Lifecycle):
         return remote
 
     def pending_calls(self) -> int:
-        """Calls accepted and not finished: queued, plus running as tasks or on threads.
-
-        Calls already cancelled or timed out do not count, even before they have unwound.
-        """
-        queued = [c for lane in self.lanes for c in list(lane.queue)]
-        running = [c for _, c, _ in list(self.inflight.values())]
-        return sum(1 for c in queued + running if not _settled(c[3]))
+        """Calls accepted and not finished: queued, plus running as tasks or on threads."""
+        return count_pending(self.lanes, [c for _, c, _ in list(self.inflight.values())])
 
     # -- the host loop ---------------------------------------------------------------------------
 
@@ -429,20 +422,6 @@ class LocalActor(Lifecycle):
                 self.stats.ok(elapsed)
                 self.deliver(ref, result, method)
         self.call_finished(lane, call, generation)
-
-
-def _settled(ref: Any) -> bool:
-    first = first_ref(ref)
-    return first is not None and first.done()
-
-
-@functools.lru_cache(maxsize=256)
-def _lane_index(groups: tuple[str, ...]) -> dict[str | None, int]:
-    """Where each lane sits in ``LocalActor.lanes``: default, the groups in order, builtin."""
-    index: dict[str | None, int] = {None: 0}
-    index.update((group, i) for i, group in enumerate(groups, 1))
-    index[_BUILTIN_LANE] = len(groups) + 1
-    return index
 
 
 def _enter(actor: weakref.ref[LocalActor]) -> None:

@@ -30,13 +30,14 @@ from threading import get_ident
 from typing import Any
 
 from .._context import current_actor
-from .._mailbox import Call, CallExtra, Lane, fail, first_ref
+from .._mailbox import Call, Lane, fail
 from .._ref import deliver, has_refs, pending_refs, resolve_refs, when_all_done
 from .._seam import START_HOOK
 from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, TaskError
 from ._base import CoreBase
 from ._local_hooks import run_start_hook, run_stop_hook
+from ._local_lanes import last_queued, retried, take_calls
 from ._local_modes import Placement
 
 __all__ = ["ALIVE", "DEAD", "PENDING", "PENDING_STOPPING", "STOPPING", "Lifecycle", "lock_for"]
@@ -275,16 +276,9 @@ class Lifecycle(CoreBase, ABC):
 
     def _retried(self, call: Call) -> Call | None:
         """The call with one more attempt counted, or None when its retries are used up."""
-        method, args, kwargs, ref, extra = call
-        retries, _ = self.retry_policy(method, extra.options if extra is not None else None)
-        attempts = extra.attempts if extra is not None else 0
-        if retries != -1 and attempts >= retries:
-            return None
-        if extra is None:
-            extra = CallExtra(False, (), None, attempts + 1)
-        else:
-            extra.attempts = attempts + 1
-        return (method, args, kwargs, ref, extra)
+        extra = call[4]
+        retries, _ = self.retry_policy(call[0], extra.options if extra is not None else None)
+        return retried(call, retries)
 
     def retry_on_error(self, lane: Lane, call: Call, exc: BaseException) -> bool:
         """Re-queue a call whose method raised, at the head of its lane, if its
@@ -314,7 +308,7 @@ class Lifecycle(CoreBase, ABC):
                 # The restart itself runs later, on the loop: calls queued meanwhile (from
                 # other threads) were not caught by this failure, so they must not spend a
                 # retry, or be failed for having none. Mark where the caught ones end.
-                self.restart_marks = {lane: _last(lane.queue) for lane in self.lanes}
+                self.restart_marks = {lane: last_queued(lane.queue) for lane in self.lanes}
             else:
                 self.state = DEAD
                 self.death = err
@@ -381,42 +375,14 @@ class Lifecycle(CoreBase, ABC):
     def _reset_calls(
         self, retry: bool, free: bool = False
     ) -> tuple[dict[Lane, list[Call]], list[Call]]:
-        """Take every running and queued call out; sort them into kept (to re-queue, in their
-        original order: running first) and dropped. Running tasks are cancelled. ``free``:
-        queued calls are kept without counting a retry, and so are those queued after the
-        kill that asked for this restart."""
-        self.incarnation += 1  # completions of what runs now are stale from here on
+        """Take every running and queued call out: kept (to re-queue) and dropped (see
+        ``take_calls``); what runs now is stale from here on."""
+        self.incarnation += 1
         marks, self.restart_marks = self.restart_marks, None
         running = list(self.inflight.values())
         self.inflight.clear()
-        kept: dict[Lane, list[Call]] = {lane: [] for lane in self.lanes}
-        dropped: list[Call] = []
-        for lane, call, task in running:
-            if task is not None:
-                try:
-                    task.cancel()
-                except RuntimeError:  # its loop is closed: it will never run again anyway
-                    pass
-            again = self._retried(call) if retry else None
-            (kept[lane].append(again) if again is not None else dropped.append(call))
         with self.lock:
-            for lane in self.lanes:
-                lane.running = 0
-                lane.paused = False
-                queued = lane.take_all()
-                caught = len(queued) if marks is None else _caught(queued, marks.get(lane))
-                for index, call in enumerate(queued):
-                    ref = first_ref(call[3])
-                    if ref is not None and ref.done():
-                        continue  # cancelled meanwhile
-                    if not retry:
-                        again = None
-                    elif free or call[0].builtin or index >= caught:
-                        again = call
-                    else:
-                        again = self._retried(call)
-                    (kept[lane].append(again) if again is not None else dropped.append(call))
-        return kept, dropped
+            return take_calls(self.lanes, running, marks, self._retried if retry else None, free)
 
     def _finalize(self, err: ActorDiedError) -> None:
         """Dead for good: fail every call, run the stop hook, tell the monitors."""
@@ -473,18 +439,3 @@ class Lifecycle(CoreBase, ABC):
             self.idle_waiters += (cf,)
         self.to_loop(self.lane_idle)
         return cf
-
-
-def _last(queue: Any) -> Call | None:
-    try:
-        return queue[-1]  # type: ignore[no-any-return]
-    except IndexError:  # empty (the loop thread may pop meanwhile)
-        return None
-
-
-def _caught(queued: list[Call], mark: Call | None) -> int:
-    """How many of ``queued`` were queued up to ``mark``; 0 if it is gone (it started)."""
-    for index, call in enumerate(queued):
-        if call is mark:
-            return index + 1
-    return 0
