@@ -27,11 +27,11 @@ from ._function import RemoteFunction as RemoteFunction
 from ._handle import ActorHandle as ActorHandle
 from ._handle import ActorMethod as ActorMethod
 from ._ref import ObjectRef as ObjectRef
+from ._runtime import run as run
 from ._runtime_context import RuntimeContext as RuntimeContext
 from ._runtime_context import get_runtime_context as get_runtime_context
 from ._setup import init as init
 from ._setup import is_initialized as is_initialized
-from ._setup import run as run
 from ._setup import shutdown as shutdown
 from ._setup import shutdown_async as shutdown_async
 from ._stream import ObjectRefGenerator as ObjectRefGenerator

@@ -13,9 +13,9 @@ import atexit
 import concurrent.futures
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from ._context import current_core, current_loop
 from ._options import check_backend
@@ -25,7 +25,17 @@ from ._watchdog import Watchdog
 from .backends import close_backends, engaged_backends, get_backend
 from .exceptions import ActorDiedError
 
-__all__ = ["LoopFactory", "Runtime", "default_loop_factory", "get_runtime", "peek_runtime", "reset"]
+__all__ = [
+    "LoopFactory",
+    "Runtime",
+    "default_loop_factory",
+    "get_runtime",
+    "peek_runtime",
+    "reset",
+    "run",
+]
+
+T = TypeVar("T")
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -241,6 +251,30 @@ class Runtime:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def run(
+    main: Coroutine[Any, Any, T],
+    *,
+    debug: bool | None = None,
+    loop_factory: LoopFactory | None = None,
+) -> T:
+    """Run an ``await``-based script on uvloop when installed (else asyncio), like ``asyncio.run``.
+
+    Actors created on this loop are killed when ``main`` returns, so none outlives its loop.
+    """
+    factory = loop_factory or default_loop_factory()
+
+    async def main_then_cleanup() -> T:
+        try:
+            return await main
+        finally:
+            rt, _ = peek_runtime()
+            if rt is not None:
+                rt.kill_actors(asyncio.get_running_loop(), "the actorio.run() loop finished")
+
+    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
+        return runner.run(main_then_cleanup())
 
 
 _RUNTIME: Runtime | None = None

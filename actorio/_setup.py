@@ -1,19 +1,16 @@
-"""Starting and stopping actorio: ``init``, ``is_initialized``, ``shutdown``, ``run``."""
+"""Starting and stopping actorio: ``init``, ``is_initialized``, ``shutdown``
+(``actorio.run``, which owns a loop for a script, is the runtime's: :mod:`._runtime`)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any
 
-from ._runtime import LoopFactory, Runtime, default_loop_factory, install, peek_runtime
+from ._runtime import LoopFactory, Runtime, install, peek_runtime
 from ._runtime import reset as _reset
 from ._runtime_context import RuntimeContext
 from .exceptions import AlreadyInitializedError, InvalidOptionsError
 
-__all__ = ["init", "is_initialized", "run", "shutdown", "shutdown_async"]
-
-T = TypeVar("T")
+__all__ = ["init", "is_initialized", "shutdown", "shutdown_async"]
 
 
 def init(
@@ -77,27 +74,3 @@ async def shutdown_async(timeout: float | None = None) -> None:  # noqa: ASYNC10
     if rt is not None:
         await rt.drain(timeout)
     _reset(0)  # what is left: names, threads, worker processes
-
-
-def run(
-    main: Coroutine[Any, Any, T],
-    *,
-    debug: bool | None = None,
-    loop_factory: LoopFactory | None = None,
-) -> T:
-    """Run an ``await``-based script on uvloop when installed (else asyncio), like ``asyncio.run``.
-
-    Actors created on this loop are killed when ``main`` returns, so none outlives its loop.
-    """
-    factory = loop_factory or default_loop_factory()
-
-    async def main_then_cleanup() -> T:
-        try:
-            return await main
-        finally:
-            rt, _ = peek_runtime()
-            if rt is not None:
-                rt.kill_actors(asyncio.get_running_loop(), "the actorio.run() loop finished")
-
-    with asyncio.Runner(debug=debug, loop_factory=factory) as runner:
-        return runner.run(main_then_cleanup())

@@ -174,13 +174,15 @@ def _shutdown_before_ray() -> None:
 def _on_own_loop(fn: Any) -> Any:
     """A plain function running the coroutine function ``fn`` to completion."""
 
-    def run(*args: Any, **kwargs: Any) -> Any:
-        import actorio
+    def run_to_end(*args: Any, **kwargs: Any) -> Any:
+        # Imported here: Ray sends this closure to its workers by value, without the
+        # globals of this module.
+        from .._runtime import run
 
-        return actorio.run(fn(*args, **kwargs))
+        return run(fn(*args, **kwargs))
 
-    run.__name__ = run.__qualname__ = getattr(fn, "__name__", "task")
-    return run
+    run_to_end.__name__ = run_to_end.__qualname__ = getattr(fn, "__name__", "task")
+    return run_to_end
 
 
 def _user_class(instance: Any) -> type:
