@@ -10,7 +10,10 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._seam import ActorCore
 
 __all__ = ["ActorState", "CallStats", "ErrorRecord", "make_state", "percentile"]
 
@@ -124,7 +127,7 @@ class ActorState:
 
 
 def make_state(
-    core: Any,
+    core: ActorCore,
     backend: str,
     state: str,
     pid: int,

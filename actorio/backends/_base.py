@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ class BackendBase:
         pass
 
 
-class CoreBase:
+class CoreBase(ABC):
     """State and helpers of every actor core; each backend's core derives from it.
 
     Slotted, so that an in-process actor stays small (its subclass adds its own slots);
@@ -84,7 +85,7 @@ class CoreBase:
         mode: Mode,
         loop: asyncio.AbstractEventLoop,
         namespace: str,
-        on_death: Callable[[Any], None],
+        on_death: Callable[[ActorCore], None],
         lock: Any,
     ) -> None:
         self.actor_id = actor_id
@@ -157,8 +158,9 @@ class CoreBase:
 
     # -- watching from outside (any thread) -----------------------------------------------------
 
+    @abstractmethod
     def pending_calls(self) -> int:
-        raise NotImplementedError  # each core counts its own
+        """Calls accepted and not finished (each core counts its own)."""
 
     def monitor(self) -> ObjectRef[ActorDiedError]:
         """A ref that completes with the ``ActorDiedError`` (as its value) once the actor is
@@ -250,7 +252,7 @@ class Forwarding(CoreBase):
 
 
 def checked_remote(
-    core: Any, method: MethodSpec, num_returns: int, group: str | None, options: Any
+    core: ActorCore, method: MethodSpec, num_returns: int, group: str | None, options: Any
 ) -> Callable[..., Any]:
     """A plain ``remote(*args, **kwargs)``: check the arguments, then ``core.submit``."""
 

@@ -1,4 +1,4 @@
-"""The in-process backend: actors are plain objects served by their host event loop.
+"""LocalActor, the in-process actor: calls queued from any thread, run by its host loop.
 
 How a call travels (the hot path, kept short on purpose):
 

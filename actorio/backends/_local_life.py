@@ -13,8 +13,8 @@ Everything here runs on the host loop, except :meth:`Lifecycle.kill`,
 :meth:`Lifecycle.monitor` and :meth:`Lifecycle.begin_stop`, which any thread may call.
 
 :class:`Lifecycle` is the abstract base of ``LocalActor``: it owns the states and their
-transitions, and asks its subclass only how calls are drained (``drain``) and counted
-(``pending_calls``).
+transitions, and leaves to its subclass how calls are queued (``bind``, ``submit``), run
+(``drain``) and counted (``pending_calls``).
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ class Lifecycle(CoreBase, ABC):
     lane_index: dict[str | None, int]
     placement: Placement
     state: int
+    # The calls' side, provided by LocalActor (ActorCore's bind and submit).
+    bind: Callable[..., Callable[..., Any]]
+    submit: Callable[..., Any]
 
     def init_lifecycle(self) -> None:
         self.incarnation = 0
@@ -102,10 +105,6 @@ class Lifecycle(CoreBase, ABC):
     @abstractmethod
     def drain(self, lane: Lane) -> None:
         """Start the lane's queued calls while it has room (host loop)."""
-
-    @abstractmethod
-    def pending_calls(self) -> int:
-        """Calls accepted and not finished."""
 
     # -- state ----------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from .._mailbox import make_refs
 from .._options import ActorOptions
 from .._ref import ObjectRef, new_ref
+from .._seam import ActorCore
 from .._spec import ClassSpec, MethodSpec
 from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, InvalidOptionsError
@@ -132,5 +133,5 @@ class RemoteActor(CoreBase):
         return make_state(self, "remote", "ALIVE", 0, 0, 0, 0, self.stats)
 
 
-def _ignore(actor: Any) -> None:
+def _ignore(actor: ActorCore) -> None:
     """A remote actor's death is told where it is hosted, not here."""
