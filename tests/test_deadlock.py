@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from _actors import WAIT as BACKEND_WAIT
 
 import actorio
 from actorio.exceptions import DeadlockError, TaskError
@@ -18,6 +19,28 @@ WAIT = 10.0
 
 def me() -> Any:
     return actorio.get_runtime_context().current_actor
+
+
+@actorio.remote
+class CallsItself:
+    """Async; awaits a call to itself through the handle of its runtime context."""
+
+    async def call_myself(self) -> int:
+        me = actorio.get_runtime_context().current_actor
+        return await me.ping.remote()
+
+    async def ping(self) -> int:
+        return 1
+
+
+@pytest.mark.ray_differs(
+    "inside a Ray actor, current_actor's handle does not know the actor's max_concurrency, "
+    "so only self-calls through a handle made by the creator are caught"
+)
+def test_deadlock_is_detected_on_every_backend(backend: str) -> None:
+    g = CallsItself.options(backend=backend, max_concurrency=1).remote()
+    with pytest.raises(DeadlockError, match="would deadlock"):
+        actorio.get(g.call_myself.remote(), timeout=BACKEND_WAIT)
 
 
 # -- an actor awaiting itself -----------------------------------------------------------------

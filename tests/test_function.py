@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+from _actors import WAIT as BACKEND_WAIT
 
 import actorio
 from actorio import ObjectRef, RemoteFunction
@@ -190,6 +191,17 @@ def test_remote_function_values_and_kwargs() -> None:
     assert actorio.get(pair.remote(1, b="two")) == (1, "two")
     assert actorio.get(kw_only.remote(key="k")) == "k"
     assert isinstance(square, RemoteFunction)
+
+
+@actorio.remote
+async def add_async(a: int, b: int) -> int:
+    await asyncio.sleep(0)
+    return a + b
+
+
+def test_remote_functions_on_every_backend(backend: str) -> None:
+    assert actorio.get(square.options(backend=backend).remote(7), timeout=BACKEND_WAIT) == 49
+    assert actorio.get(add_async.options(backend=backend).remote(2, 3), timeout=BACKEND_WAIT) == 5
 
 
 # -- num_returns ------------------------------------------------------------------------------
