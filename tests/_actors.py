@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
 
@@ -20,6 +20,8 @@ from actorio.exceptions import ActorDiedError
 
 WAIT = 20.0  # a cap on every wait: a hang fails the test, a slow machine does not
 CANCELLED_MSG = r"cancelled with actorio\.cancel\(\)"
+
+T = TypeVar("T")
 
 
 # -- helpers that work the same in a worker process ---------------------------------------------
@@ -50,6 +52,12 @@ class Boom(Exception):
         super().__init__(code, detail)
         self.code = code
         self.detail = detail
+
+
+def resolved(ref: actorio.ObjectRef[T]) -> T:
+    """A ref passed as an argument, typed as the value the callee receives: actorio resolves a
+    top-level ref argument before the call, which the types of ``.remote()`` do not model."""
+    return cast(T, ref)
 
 
 # -- actors -------------------------------------------------------------------------------------
@@ -220,7 +228,8 @@ class AsyncLife(_Life):
         note(self.log, f"stop {self.gen}")
 
 
-LIVES = {"sync": SyncLife, "async": AsyncLife}
+# Picked by the tests at run time: mypy would join the two to _Life, which is no actor class.
+LIVES: dict[str, Any] = {"sync": SyncLife, "async": AsyncLife}
 
 
 # -- assertions shared by several files ---------------------------------------------------------

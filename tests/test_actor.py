@@ -93,17 +93,17 @@ def test_direct_calls_say_to_use_remote() -> None:
 def test_arguments_that_do_not_fit_fail_at_the_call_site(backend: str) -> None:
     c = Counter.options(backend=backend).remote(1)
     with pytest.raises(InvalidArgumentsError, match=r"Counter\.increment\(by: int = 1\)") as info:
-        c.increment.remote(1, 2)
+        c.increment.remote(1, 2)  # type: ignore[call-arg]  # deliberately wrong: must raise
     assert isinstance(info.value, TypeError)
     assert "too many positional arguments" in str(info.value)
     with pytest.raises(InvalidArgumentsError, match="unexpected keyword argument 'stride'"):
-        c.increment.remote(stride=2)
+        c.increment.remote(stride=2)  # type: ignore[call-arg]  # deliberately wrong
     with pytest.raises(InvalidArgumentsError, match="missing a required argument: 'a'"):
-        c.params.remote()
+        c.params.remote()  # type: ignore[call-arg]  # deliberately wrong
     with pytest.raises(InvalidArgumentsError, match=r"Counter\(start: int = 0, \*, step"):
-        Counter.options(backend=backend).remote(1, 2, 3)
+        Counter.options(backend=backend).remote(1, 2, 3)  # type: ignore[call-arg]  # deliberately wrong
     with pytest.raises(InvalidArgumentsError, match="unexpected keyword argument 'begin'"):
-        Counter.options(backend=backend).remote(begin=1)
+        Counter.options(backend=backend).remote(begin=1)  # type: ignore[call-arg]  # deliberately wrong
     with pytest.raises(DirectCallError, match=r"increment\.remote\("):
         c.increment()
     # Nothing was queued by the failed calls.
@@ -114,7 +114,7 @@ def test_arguments_that_do_not_fit_fail_at_the_call_site(backend: str) -> None:
 def test_unknown_method_lists_the_methods(backend: str) -> None:
     c = Counter.options(backend=backend).remote()
     with pytest.raises(ActorMethodNotFoundError, match="no method 'incremnt'") as info:
-        c.incremnt.remote()
+        c.incremnt.remote()  # type: ignore[attr-defined]  # deliberately misspelt
     assert isinstance(info.value, AttributeError)
     assert "'increment'" in str(info.value)
     assert "Counter" in str(info.value)
@@ -238,7 +238,7 @@ def test_kill_from_another_thread_while_busy() -> None:
     killer = threading.Thread(target=actorio.kill, args=(c,))
     killer.start()
     killer.join(WAIT)
-    outcomes = []
+    outcomes: list[int | str] = []
     for ref in refs:
         try:
             outcomes.append(actorio.get(ref, timeout=WAIT))

@@ -232,13 +232,13 @@ def test_get_of_non_ref_raises_invalid_arguments(bad: Any) -> None:
 
 def test_get_of_list_with_non_ref_raises_invalid_arguments() -> None:
     with pytest.raises(InvalidArgumentsError, match="got int") as info:
-        actorio.get([actorio.put(1), 2])
+        actorio.get([actorio.put(1), 2])  # type: ignore[arg-type]  # deliberately not a ref
     assert isinstance(info.value, TypeError)
 
 
 async def test_get_of_non_ref_on_loop_thread_is_an_argument_error_first() -> None:
     with pytest.raises(InvalidArgumentsError):
-        actorio.get(42)
+        actorio.get(42)  # type: ignore[call-overload]  # deliberately not a ref
 
 
 # -- wait ----------------------------------------------------------------------------------------
@@ -328,7 +328,7 @@ def test_wait_num_returns_out_of_range_raises(num_returns: int) -> None:
 def test_wait_rejects_non_refs_and_duplicates() -> None:
     ref = actorio.put(1)
     with pytest.raises(InvalidArgumentsError, match="got int"):
-        actorio.wait([ref, 2])
+        actorio.wait([ref, 2])  # type: ignore[list-item]  # deliberately not a ref
     with pytest.raises(InvalidArgumentsError, match="twice"):
         actorio.wait([ref, ref])
 

@@ -24,7 +24,7 @@ import asyncio
 import os
 
 import pytest
-from _actors import WAIT, Counter, Relay
+from _actors import WAIT, Counter, Relay, resolved
 
 import actorio
 from actorio.exceptions import InvalidArgumentsError
@@ -64,7 +64,10 @@ async def later(value: int) -> int:
 def test_constructor_and_call_take_refs_still_running(backend: str) -> None:
     if backend == "ray":  # Ray waits only for its own refs: an in-process one is refused
         with pytest.raises(InvalidArgumentsError, match="Ray can only wait for its own refs"):
-            Counter.options(backend=backend).remote(later.remote(40))
+            Counter.options(backend=backend).remote(resolved(later.remote(40)))
         return
-    c = Counter.options(backend=backend).remote(later.remote(40))
-    assert actorio.get([c.increment.remote(later.remote(1)), c.increment.remote()]) == [41, 42]
+    c = Counter.options(backend=backend).remote(resolved(later.remote(40)))
+    assert actorio.get([c.increment.remote(resolved(later.remote(1))), c.increment.remote()]) == [
+        41,
+        42,
+    ]

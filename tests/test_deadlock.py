@@ -27,7 +27,8 @@ class CallsItself:
 
     async def call_myself(self) -> int:
         me = actorio.get_runtime_context().current_actor
-        return await me.ping.remote()
+        result: int = await me.ping.remote()
+        return result
 
     async def ping(self) -> int:
         return 1
@@ -172,7 +173,8 @@ async def test_calls_through_other_actors_without_a_cycle_are_fine() -> None:
     class Top:
         async def top(self, r: Any, c: Any) -> int:
             result: int = await r.relay.remote(c)
-            return result + (await c.leaf.remote())  # C twice in one chain: no cycle
+            leaf: int = await c.leaf.remote()  # C twice in one chain: no cycle
+            return result + leaf
 
     async with asyncio.timeout(WAIT):
         assert await Top.remote().top.remote(Relay.remote(), C.remote()) == 3

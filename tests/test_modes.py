@@ -331,7 +331,7 @@ async def test_groups_have_their_own_limits_and_do_not_block_each_other() -> Non
     busy = [g.default.remote(release), g.crunch.remote(release), g.crunch.remote(release)]
     # ... yet two 'io' calls run together (a two-party barrier would time out otherwise).
     barrier = threading.Barrier(2)
-    assert await asyncio.gather(g.fetch.remote(barrier), g.fetch.remote(barrier)) == [
+    assert list(await asyncio.gather(g.fetch.remote(barrier), g.fetch.remote(barrier))) == [
         "fetched",
         "fetched",
     ]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from _actors import WAIT as BACKEND_WAIT
-from _actors import Counter, Keys
+from _actors import Counter, Keys, resolved
 
 import actorio
 from actorio import ObjectRef
@@ -171,7 +171,7 @@ async def test_asyncio_gather_keeps_argument_order() -> None:
     first = held.remote(ev, "first")
     second = release.remote(ev, "second")
     c = Summer.remote()
-    assert await asyncio.gather(first, second, c.add.remote(4)) == ["first", "second", 4]
+    assert list(await asyncio.gather(first, second, c.add.remote(4))) == ["first", "second", 4]
 
 
 async def test_asyncio_gather_return_exceptions() -> None:
@@ -390,7 +390,7 @@ async def test_put_ref_passed_to_actor_is_not_copied() -> None:
 
 async def test_ready_ref_arguments_to_actor_method_are_resolved() -> None:
     c = Summer.remote()
-    total = await c.add.remote(actorio.put(2), extra=actorio.put(3))
+    total = await c.add.remote(resolved(actorio.put(2)), extra=resolved(actorio.put(3)))
     assert total == 5
     assert await c.get_seen.remote() == [("int", "int")]
 
@@ -399,7 +399,7 @@ async def test_ref_of_running_call_as_actor_argument_asyncio_event() -> None:
     ev = asyncio.Event()
     c = Summer.remote()
     upstream = held.remote(ev, 20)
-    dependent = c.add.remote(upstream)
+    dependent = c.add.remote(resolved(upstream))
     after = c.get_total.remote()  # queued behind the parked call: must see its effect
     assert not dependent.done()
     ev.set()
@@ -414,7 +414,7 @@ def test_ref_of_running_call_as_actor_argument_threading_event() -> None:
     c = Summer.remote()
     try:
         upstream = blocked.remote(gate, 7)
-        dependent = c.add.remote(upstream)
+        dependent = c.add.remote(resolved(upstream))
         after = c.get_total.remote()
         ready, not_ready = actorio.wait([dependent], timeout=0)
         assert ready == []
@@ -447,7 +447,7 @@ async def test_foreign_pending_ref_as_actor_argument() -> None:
     try:
         upstream = await asyncio.to_thread(blocked.remote, gate, 5)
         assert upstream.get_loop() is not asyncio.get_running_loop()
-        dependent = c.add.remote(upstream)
+        dependent = c.add.remote(resolved(upstream))
     finally:
         gate.set()
     assert await asyncio.wait_for(dependent, WAIT) == 5
@@ -484,9 +484,12 @@ def test_ref_of_running_call_as_function_argument_threading_event(consumer: Any)
 def test_ref_arguments_are_resolved_in_order(backend: str) -> None:
     a = Counter.options(backend=backend).remote(10)
     b = Counter.options(backend=backend).remote()
-    assert actorio.get(b.add.remote(a.increment.remote(), 5), timeout=BACKEND_WAIT) == 16
+    assert actorio.get(b.add.remote(resolved(a.increment.remote()), 5), timeout=BACKEND_WAIT) == 16
     assert (
-        actorio.get(b.add.remote(a=a.get.remote(), b=a.increment.remote(2)), timeout=BACKEND_WAIT)
+        actorio.get(
+            b.add.remote(a=resolved(a.get.remote()), b=resolved(a.increment.remote(2))),
+            timeout=BACKEND_WAIT,
+        )
         == 24
     )
     # A ref still pending: calls made after it wait behind it, keeping the order.
@@ -499,8 +502,9 @@ def test_ref_arguments_are_resolved_in_order(backend: str) -> None:
     keys.open.remote(7)
     assert actorio.get([first, second], timeout=BACKEND_WAIT) == [[7], [7, "after"]]
     # A failed ref fails the call with the same error; the actor lives on.
+    failing = b.add.remote(a.fail.remote("bad ref"), 1)  # type: ignore[arg-type]  # never a value
     with pytest.raises(ValueError, match="bad ref") as info:
-        actorio.get(b.add.remote(a.fail.remote("bad ref"), 1), timeout=BACKEND_WAIT)
+        actorio.get(failing, timeout=BACKEND_WAIT)
     assert isinstance(info.value, TaskError)
     assert actorio.get(b.add.remote(1, 1), timeout=BACKEND_WAIT) == 2
 
@@ -513,7 +517,7 @@ def test_nested_refs_are_passed_as_refs() -> None:
 def test_failed_ref_argument_fails_actor_call_with_upstream_error() -> None:
     c = Summer.remote()
     upstream = boom.remote("upstream broke")
-    dependent = c.add.remote(upstream)
+    dependent = c.add.remote(upstream)  # type: ignore[arg-type]  # a failing ref: never a value
     with pytest.raises(ValueError, match="upstream broke") as info:
         actorio.get(dependent, timeout=WAIT)
     assert isinstance(info.value, TaskError)
@@ -528,7 +532,7 @@ def test_pending_then_failed_ref_argument_fails_actor_call() -> None:
     c = Summer.remote()
     try:
         upstream = blocked_boom.remote(gate, "failed later")
-        dependent = c.add.remote(upstream)
+        dependent = c.add.remote(upstream)  # type: ignore[arg-type]  # a failing ref: never a value
         after = c.add.remote(2)
     finally:
         gate.set()

@@ -120,7 +120,8 @@ def test_restarts_used_up_fail_every_call_with_the_cause(backend: str, tmp_path:
     assert isinstance(reason, ActorDiedError)
     assert "constructor raised" in str(reason)
     assert (tmp_path / "attempts").read_text() == "3"  # max_restarts=2: three attempts
-    for ref in [*queued, h.which.remote(), h.__ray_ready__.remote()]:
+    refs: list[actorio.ObjectRef[Any]] = [*queued, h.which.remote(), h.__ray_ready__.remote()]
+    for ref in refs:
         with pytest.raises(ActorDiedError, match="constructor raised") as info:
             actorio.get(ref, timeout=WAIT)
         message = str(info.value)
@@ -318,7 +319,7 @@ async def test_ready_is_not_blocked_by_a_busy_default_lane() -> None:
     finally:
         release.set()
     async with asyncio.timeout(WAIT):
-        assert await asyncio.gather(blocked, queued) == ["released", "released"]
+        assert list(await asyncio.gather(blocked, queued)) == ["released", "released"]
 
 
 async def test_ready_after_a_restart_waits_for_the_new_instance() -> None:
@@ -603,7 +604,10 @@ async def test_retry_exceptions_true_reruns_until_success() -> None:
 
 async def test_retry_rerun_goes_before_calls_queued_behind_it() -> None:
     f = FlakyCalls.remote()
-    order = [f.fail_then_succeed.remote("x", 2, ValueError), f.attempts.remote("x")]
+    order: list[actorio.ObjectRef[Any]] = [
+        f.fail_then_succeed.remote("x", 2, ValueError),
+        f.attempts.remote("x"),
+    ]
     async with asyncio.timeout(WAIT):
         assert await asyncio.gather(*order) == ["x ok after 3", 3]
 

@@ -79,7 +79,7 @@ async def test_supervisor_one_for_one(backend: str, tmp_path: Path) -> None:
         a = sup.start(SyncLife.options(backend=backend), str(logs["a"]))
         b = sup.start(SyncLife.options(backend=backend), str(logs["b"]))
         assert sup.children == [a, b]
-        assert await asyncio.gather(a.increment.remote(), b.increment.remote()) == [1, 1]
+        assert list(await asyncio.gather(a.increment.remote(), b.increment.remote())) == [1, 1]
         assert await b.increment.remote() == 2
         actorio.kill(a, no_restart=False)  # a failure: only a restarts
         assert await a.get.remote() == 0  # fresh state
@@ -110,12 +110,12 @@ async def test_supervisor_one_for_all(backend: str) -> None:
     async with actorio.supervisor("one_for_all", max_restarts=3) as sup:
         a = sup.start(Counter.options(backend=backend))
         b = sup.start(Counter.options(backend=backend))
-        assert await asyncio.gather(a.increment.remote(), b.increment.remote()) == [1, 1]
+        assert list(await asyncio.gather(a.increment.remote(), b.increment.remote())) == [1, 1]
         actorio.kill(a, no_restart=False)  # a failure: both restart (fresh state)
         # With worker processes the failure is seen when a's socket closes: wait for a's
         # new instance, by which time the supervisor has restarted b as well.
         assert await a.__ray_ready__.remote()
-        assert await asyncio.gather(a.increment.remote(), b.increment.remote()) == [1, 1]
+        assert list(await asyncio.gather(a.increment.remote(), b.increment.remote())) == [1, 1]
         deaths = [actorio.monitor(a), actorio.monitor(b)]
     assert all("supervisor stopped" in str(d) for d in await asyncio.gather(*deaths))
 
@@ -133,13 +133,17 @@ async def test_supervisor_rest_for_one_and_intentional_ends(backend: str, tmp_pa
         # In a worker, b's failure is seen when its process ends; by the time b answers
         # again, the supervisor has restarted c too.
         assert await b.__ray_ready__.remote() is True
-        assert await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote()) == [1, 0, 0]
+        assert list(await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote())) == [
+            1,
+            0,
+            0,
+        ]
         assert [await h.generation.remote() for h in (a, b, c)] == [1, 2, 2]
         # An intentional end is not restarted, and touches no sibling.
         watcher = actorio.monitor(c)
         actorio.kill(c)
         assert "killed with actorio.kill()" in str(await watcher)
-        assert await asyncio.gather(a.get.remote(), b.get.remote()) == [1, 0]
+        assert list(await asyncio.gather(a.get.remote(), b.get.remote())) == [1, 0]
     assert "stop 1" in lines(logs["a"])
     assert lines(logs["c"])[-2:] == ["start 2", "stop 2"]
     assert (tmp_path / "c.tally").read_text() == "2"
@@ -202,7 +206,11 @@ async def test_one_for_all_restarts_every_child() -> None:
             assert await _bump(h, 2) == 2
         mark = len(log)
         actorio.kill(b, no_restart=False)
-        assert await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote()) == [0, 0, 0]
+        assert list(await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote())) == [
+            0,
+            0,
+            0,
+        ]
         for name in "abc":
             assert _restarted(log, mark, name), log[mark:]
         assert len(log[mark:]) == 6
@@ -216,7 +224,11 @@ async def test_rest_for_one_restarts_the_failing_child_and_later_ones() -> None:
             assert await _bump(h, 2) == 2
         mark = len(log)
         actorio.kill(b, no_restart=False)
-        assert await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote()) == [2, 0, 0]
+        assert list(await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote())) == [
+            2,
+            0,
+            0,
+        ]
         assert not _restarted(log, mark, "a")
         assert _restarted(log, mark, "b")
         assert _restarted(log, mark, "c")
@@ -224,7 +236,11 @@ async def test_rest_for_one_restarts_the_failing_child_and_later_ones() -> None:
 
         mark = len(log)  # the last child fails: nobody after it, nobody before it restarts
         actorio.kill(c, no_restart=False)
-        assert await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote()) == [2, 0, 0]
+        assert list(await asyncio.gather(a.get.remote(), b.get.remote(), c.get.remote())) == [
+            2,
+            0,
+            0,
+        ]
         assert log[mark:] == ["stop c", "init c"]
 
 
