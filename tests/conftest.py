@@ -70,6 +70,16 @@ def fresh_runtime() -> Iterator[None]:
 BACKENDS = os.environ.get("ACTORIO_TEST_BACKENDS", "local,process").split(",")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on every backend may start worker processes or Ray actors: it gets 120 s
+    instead of the default 60 (pyproject), unless it sets its own timeout."""
+    for item in items:
+        if "backend" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "timeout"
+        ):
+            item.add_marker(pytest.mark.timeout(120))
+
+
 @pytest.fixture(scope="session")
 def ray_instance() -> Iterator[None]:
     """One local Ray (num_cpus=2) for the whole session, started by the tests themselves so

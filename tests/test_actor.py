@@ -1,4 +1,8 @@
-"""Actor classes and handles: creation, calls, errors, kill, exit, release."""
+"""Actor classes and handles: creation, calls, errors, kill, exit, release.
+
+Tests that take the ``backend`` fixture run on every backend (conftest); the others check what
+only an in-process actor can show (arguments passed by reference, objects shared with the test).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import asyncio
 import gc
 import pickle
 import threading
+import time
 import weakref
+from pathlib import Path
 from typing import Any
 
 import pytest
+from _actors import WAIT, Boom, Counter, Flaky, Keys, Relay, bump_and_read
 
 import actorio
 from actorio.exceptions import (
@@ -21,26 +28,54 @@ from actorio.exceptions import (
     TaskError,
 )
 
-WAIT = 10.0
+# -- calls: order, results, arguments ----------------------------------------------------------
 
 
-@actorio.remote
-class Counter:
-    def __init__(self, start: int = 0) -> None:
-        self.count = start
+def test_calls_run_in_order_with_results(backend: str) -> None:
+    c = Counter.options(backend=backend).remote(100)
+    assert actorio.get([c.increment.remote() for _ in range(20)], timeout=WAIT) == list(
+        range(101, 121)
+    )
 
-    def increment(self, by: int = 1) -> int:
-        self.count += by
-        return self.count
 
-    def get(self) -> int:
-        return self.count
+def test_keyword_arguments_and_defaults(backend: str) -> None:
+    c = Counter.options(backend=backend).remote(start=5, step=2)
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 7  # by=1, times step=2
+    assert actorio.get(c.increment.remote(by=3), timeout=WAIT) == 13
+    assert actorio.get(c.params.remote(1), timeout=WAIT) == {
+        "a": 1,
+        "b": 2,
+        "rest": [],
+        "c": 3,
+        "extra": {},
+    }
+    assert actorio.get(c.params.remote(1, 5, 6, 7, c=8, d=9), timeout=WAIT) == {
+        "a": 1,
+        "b": 5,
+        "rest": [6, 7],
+        "c": 8,
+        "extra": {"d": 9},
+    }
+    assert actorio.get(c.add.remote(b=4, a=1), timeout=WAIT) == 5
+    d = Counter.options(backend=backend).remote()  # every default
+    assert actorio.get(d.increment.remote(), timeout=WAIT) == 1
 
-    def fail(self, message: str) -> None:
-        raise ValueError(message)
 
-    def quit(self) -> None:
-        actorio.exit_actor()
+def test_num_returns(backend: str) -> None:
+    c = Counter.options(backend=backend).remote(3)
+    a, b = c.pair.remote()  # num_returns=2 from @actorio.method
+    assert actorio.get([a, b], timeout=WAIT) == [3, -3]
+    x, y = c.split.options(num_returns=2).remote(2)
+    assert actorio.get([x, y], timeout=WAIT) == [0, 1]
+    refs = c.split.options(num_returns=3).remote(3)
+    assert actorio.get(refs, timeout=WAIT) == [0, 1, 2]
+    bad = c.split.options(num_returns=2).remote(3)
+    for ref in bad:
+        with pytest.raises(InvalidArgumentsError, match="num_returns=2 but returned 3 values"):
+            actorio.get(ref, timeout=WAIT)
+    assert c.record.options(num_returns=0).remote("silent") is None
+    # FIFO: the num_returns=0 call has run by the time the next one does.
+    assert actorio.get(c.record.remote("loud"), timeout=WAIT) == ["silent", "loud"]
 
 
 # -- misuse is caught at the call site ----------------------------------------------------------
@@ -55,41 +90,39 @@ def test_direct_calls_say_to_use_remote() -> None:
         c.increment()
 
 
-def test_unknown_method_lists_the_methods() -> None:
-    c = Counter.remote()
+def test_arguments_that_do_not_fit_fail_at_the_call_site(backend: str) -> None:
+    c = Counter.options(backend=backend).remote(1)
+    with pytest.raises(InvalidArgumentsError, match=r"Counter\.increment\(by: int = 1\)") as info:
+        c.increment.remote(1, 2)  # type: ignore[call-arg]  # deliberately wrong: must raise
+    assert isinstance(info.value, TypeError)
+    assert "too many positional arguments" in str(info.value)
+    with pytest.raises(InvalidArgumentsError, match="unexpected keyword argument 'stride'"):
+        c.increment.remote(stride=2)  # type: ignore[call-arg]  # deliberately wrong
+    with pytest.raises(InvalidArgumentsError, match="missing a required argument: 'a'"):
+        c.params.remote()  # type: ignore[call-arg]  # deliberately wrong
+    with pytest.raises(InvalidArgumentsError, match=r"Counter\(start: int = 0, \*, step"):
+        Counter.options(backend=backend).remote(1, 2, 3)  # type: ignore[call-arg]  # deliberately wrong
+    with pytest.raises(InvalidArgumentsError, match="unexpected keyword argument 'begin'"):
+        Counter.options(backend=backend).remote(begin=1)  # type: ignore[call-arg]  # deliberately wrong
+    with pytest.raises(DirectCallError, match=r"increment\.remote\("):
+        c.increment()
+    # Nothing was queued by the failed calls.
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 2
+    assert actorio.pending_calls(c) == 0
+
+
+def test_unknown_method_lists_the_methods(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
     with pytest.raises(ActorMethodNotFoundError, match="no method 'incremnt'") as info:
-        c.incremnt.remote()
+        c.incremnt.remote()  # type: ignore[attr-defined]  # deliberately misspelt
     assert isinstance(info.value, AttributeError)
     assert "'increment'" in str(info.value)
+    assert "Counter" in str(info.value)
     assert not hasattr(c, "nope")
-
-
-async def test_wrong_arguments_fail_before_anything_is_queued() -> None:
-    c = Counter.remote(1)
-    with pytest.raises(InvalidArgumentsError, match=r"Counter\.increment\(by: int = 1\)"):
-        c.increment.remote(1, 2)
-    with pytest.raises(InvalidArgumentsError, match="unexpected keyword argument 'step'"):
-        c.increment.remote(step=2)
-    with pytest.raises(InvalidArgumentsError, match="Counter"):
-        Counter.remote(1, 2, 3)
-    assert await c.increment.remote(by=5) == 6  # keywords that fit are fine
-    assert await c.get.remote() == 6
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 1
 
 
 # -- errors reach the caller; the actor lives on -------------------------------------------------
-
-
-async def test_method_error_is_the_original_type_with_remote_traceback() -> None:
-    c = Counter.remote()
-    with pytest.raises(ValueError, match="boom") as info:
-        await c.fail.remote("boom")
-    err = info.value
-    assert isinstance(err, TaskError)
-    assert isinstance(err.cause, ValueError)
-    assert "Counter.fail" in str(err)
-    assert "raise ValueError(message)" in err.traceback_str
-    assert "in fail" in err.traceback_str
-    assert await c.increment.remote() == 1  # still alive, state intact
 
 
 def test_method_error_through_get() -> None:
@@ -100,26 +133,47 @@ def test_method_error_through_get() -> None:
     assert actorio.get(c.get.remote()) == 7
 
 
-async def test_failing_constructor_kills_the_actor_with_its_cause() -> None:
-    @actorio.remote
-    class Broken:
-        def __init__(self) -> None:
-            raise KeyError("missing config")
+def test_method_error_is_the_original_type_with_the_remote_traceback(backend: str) -> None:
+    c = Counter.options(backend=backend).remote(10)
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 11
+    with pytest.raises(ValueError, match="boom") as info:
+        actorio.get(c.fail.remote("boom"), timeout=WAIT)
+    err = info.value
+    assert isinstance(err, TaskError)
+    assert isinstance(err.cause, ValueError)
+    text = str(err)
+    assert "Counter.fail raised ValueError: boom" in text
+    assert "Remote traceback:" in text
+    assert "raise ValueError(message)" in text
+    assert "in fail" in err.traceback_str
+    # A user exception with its own constructor keeps its attributes.
+    with pytest.raises(Boom) as custom:
+        actorio.get(c.fail_custom.remote(7, "disk full"), timeout=WAIT)
+    assert isinstance(custom.value, TaskError)
+    assert isinstance(custom.value.cause, Boom)
+    assert (custom.value.cause.code, custom.value.cause.detail) == (7, "disk full")
+    assert custom.value.args == (7, "disk full")
+    assert "raise Boom(code, detail)" in custom.value.traceback_str
+    # ... from an async method too.
+    k = Keys.options(backend=backend).remote()
+    with pytest.raises(KeyError, match="async boom") as async_info:
+        actorio.get(k.fail.remote("async boom"), timeout=WAIT)
+    assert isinstance(async_info.value, TaskError)
+    assert "Keys.fail" in str(async_info.value)
+    # The actors live on, with their state.
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 12
+    actorio.get(k.open.remote(1), timeout=WAIT)
+    assert actorio.get(k.wait_open.remote(1), timeout=WAIT) == 1
 
-        def ping(self) -> str:
-            return "pong"
 
-    b = Broken.remote()
-    refs = [b.ping.remote(), b.ping.remote()]
-    for ref in refs:
-        with pytest.raises(ActorDiedError, match="constructor raised") as info:
-            await ref
-        cause = info.value.cause
-        assert isinstance(cause, KeyError)
-        assert isinstance(cause, TaskError)
-        assert "missing config" in cause.traceback_str
-    with pytest.raises(ActorDiedError):
-        await b.ping.remote()
+async def test_errors_reach_async_callers_too(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
+    async with asyncio.timeout(WAIT):
+        with pytest.raises(ValueError, match="awaited boom") as info:
+            await c.fail.remote("awaited boom")
+        assert isinstance(info.value, TaskError)
+        assert "raise ValueError(message)" in info.value.traceback_str
+        assert await asyncio.gather(*(c.increment.remote() for _ in range(3))) == [1, 2, 3]
 
 
 # -- kill and exit ---------------------------------------------------------------------------
@@ -173,16 +227,6 @@ def test_kill_drops_the_result_of_a_running_threaded_call() -> None:
         actorio.get(ref, timeout=WAIT)
 
 
-async def test_exit_actor_ends_the_actor() -> None:
-    c = Counter.remote()
-    queued_behind = None
-    exiting = c.quit.remote()
-    queued_behind = c.increment.remote()
-    for ref in (exiting, queued_behind, c.get.remote()):
-        with pytest.raises(ActorDiedError, match="exit_actor"):
-            await ref
-
-
 def test_exit_actor_outside_an_actor() -> None:
     with pytest.raises(NotInActorError, match="inside an actor method"):
         actorio.exit_actor()
@@ -194,7 +238,7 @@ def test_kill_from_another_thread_while_busy() -> None:
     killer = threading.Thread(target=actorio.kill, args=(c,))
     killer.start()
     killer.join(WAIT)
-    outcomes = []
+    outcomes: list[int | str] = []
     for ref in refs:
         try:
             outcomes.append(actorio.get(ref, timeout=WAIT))
@@ -204,6 +248,40 @@ def test_kill_from_another_thread_while_busy() -> None:
     # Whatever ran, ran in order and before the kill; everything else failed, nothing hung.
     assert done == list(range(1, len(done) + 1))
     assert outcomes[len(done) :] == ["died"] * (1000 - len(done))
+
+
+@pytest.mark.ray_differs(
+    "a death Ray detects is described with Ray's own text (creation task, exit_actor)"
+)
+def test_calls_after_death_say_why(backend: str, tmp_path: Path) -> None:
+    name = f"doomed-{backend}"
+    killed = Counter.options(backend=backend, name=name).remote()
+    assert actorio.get(killed.increment.remote(), timeout=WAIT) == 1
+    actorio.kill(killed)
+    with pytest.raises(ActorDiedError) as info:
+        actorio.get(killed.increment.remote(), timeout=WAIT)
+    message = str(info.value)
+    assert "Counter" in message
+    assert f"named '{name}' in namespace 'default'" in message
+    assert "is dead: it was killed with actorio.kill()" in message
+
+    exited = Counter.options(backend=backend).remote()
+    with pytest.raises(ActorDiedError, match=r"it called actorio\.exit_actor\(\)"):
+        actorio.get(exited.quit.remote(), timeout=WAIT)
+    with pytest.raises(ActorDiedError, match=r"Counter .*exit_actor"):
+        actorio.get(exited.get.remote(), timeout=WAIT)
+
+    broken = Flaky.options(backend=backend, max_restarts=0).remote(str(tmp_path / "t"), 9)
+    with pytest.raises(ActorDiedError, match="is dead: its constructor raised") as died:
+        actorio.get(broken.which.remote(), timeout=WAIT)
+    assert "create a new actor to continue" in str(died.value)
+    assert isinstance(died.value.cause, ConnectionError)
+    # Calls to a dead actor fail at once, never wait.
+    start = time.monotonic()
+    for h in (killed, exited, broken):
+        with pytest.raises(ActorDiedError):
+            actorio.get(h.__ray_ready__.remote(), timeout=WAIT)
+    assert time.monotonic() - start < WAIT / 2
 
 
 # -- handles -----------------------------------------------------------------------------------
@@ -232,31 +310,19 @@ async def test_handle_pickles_to_the_same_actor_and_compares_equal() -> None:
     assert "Counter" in repr(c)
 
 
-async def test_num_returns() -> None:
-    @actorio.remote
-    class Splitter:
-        @actorio.method(num_returns=2)
-        def pair(self) -> tuple[int, int]:
-            return 1, 2
-
-        def three(self) -> tuple[int, int, int]:
-            return 1, 2, 3
-
-        def side_effect(self, box: list[int]) -> None:
-            box.append(1)
-
-    s = Splitter.remote()
-    a, b = s.pair.remote()
-    assert (await a, await b) == (1, 2)
-    x, y, z = s.three.options(num_returns=3).remote()
-    assert await asyncio.gather(x, y, z) == [1, 2, 3]
-    bad = s.three.options(num_returns=2).remote()
-    with pytest.raises(InvalidArgumentsError, match="num_returns=2 but returned 3 values"):
-        await bad[0]
-    box: list[int] = []
-    assert s.side_effect.options(num_returns=0).remote(box) is None
-    await s.three.remote()  # FIFO: the num_returns=0 call has run by now
-    assert box == [1]
+def test_handles_travel_into_actors_and_tasks(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
+    d = Counter.options(backend=backend).remote(100)
+    relay = Relay.options(backend=backend).remote()
+    other = Relay.options(backend=backend).remote()
+    assert actorio.get(relay.bump_all.remote([c, d], 3), timeout=WAIT) == [3, 103]
+    assert actorio.get(relay.through.remote(other, c), timeout=WAIT) == [4]
+    task = bump_and_read.options(backend=backend)
+    assert actorio.get(task.remote(c, 2), timeout=WAIT) == 6
+    # A handle coming back is the same actor.
+    back = actorio.get(relay.hand_back.remote(d), timeout=WAIT)
+    assert back == d
+    assert actorio.get(back.increment.remote(), timeout=WAIT) == 104
 
 
 # -- release -----------------------------------------------------------------------------------

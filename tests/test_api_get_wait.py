@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _actors import WAIT as BACKEND_WAIT
+from _actors import Keys
 
 import actorio
 from actorio.exceptions import (
@@ -81,6 +83,30 @@ def gate() -> Iterator[threading.Event]:
     ev = threading.Event()
     yield ev
     ev.set()
+
+
+def test_wait_and_get_timeouts(backend: str) -> None:
+    keys = Keys.options(backend=backend).remote()
+    keys.open.remote(1)
+    keys.open.remote(3)
+    refs = [keys.wait_open.remote(1), keys.wait_open.remote(2), keys.wait_open.remote(3)]
+    ready, not_ready = actorio.wait(refs, num_returns=2, timeout=BACKEND_WAIT)
+    assert ready == [refs[0], refs[2]]  # both lists keep the input order
+    assert not_ready == [refs[1]]
+    ready, not_ready = actorio.wait(refs, num_returns=3, timeout=0.2)  # returns what is ready
+    assert (ready, not_ready) == ([refs[0], refs[2]], [refs[1]])
+    ready, not_ready = actorio.wait(refs, timeout=BACKEND_WAIT)  # num_returns=1 by default
+    assert (ready, not_ready) == ([refs[0]], [refs[1], refs[2]])
+    with pytest.raises(GetTimeoutError, match=r"timed out after 0\.2 s") as info:
+        actorio.get(refs[1], timeout=0.2)
+    assert isinstance(info.value, TimeoutError)
+    with pytest.raises(GetTimeoutError, match="1 result"):
+        actorio.get(refs, timeout=0.1)
+    keys.open.remote(2)
+    # The call went on after the timeouts.
+    ready, not_ready = actorio.wait(refs, num_returns=3, timeout=BACKEND_WAIT)
+    assert (ready, not_ready) == (refs, [])
+    assert actorio.get(refs, timeout=BACKEND_WAIT) == [1, 2, 3]
 
 
 # -- get ---------------------------------------------------------------------------------------
@@ -206,13 +232,13 @@ def test_get_of_non_ref_raises_invalid_arguments(bad: Any) -> None:
 
 def test_get_of_list_with_non_ref_raises_invalid_arguments() -> None:
     with pytest.raises(InvalidArgumentsError, match="got int") as info:
-        actorio.get([actorio.put(1), 2])
+        actorio.get([actorio.put(1), 2])  # type: ignore[arg-type]  # deliberately not a ref
     assert isinstance(info.value, TypeError)
 
 
 async def test_get_of_non_ref_on_loop_thread_is_an_argument_error_first() -> None:
     with pytest.raises(InvalidArgumentsError):
-        actorio.get(42)
+        actorio.get(42)  # type: ignore[call-overload]  # deliberately not a ref
 
 
 # -- wait ----------------------------------------------------------------------------------------
@@ -302,7 +328,7 @@ def test_wait_num_returns_out_of_range_raises(num_returns: int) -> None:
 def test_wait_rejects_non_refs_and_duplicates() -> None:
     ref = actorio.put(1)
     with pytest.raises(InvalidArgumentsError, match="got int"):
-        actorio.wait([ref, 2])
+        actorio.wait([ref, 2])  # type: ignore[list-item]  # deliberately not a ref
     with pytest.raises(InvalidArgumentsError, match="twice"):
         actorio.wait([ref, ref])
 

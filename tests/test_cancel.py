@@ -1,4 +1,7 @@
-"""Cancellation: actorio.cancel, cancelled awaiters, shield, per-call timeouts, get timeouts."""
+"""Cancellation: actorio.cancel, cancelled awaiters, shield, per-call timeouts, get timeouts.
+
+Tests that take the ``backend`` fixture run on every backend, with a ``WatchedGate`` that keeps
+its events inside itself; the others hand an in-process actor the test's own events."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import threading
 from typing import Any
 
 import pytest
+from _actors import CANCELLED_MSG, WAIT, Counter, Keys
 
 import actorio
 from actorio._runtime import get_runtime
@@ -17,9 +21,6 @@ from actorio.exceptions import (
     InvalidOptionsError,
     TaskCancelledError,
 )
-
-WAIT = 10.0
-CANCELLED_MSG = r"cancelled with actorio\.cancel\(\)"
 
 
 class Signals:
@@ -124,21 +125,6 @@ async def until(event: asyncio.Event) -> None:
 # -- actorio.cancel on actor calls -------------------------------------------------------------
 
 
-async def test_cancel_queued_call_of_async_actor_drops_it() -> None:
-    g = Gate.remote()
-    sig = Signals()
-    holder = g.park.remote("hold", sig)
-    await until(sig.started)
-    queued = g.record.remote("queued")
-    actorio.cancel(queued)
-    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
-        await queued
-    sig.release.set()
-    assert await holder == "hold"
-    assert await g.record.remote("after") == "after"
-    assert await g.history.remote() == [("start", "hold"), ("end", "hold"), ("ran", "after")]
-
-
 def test_cancel_queued_call_of_threaded_actor_drops_it() -> None:
     g = ThreadGate.remote()
     sig = ThreadSignals()
@@ -177,19 +163,6 @@ def test_cancel_queued_call_of_busy_regular_actor_drops_it() -> None:
     assert actorio.get(r.history.remote(), timeout=WAIT) == [("start", "hold"), ("end", "hold")]
 
 
-async def test_cancel_running_async_method_cancels_its_coroutine() -> None:
-    g = Gate.remote()
-    sig = Signals()
-    ref = g.park.remote("p", sig)
-    await until(sig.started)
-    actorio.cancel(ref)
-    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
-        await ref
-    await until(sig.cancelled)
-    assert await g.record.remote("after") == "after"  # the slot is free again
-    assert await g.history.remote() == [("start", "p"), ("cancelled", "p"), ("ran", "after")]
-
-
 def test_cancel_running_threaded_method_fails_ref_at_once_and_discards_result() -> None:
     g = ThreadGate.remote()
     sig = ThreadSignals()
@@ -221,14 +194,6 @@ async def test_cancel_done_ref_is_a_no_op() -> None:
     assert ref.result() == "x"
 
 
-def test_cancel_done_ref_is_a_no_op_sync() -> None:
-    r = Regular.remote()
-    ref = r.record.remote("x")
-    assert actorio.get(ref, timeout=WAIT) == "x"
-    actorio.cancel(ref)
-    assert actorio.get(ref, timeout=WAIT) == "x"
-
-
 async def test_cancel_failed_ref_keeps_its_error() -> None:
     @actorio.remote
     class Failing:
@@ -247,6 +212,126 @@ async def test_cancel_failed_ref_keeps_its_error() -> None:
 def test_cancel_takes_only_refs() -> None:
     with pytest.raises(InvalidArgumentsError, match=r"actorio\.cancel\(\) takes an ObjectRef"):
         actorio.cancel("not a ref")  # type: ignore[arg-type]
+
+
+@actorio.remote(max_concurrency=1, concurrency_groups={"control": 1})
+class WatchedGate:
+    """Async, one call at a time; ``park`` holds the slot until ``open()``. The control
+    group watches from the side."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+        self.started = asyncio.Event()
+        self.opened = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def park(self, tag: str) -> str:
+        self.log.append(("start", tag))
+        self.started.set()
+        try:
+            await self.opened.wait()
+        except asyncio.CancelledError:
+            self.log.append(("cancelled", tag))
+            self.cancelled.set()
+            raise
+        self.log.append(("end", tag))
+        return tag
+
+    @actorio.method(timeout=0.2)
+    async def park_briefly(self, tag: str) -> str:
+        return await self.park(tag)
+
+    async def record(self, tag: str) -> str:
+        self.log.append(("ran", tag))
+        return tag
+
+    @actorio.method(concurrency_group="control")
+    async def wait_started(self) -> None:
+        await self.started.wait()
+        self.started.clear()
+
+    @actorio.method(concurrency_group="control")
+    async def wait_cancelled(self) -> None:
+        await self.cancelled.wait()
+        self.cancelled.clear()
+
+    @actorio.method(concurrency_group="control")
+    async def open(self) -> None:
+        self.opened.set()
+
+    @actorio.method(concurrency_group="control")
+    async def history(self) -> list[tuple[str, str]]:
+        return list(self.log)
+
+
+@pytest.mark.ray_differs("cancelling a queued Ray actor call is up to Ray (ray.cancel)")
+def test_cancel_queued_and_running_calls(backend: str) -> None:
+    g = WatchedGate.options(backend=backend).remote()
+    holder = g.park.remote("hold")
+    actorio.get(g.wait_started.remote(), timeout=WAIT)
+    queued = g.record.remote("queued")
+    actorio.cancel(queued)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(queued, timeout=WAIT)
+    actorio.get(g.open.remote(), timeout=WAIT)
+    assert actorio.get(holder, timeout=WAIT) == "hold"
+    assert actorio.get(g.record.remote("after"), timeout=WAIT) == "after"
+    assert actorio.get(g.history.remote(), timeout=WAIT) == [
+        ("start", "hold"),
+        ("end", "hold"),
+        ("ran", "after"),
+    ]
+    with pytest.raises(TaskCancelledError):  # still cancelled, never overwritten
+        actorio.get(queued, timeout=WAIT)
+
+    # A running async method sees CancelledError; its slot is free again.
+    g2 = WatchedGate.options(backend=backend).remote()
+    running = g2.park.remote("p")
+    actorio.get(g2.wait_started.remote(), timeout=WAIT)
+    actorio.cancel(running)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(running, timeout=WAIT)
+    actorio.get(g2.wait_cancelled.remote(), timeout=WAIT)
+    assert actorio.get(g2.record.remote("after"), timeout=WAIT) == "after"
+    assert actorio.get(g2.history.remote(), timeout=WAIT) == [
+        ("start", "p"),
+        ("cancelled", "p"),
+        ("ran", "after"),
+    ]
+    done = g2.record.remote("done")
+    assert actorio.get(done, timeout=WAIT) == "done"
+    actorio.cancel(done)  # a ref that is done is left alone
+    assert actorio.get(done, timeout=WAIT) == "done"
+
+
+async def test_cancel_before_the_call_took_a_step_frees_its_slot(backend: str) -> None:
+    g = WatchedGate.options(backend=backend).remote()  # one call at a time
+    ref = g.record.remote("x")
+    # In-process, the actor is built in the next loop iteration, which creates the task of
+    # "x"; the task takes its first step in the iteration after that. Cancel in between.
+    # (A worker process may read the driver's cancel just as unluckily.)
+    await asyncio.sleep(0)
+    actorio.cancel(ref)
+    async with asyncio.timeout(WAIT):
+        with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+            await ref
+        assert await g.record.remote("y") == "y"  # the slot was freed
+        assert ("ran", "y") in await g.history.remote()
+
+
+@pytest.mark.ray_differs(
+    "cancelling a Ray actor call waiting for its arguments is up to Ray (ray.cancel)"
+)
+def test_cancelled_call_waiting_for_a_ref_argument_never_runs(backend: str) -> None:
+    keys = Keys.options(backend=backend).remote()
+    c = Counter.options(backend=backend).remote()
+    held = c.record.remote(keys.wait_open.remote(9))  # waits for its argument
+    actorio.cancel(held)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(held, timeout=WAIT)
+    assert actorio.pending_calls(c) == 0
+    keys.open.remote(9)
+    assert actorio.get(c.record.remote("after"), timeout=WAIT) == ["after"]
 
 
 # -- actorio.cancel on remote functions --------------------------------------------------------
@@ -404,30 +489,6 @@ async def test_shield_keeps_the_remote_call_running() -> None:
 # -- per-call timeouts ------------------------------------------------------------------------
 
 
-async def test_call_timeout_cancels_the_method_and_the_actor_lives_on() -> None:
-    g = Gate.remote()
-    sig = Signals()
-    ref = g.park.options(timeout=0.05).remote("t", sig)
-    with pytest.raises(
-        CallTimeoutError, match=r"timed out after 0\.05 s and was cancelled"
-    ) as info:
-        await ref
-    assert isinstance(info.value, TaskCancelledError)
-    assert isinstance(info.value, TimeoutError)
-    await until(sig.cancelled)
-    assert await g.record.remote("after") == "after"
-    assert await g.history.remote() == [("start", "t"), ("cancelled", "t"), ("ran", "after")]
-
-
-async def test_method_level_timeout() -> None:
-    g = Gate.remote()
-    sig = Signals()
-    with pytest.raises(CallTimeoutError, match=r"timed out after 0\.05 s"):
-        await g.park_briefly.remote("m", sig)
-    await until(sig.cancelled)
-    assert await g.record.remote("after") == "after"
-
-
 async def test_call_timeout_of_a_queued_call_drops_it() -> None:
     g = Gate.remote()
     sig = Signals()
@@ -475,6 +536,31 @@ def test_invalid_timeout_option_is_rejected(bad: Any) -> None:
         r.record.options(timeout=bad)
     with pytest.raises(InvalidOptionsError, match=r"timeout must be a number of seconds > 0"):
         actorio.method(timeout=bad)
+
+
+@pytest.mark.ray_differs(
+    "a per-call timeout cancels the Ray task with ray.cancel, which a running sync method does "
+    "not see"
+)
+def test_per_call_timeout(backend: str) -> None:
+    g = WatchedGate.options(backend=backend).remote()
+    ref = g.park.options(timeout=0.2).remote("t")
+    with pytest.raises(CallTimeoutError, match=r"timed out after 0\.2 s and was cancelled") as info:
+        actorio.get(ref, timeout=WAIT)
+    assert isinstance(info.value, TaskCancelledError)
+    assert isinstance(info.value, TimeoutError)
+    actorio.get(g.wait_cancelled.remote(), timeout=WAIT)  # the coroutine was cancelled
+    assert actorio.get(g.record.remote("after"), timeout=WAIT) == "after"  # alive
+    with pytest.raises(CallTimeoutError):  # the timeout of @actorio.method(timeout=0.2)
+        actorio.get(g.park_briefly.remote("m"), timeout=WAIT)
+    actorio.get(g.wait_cancelled.remote(), timeout=WAIT)
+    assert actorio.get(g.history.remote(), timeout=WAIT) == [
+        ("start", "t"),
+        ("cancelled", "t"),
+        ("ran", "after"),
+        ("start", "m"),
+        ("cancelled", "m"),
+    ]
 
 
 # -- actorio.get timeouts leave the call running ----------------------------------------------

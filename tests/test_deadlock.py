@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from _actors import WAIT as BACKEND_WAIT
 
 import actorio
 from actorio.exceptions import DeadlockError, TaskError
@@ -18,6 +19,29 @@ WAIT = 10.0
 
 def me() -> Any:
     return actorio.get_runtime_context().current_actor
+
+
+@actorio.remote
+class CallsItself:
+    """Async; awaits a call to itself through the handle of its runtime context."""
+
+    async def call_myself(self) -> int:
+        me = actorio.get_runtime_context().current_actor
+        result: int = await me.ping.remote()
+        return result
+
+    async def ping(self) -> int:
+        return 1
+
+
+@pytest.mark.ray_differs(
+    "inside a Ray actor, current_actor's handle does not know the actor's max_concurrency, "
+    "so only self-calls through a handle made by the creator are caught"
+)
+def test_deadlock_is_detected_on_every_backend(backend: str) -> None:
+    g = CallsItself.options(backend=backend, max_concurrency=1).remote()
+    with pytest.raises(DeadlockError, match="would deadlock"):
+        actorio.get(g.call_myself.remote(), timeout=BACKEND_WAIT)
 
 
 # -- an actor awaiting itself -----------------------------------------------------------------
@@ -149,7 +173,8 @@ async def test_calls_through_other_actors_without_a_cycle_are_fine() -> None:
     class Top:
         async def top(self, r: Any, c: Any) -> int:
             result: int = await r.relay.remote(c)
-            return result + (await c.leaf.remote())  # C twice in one chain: no cycle
+            leaf: int = await c.leaf.remote()  # C twice in one chain: no cycle
+            return result + leaf
 
     async with asyncio.timeout(WAIT):
         assert await Top.remote().top.remote(Relay.remote(), C.remote()) == 3

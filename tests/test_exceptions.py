@@ -219,6 +219,8 @@ def test_from_exception_keeps_custom_exception_attributes() -> None:
     err = TaskError.from_exception("f", _raised(TwoArgError(5, "five")))
     loaded = pickle.loads(pickle.dumps(err))
     assert isinstance(loaded, TwoArgError)
+    assert isinstance(loaded, TaskError)
+    assert isinstance(loaded.cause, TwoArgError)
     assert loaded.cause.a == 5
     assert loaded.cause.b == "five"
 

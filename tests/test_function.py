@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from _actors import WAIT as BACKEND_WAIT
 
 import actorio
 from actorio import ObjectRef, RemoteFunction
@@ -192,6 +193,17 @@ def test_remote_function_values_and_kwargs() -> None:
     assert isinstance(square, RemoteFunction)
 
 
+@actorio.remote
+async def add_async(a: int, b: int) -> int:
+    await asyncio.sleep(0)
+    return a + b
+
+
+def test_remote_functions_on_every_backend(backend: str) -> None:
+    assert actorio.get(square.options(backend=backend).remote(7), timeout=BACKEND_WAIT) == 49
+    assert actorio.get(add_async.options(backend=backend).remote(2, 3), timeout=BACKEND_WAIT) == 5
+
+
 # -- num_returns ------------------------------------------------------------------------------
 
 
@@ -204,7 +216,8 @@ def test_options_num_returns_two_gives_two_refs() -> None:
     # options() returns a copy: the original still returns one ref
     single = pair.remote("a", "b")
     assert isinstance(single, ObjectRef)
-    assert tuple(actorio.get(single, timeout=WAIT)) == ("a", "b")
+    value = actorio.get(single, timeout=WAIT)
+    assert tuple(value) == ("a", "b")
 
 
 async def test_options_num_returns_two_async_function() -> None:
@@ -231,13 +244,15 @@ def test_direct_call_raises_direct_call_error() -> None:
     assert isinstance(err, ActorioError)
     assert ".remote(" in str(err)
     assert "square" in str(err)
-    # The plain function stays reachable.
-    assert square.__wrapped__(3) == 9
+    # The plain function stays reachable (set by functools.update_wrapper at run time, so
+    # RemoteFunction's type does not declare it).
+    assert cast(Any, square).__wrapped__(3) == 9
 
 
 def test_remote_function_keeps_the_function_metadata() -> None:
-    assert square.__name__ == "square"
-    assert square.__wrapped__.__name__ == "square"
+    wrapped: Any = square  # functools.update_wrapper sets these attributes at run time
+    assert wrapped.__name__ == "square"
+    assert wrapped.__wrapped__.__name__ == "square"
     assert square.__doc__ == "Square a number."
     assert current_thread_sync.__module__ == __name__
 
@@ -261,10 +276,10 @@ def test_wrong_arguments_raise_at_call_site(args: tuple[Any, ...], kwargs: dict[
 
 def test_missing_keyword_only_argument_raises() -> None:
     with pytest.raises(InvalidArgumentsError):
-        kw_only.remote("positional")
+        kw_only.remote("positional")  # type: ignore[call-arg]  # deliberately wrong
     message = ""
     try:
-        ref = kw_only.remote()
+        ref = kw_only.remote()  # type: ignore[call-arg]  # deliberately wrong
     except InvalidArgumentsError as err:
         message = str(err)
     else:
@@ -285,7 +300,7 @@ def test_missing_keyword_only_argument_raises() -> None:
 
 async def test_wrong_arguments_raise_at_call_site_in_async_code() -> None:
     with pytest.raises(InvalidArgumentsError):
-        square_async.remote(1, 2, 3)
+        square_async.remote(1, 2, 3)  # type: ignore[call-arg]  # deliberately wrong
     with pytest.raises(DirectCallError, match=r"\.remote\("):
         square_async(1)
 
@@ -309,6 +324,7 @@ def test_def_task_error_is_task_error_and_original_type() -> None:
     with pytest.raises(ValueError) as info:
         actorio.get(fail_value.remote("bad value 123"), timeout=WAIT)
     _assert_task_error(info.value, ValueError, "fail_value", "bad value 123")
+    assert isinstance(info.value, TaskError)
     assert info.value.function_name == "fail_value"
     assert str(info.value.cause) == "bad value 123"
 
@@ -333,6 +349,8 @@ def test_task_error_key_error_and_custom_error() -> None:
     with pytest.raises(CustomError) as cinfo:
         actorio.get(fail_custom.remote(), timeout=WAIT)
     _assert_task_error(cinfo.value, CustomError, "fail_custom", "custom detail")
+    assert isinstance(cinfo.value, TaskError)
+    assert isinstance(cinfo.value.cause, CustomError)
     assert cinfo.value.cause.code == 7
 
 

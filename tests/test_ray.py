@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _actors import resolved
 
 import actorio
 from actorio.exceptions import (
@@ -227,9 +228,11 @@ def test_handles_travel_into_ray_tasks_and_from_local_actors() -> None:
 
 def test_remote_functions_and_ref_arguments() -> None:
     assert actorio.get(add.remote(1, 2), timeout=WAIT) == 3
-    assert actorio.get(add.remote(add.remote(1, 2), 10), timeout=WAIT) == 13  # Ray ref passed on
+    assert (
+        actorio.get(add.remote(resolved(add.remote(1, 2)), 10), timeout=WAIT) == 13
+    )  # Ray ref passed on
     c = Counter.remote()
-    assert actorio.get(c.increment.remote(add.remote(2, 3)), timeout=WAIT) == 5
+    assert actorio.get(c.increment.remote(resolved(add.remote(2, 3))), timeout=WAIT) == 5
 
 
 def test_kill_exit_and_monitor() -> None:

@@ -8,6 +8,8 @@ import threading
 from typing import Any
 
 import pytest
+from _actors import WAIT as BACKEND_WAIT
+from _actors import Counter, Keys, resolved
 
 import actorio
 from actorio import ObjectRef
@@ -20,7 +22,7 @@ WAIT = 10.0  # generous bound for anything that should happen "soon"
 
 
 @actorio.remote
-class Counter:
+class Summer:
     def __init__(self) -> None:
         self.total = 0
         self.seen: list[Any] = []
@@ -124,7 +126,7 @@ async def _read(ref: Any) -> Any:
 
 
 async def test_await_ref_on_its_own_loop() -> None:
-    c = Counter.remote()
+    c = Summer.remote()
     ref = c.add.remote(2)
     assert isinstance(ref, ObjectRef)
     assert isinstance(ref, asyncio.Future)
@@ -144,7 +146,7 @@ async def test_await_failed_ref_raises_task_error_of_original_type() -> None:
 
 async def test_asyncio_wait_returns_the_ref_objects() -> None:
     ev = asyncio.Event()
-    c = Counter.remote()
+    c = Summer.remote()
     quick = c.add.remote(1)
     slow = held.remote(ev, "late")
     done, pending = await asyncio.wait(
@@ -168,12 +170,12 @@ async def test_asyncio_gather_keeps_argument_order() -> None:
     # 'first' can only finish after 'second' has released it: completion order is reversed.
     first = held.remote(ev, "first")
     second = release.remote(ev, "second")
-    c = Counter.remote()
-    assert await asyncio.gather(first, second, c.add.remote(4)) == ["first", "second", 4]
+    c = Summer.remote()
+    assert list(await asyncio.gather(first, second, c.add.remote(4))) == ["first", "second", 4]
 
 
 async def test_asyncio_gather_return_exceptions() -> None:
-    c = Counter.remote()
+    c = Summer.remote()
     results = await asyncio.gather(c.add.remote(1), boom.remote("gathered"), return_exceptions=True)
     assert results[0] == 1
     err = results[1]
@@ -183,7 +185,7 @@ async def test_asyncio_gather_return_exceptions() -> None:
 
 
 async def test_asyncio_wait_for_value_and_timeout() -> None:
-    c = Counter.remote()
+    c = Summer.remote()
     assert await asyncio.wait_for(c.add.remote(7), WAIT) == 7
 
     ev = asyncio.Event()
@@ -210,7 +212,7 @@ async def test_cancelled_ref_skips_a_call_that_has_not_started() -> None:
 
 
 async def test_asyncio_timeout_context() -> None:
-    c = Counter.remote()
+    c = Summer.remote()
     async with asyncio.timeout(WAIT):
         assert await c.add.remote(5) == 5
 
@@ -225,7 +227,7 @@ async def test_asyncio_timeout_context() -> None:
 
 
 async def test_task_group_collects_values() -> None:
-    c = Counter.remote()
+    c = Summer.remote()
     async with asyncio.TaskGroup() as tg:
         t1 = tg.create_task(_read(c.add.remote(1)))
         t2 = tg.create_task(_read(c.add.remote(10)))
@@ -248,7 +250,7 @@ async def test_task_group_propagates_task_error() -> None:
 
 
 def test_future_returns_concurrent_future_with_value() -> None:
-    c = Counter.remote()
+    c = Summer.remote()
     ref = c.add.remote(3)
     cf = ref.future()
     assert isinstance(cf, concurrent.futures.Future)
@@ -294,7 +296,7 @@ async def test_future_of_ref_on_running_loop() -> None:
 
 
 def _sync_counter_ref() -> tuple[Any, Any]:
-    c = Counter.remote()
+    c = Summer.remote()
     return c, c.add.remote(21)
 
 
@@ -379,7 +381,7 @@ async def test_put_in_async_code_is_on_running_loop() -> None:
 
 async def test_put_ref_passed_to_actor_is_not_copied() -> None:
     obj = ["mutable"]
-    c = Counter.remote()
+    c = Summer.remote()
     assert await c.echo.remote(actorio.put(obj)) is obj
 
 
@@ -387,17 +389,17 @@ async def test_put_ref_passed_to_actor_is_not_copied() -> None:
 
 
 async def test_ready_ref_arguments_to_actor_method_are_resolved() -> None:
-    c = Counter.remote()
-    total = await c.add.remote(actorio.put(2), extra=actorio.put(3))
+    c = Summer.remote()
+    total = await c.add.remote(resolved(actorio.put(2)), extra=resolved(actorio.put(3)))
     assert total == 5
     assert await c.get_seen.remote() == [("int", "int")]
 
 
 async def test_ref_of_running_call_as_actor_argument_asyncio_event() -> None:
     ev = asyncio.Event()
-    c = Counter.remote()
+    c = Summer.remote()
     upstream = held.remote(ev, 20)
-    dependent = c.add.remote(upstream)
+    dependent = c.add.remote(resolved(upstream))
     after = c.get_total.remote()  # queued behind the parked call: must see its effect
     assert not dependent.done()
     ev.set()
@@ -409,10 +411,10 @@ async def test_ref_of_running_call_as_actor_argument_asyncio_event() -> None:
 
 def test_ref_of_running_call_as_actor_argument_threading_event() -> None:
     gate = threading.Event()
-    c = Counter.remote()
+    c = Summer.remote()
     try:
         upstream = blocked.remote(gate, 7)
-        dependent = c.add.remote(upstream)
+        dependent = c.add.remote(resolved(upstream))
         after = c.get_total.remote()
         ready, not_ready = actorio.wait([dependent], timeout=0)
         assert ready == []
@@ -426,7 +428,7 @@ def test_ref_of_running_call_as_actor_argument_threading_event() -> None:
 async def test_loop_ref_read_from_another_loop_through_future() -> None:
     # A ref made on a loop is awaited there (asyncio's own await, no per-call detour);
     # another loop reads it through ref.future(), as it would any thread-safe future.
-    c = Counter.remote()
+    c = Summer.remote()
     ref = c.add.remote(5)
     assert type(ref) is ObjectRef
 
@@ -441,11 +443,11 @@ async def test_loop_ref_read_from_another_loop_through_future() -> None:
 
 async def test_foreign_pending_ref_as_actor_argument() -> None:
     gate = threading.Event()
-    c = Counter.remote()
+    c = Summer.remote()
     try:
         upstream = await asyncio.to_thread(blocked.remote, gate, 5)
         assert upstream.get_loop() is not asyncio.get_running_loop()
-        dependent = c.add.remote(upstream)
+        dependent = c.add.remote(resolved(upstream))
     finally:
         gate.set()
     assert await asyncio.wait_for(dependent, WAIT) == 5
@@ -479,15 +481,43 @@ def test_ref_of_running_call_as_function_argument_threading_event(consumer: Any)
     assert actorio.get(dependent, timeout=WAIT) == 101
 
 
+def test_ref_arguments_are_resolved_in_order(backend: str) -> None:
+    a = Counter.options(backend=backend).remote(10)
+    b = Counter.options(backend=backend).remote()
+    assert actorio.get(b.add.remote(resolved(a.increment.remote()), 5), timeout=BACKEND_WAIT) == 16
+    assert (
+        actorio.get(
+            b.add.remote(a=resolved(a.get.remote()), b=resolved(a.increment.remote(2))),
+            timeout=BACKEND_WAIT,
+        )
+        == 24
+    )
+    # A ref still pending: calls made after it wait behind it, keeping the order.
+    keys = Keys.options(backend=backend).remote()
+    later = keys.wait_open.remote(7)
+    first = b.record.remote(later)
+    second = b.record.remote("after")
+    ready, not_ready = actorio.wait([first, second], num_returns=1, timeout=0.2)
+    assert (ready, not_ready) == ([], [first, second])
+    keys.open.remote(7)
+    assert actorio.get([first, second], timeout=BACKEND_WAIT) == [[7], [7, "after"]]
+    # A failed ref fails the call with the same error; the actor lives on.
+    failing = b.add.remote(a.fail.remote("bad ref"), 1)  # type: ignore[arg-type]  # never a value
+    with pytest.raises(ValueError, match="bad ref") as info:
+        actorio.get(failing, timeout=BACKEND_WAIT)
+    assert isinstance(info.value, TaskError)
+    assert actorio.get(b.add.remote(1, 1), timeout=BACKEND_WAIT) == 2
+
+
 def test_nested_refs_are_passed_as_refs() -> None:
     ref = actorio.put(1)
     assert actorio.get(nested_kinds.remote([ref, 2]), timeout=WAIT) == [True, False]
 
 
 def test_failed_ref_argument_fails_actor_call_with_upstream_error() -> None:
-    c = Counter.remote()
+    c = Summer.remote()
     upstream = boom.remote("upstream broke")
-    dependent = c.add.remote(upstream)
+    dependent = c.add.remote(upstream)  # type: ignore[arg-type]  # a failing ref: never a value
     with pytest.raises(ValueError, match="upstream broke") as info:
         actorio.get(dependent, timeout=WAIT)
     assert isinstance(info.value, TaskError)
@@ -499,10 +529,10 @@ def test_failed_ref_argument_fails_actor_call_with_upstream_error() -> None:
 
 def test_pending_then_failed_ref_argument_fails_actor_call() -> None:
     gate = threading.Event()
-    c = Counter.remote()
+    c = Summer.remote()
     try:
         upstream = blocked_boom.remote(gate, "failed later")
-        dependent = c.add.remote(upstream)
+        dependent = c.add.remote(upstream)  # type: ignore[arg-type]  # a failing ref: never a value
         after = c.add.remote(2)
     finally:
         gate.set()

@@ -1,4 +1,7 @@
-"""Named actors: lookup, uniqueness, get-or-create, namespaces, listing, kill and lifetime."""
+"""Named actors: lookup, uniqueness, get-or-create, namespaces, listing, kill and lifetime.
+
+The first two tests run on every backend; the rest check details in-process (constructions
+counted in a list shared with the actor, races between threads, async callers)."""
 
 from __future__ import annotations
 
@@ -8,13 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from _actors import WAIT, Counter
 
 import actorio
-from actorio.exceptions import ActorDiedError, ActorNameTakenError, ActorNotFoundError
+from actorio.exceptions import (
+    ActorDiedError,
+    ActorNameTakenError,
+    ActorNotFoundError,
+    TaskError,
+)
 
 
 @actorio.remote
-class Counter:
+class Registered:
     def __init__(self, start: int = 0, constructions: list[int] | None = None) -> None:
         self.count = start
         if constructions is not None:
@@ -28,23 +37,90 @@ class Counter:
         return self.count
 
 
-# -- get_actor ---------------------------------------------------------------------------------
-
-
-def test_get_actor_returns_the_same_actor() -> None:
-    h = Counter.options(name="c").remote(10)
-    assert actorio.get(h.increment.remote()) == 11
-    same = actorio.get_actor("c")
+def test_named_actors(backend: str) -> None:
+    """Lookup, uniqueness, get_if_exists, namespaces, listing and kill, on every backend."""
+    name = f"counter-{backend}"
+    h = Counter.options(backend=backend, name=name).remote(10)
+    assert actorio.get(h.increment.remote(), timeout=WAIT) == 11
+    same = actorio.get_actor(name)
     assert same == h
     assert hash(same) == hash(h)
     assert same._actorio_id == h._actorio_id
-    # State is shared: both handles reach one instance.
-    assert actorio.get(same.increment.remote()) == 12
-    assert actorio.get(h.value.remote()) == 12
+    assert actorio.get(same.increment.remote(), timeout=WAIT) == 12  # one instance
+    assert actorio.get(h.get.remote(), timeout=WAIT) == 12
+
+    # get_if_exists: the same actor; the new constructor arguments are ignored.
+    again = Counter.options(backend=backend, name=name, get_if_exists=True).remote(1000)
+    assert again == h
+    assert actorio.get(again.increment.remote(), timeout=WAIT) == 13
+
+    with pytest.raises(ActorNameTakenError) as taken:
+        Counter.options(backend=backend, name=name).remote()
+    assert isinstance(taken.value, ValueError)
+    assert isinstance(taken.value, actorio.exceptions.ActorioError)
+    message = str(taken.value)
+    assert f"'{name}'" in message
+    assert "'default'" in message
+    assert "get_if_exists" in message
+    assert actorio.get_actor(name) == h  # the first one still holds the name
+
+    # Namespaces: the same name twice, two actors.
+    a = Counter.options(backend=backend, name="n", namespace="a").remote(100)
+    b = Counter.options(backend=backend, name="n", namespace="b").remote(200)
+    assert a != b
+    assert actorio.get(a.increment.remote(), timeout=WAIT) == 101
+    assert actorio.get_actor("n", namespace="a") == a
+    assert actorio.get_actor("n", namespace="b") == b
+    assert actorio.get(actorio.get_actor("n", namespace="b").increment.remote(), timeout=WAIT) == (
+        201
+    )
+    with pytest.raises(ActorNotFoundError, match=r"'n'.*'default'"):
+        actorio.get_actor("n")
+
+    with pytest.raises(ActorNotFoundError) as missing:
+        actorio.get_actor("ghost")
+    assert isinstance(missing.value, ValueError)
+    assert "'ghost'" in str(missing.value)
+    assert "'default'" in str(missing.value)
+    assert f"'{name}'" in str(missing.value)  # it lists the names it knows there
+
+    Counter.options(backend=backend).remote()  # anonymous: never listed
+    assert actorio.util.list_named_actors() == [name]
+    listed = actorio.util.list_named_actors(all_namespaces=True)
+    assert sorted((e["namespace"], e["name"]) for e in listed) == [
+        ("a", "n"),
+        ("b", "n"),
+        ("default", name),
+    ]
+
+    # Killing frees the name; the old handle stays dead.
+    actorio.kill(h)
+    with pytest.raises(ActorNotFoundError, match=f"Failed to look up actor '{name}'"):
+        actorio.get_actor(name)
+    new = Counter.options(backend=backend, name=name).remote(50)
+    assert new != h
+    assert actorio.get_actor(name) == new
+    assert actorio.get(actorio.get_actor(name).increment.remote(), timeout=WAIT) == 51
+    with pytest.raises(ActorDiedError, match=r"killed with actorio\.kill\(\)"):
+        actorio.get(h.get.remote(), timeout=WAIT)
+
+
+def test_named_actors_are_found_from_inside_actors(backend: str) -> None:
+    target = Counter.options(backend=backend, name="target").remote()
+    finder = Counter.options(backend=backend, mode="threaded").remote()
+    assert actorio.get(finder.find.remote("target"), timeout=WAIT) == 1
+    assert actorio.get(target.get.remote(), timeout=WAIT) == 1
+    with pytest.raises(ActorNotFoundError, match="'nobody'") as info:
+        actorio.get(finder.find.remote("nobody"), timeout=WAIT)
+    assert isinstance(info.value, TaskError)  # raised in the actor, relayed as its error
+    assert "Counter.find" in str(info.value)
+
+
+# -- get_actor ---------------------------------------------------------------------------------
 
 
 async def test_get_actor_from_async_code() -> None:
-    h = Counter.options(name="c").remote(1)
+    h = Registered.options(name="c").remote(1)
     same = actorio.get_actor("c")
     assert same == h
     assert await same.increment.remote() == 2
@@ -66,53 +142,25 @@ def test_get_actor_name_inside_method() -> None:
 # -- duplicate names ---------------------------------------------------------------------------
 
 
-def test_duplicate_name_raises() -> None:
-    first = Counter.options(name="dup").remote(5)
-    with pytest.raises(ActorNameTakenError) as info:
-        Counter.options(name="dup").remote(100)
-    err = info.value
-    assert isinstance(err, ValueError)
-    assert isinstance(err, actorio.exceptions.ActorioError)
-    msg = str(err)
-    assert "'dup'" in msg
-    assert "'default'" in msg
-    assert "get_if_exists" in msg
-    # The first actor is unaffected and still holds the name.
-    assert actorio.get(first.increment.remote()) == 6
-    assert actorio.get_actor("dup") == first
-    assert actorio.util.list_named_actors() == ["dup"]
-
-
 def test_duplicate_name_in_explicit_namespace_names_it() -> None:
-    Counter.options(name="dup", namespace="ns1").remote()
+    Registered.options(name="dup", namespace="ns1").remote()
     with pytest.raises(ActorNameTakenError, match=r"'dup'.*'ns1'.*get_if_exists"):
-        Counter.options(name="dup", namespace="ns1").remote()
+        Registered.options(name="dup", namespace="ns1").remote()
 
 
 async def test_duplicate_name_raises_in_async_code() -> None:
-    first = Counter.options(name="dup").remote(1)
+    first = Registered.options(name="dup").remote(1)
     with pytest.raises(ActorNameTakenError, match="get_if_exists"):
-        Counter.options(name="dup").remote()
+        Registered.options(name="dup").remote()
     assert await first.increment.remote() == 2
 
 
 # -- get_if_exists -----------------------------------------------------------------------------
 
 
-def test_get_if_exists_returns_existing_and_ignores_arguments() -> None:
-    constructions: list[int] = []
-    first = Counter.options(name="x", get_if_exists=True).remote(1, constructions)
-    assert actorio.get(first.increment.remote()) == 2
-    again = Counter.options(name="x", get_if_exists=True).remote(1000, constructions)
-    assert again == first
-    # The new constructor arguments were ignored: state continues from the first actor.
-    assert actorio.get(again.increment.remote()) == 3
-    assert constructions == [1]
-
-
 def test_get_if_exists_creates_when_absent() -> None:
     constructions: list[int] = []
-    h = Counter.options(name="fresh", get_if_exists=True).remote(7, constructions)
+    h = Registered.options(name="fresh", get_if_exists=True).remote(7, constructions)
     assert actorio.get(h.value.remote()) == 7
     assert constructions == [7]
     assert actorio.get_actor("fresh") == h
@@ -125,7 +173,7 @@ def test_get_if_exists_race_constructs_once() -> None:
 
     def create(i: int) -> actorio.ActorHandle[Any]:
         barrier.wait()
-        return Counter.options(name="x", get_if_exists=True).remote(i, constructions)
+        return Registered.options(name="x", get_if_exists=True).remote(i, constructions)
 
     with ThreadPoolExecutor(n) as pool:
         handles = list(pool.map(create, range(n), timeout=10))
@@ -145,31 +193,8 @@ def test_get_if_exists_race_constructs_once() -> None:
 # -- namespaces --------------------------------------------------------------------------------
 
 
-def test_same_name_in_two_namespaces_is_two_actors() -> None:
-    a = Counter.options(name="n", namespace="a").remote(100)
-    b = Counter.options(name="n", namespace="b").remote(200)
-    assert a != b
-    assert actorio.get(a.increment.remote()) == 101
-    assert actorio.get(b.increment.remote()) == 201
-    assert actorio.get_actor("n", namespace="a") == a
-    assert actorio.get_actor("n", namespace="b") == b
-    assert actorio.get(actorio.get_actor("n", namespace="a").value.remote()) == 101
-    # Neither lives in the current (default) namespace.
-    with pytest.raises(ActorNotFoundError):
-        actorio.get_actor("n")
-
-
-def test_unknown_name_raises_not_found() -> None:
-    with pytest.raises(ActorNotFoundError) as info:
-        actorio.get_actor("ghost")
-    assert isinstance(info.value, ValueError)
-    msg = str(info.value)
-    assert "'ghost'" in msg
-    assert "'default'" in msg
-
-
 def test_unknown_name_in_namespace_raises_not_found() -> None:
-    Counter.options(name="present", namespace="here").remote()
+    Registered.options(name="present", namespace="here").remote()
     with pytest.raises(ActorNotFoundError) as info:
         actorio.get_actor("missing", namespace="elsewhere")
     msg = str(info.value)
@@ -186,10 +211,10 @@ def test_unknown_name_in_namespace_raises_not_found() -> None:
 def test_list_named_actors() -> None:
     assert actorio.util.list_named_actors() == []
     assert actorio.util.list_named_actors(all_namespaces=True) == []
-    Counter.options(name="one").remote()
-    Counter.options(name="two").remote()
-    Counter.options(name="other", namespace="elsewhere").remote()
-    Counter.remote()  # anonymous: never listed
+    Registered.options(name="one").remote()
+    Registered.options(name="two").remote()
+    Registered.options(name="other", namespace="elsewhere").remote()
+    Registered.remote()  # anonymous: never listed
 
     assert sorted(actorio.util.list_named_actors()) == ["one", "two"]
     listed = actorio.util.list_named_actors(all_namespaces=True)
@@ -202,8 +227,8 @@ def test_list_named_actors() -> None:
 
 
 def test_list_named_actors_drops_killed_actors() -> None:
-    keep = Counter.options(name="keep").remote()
-    gone = Counter.options(name="gone").remote()
+    keep = Registered.options(name="keep").remote()
+    gone = Registered.options(name="gone").remote()
     actorio.kill(gone)
     assert actorio.util.list_named_actors() == ["keep"]
     assert actorio.util.list_named_actors(all_namespaces=True) == [
@@ -215,44 +240,25 @@ def test_list_named_actors_drops_killed_actors() -> None:
 # -- kill frees the name -----------------------------------------------------------------------
 
 
-def test_kill_frees_the_name() -> None:
-    old = Counter.options(name="k").remote(1)
-    assert actorio.get(old.increment.remote()) == 2
-    actorio.kill(old)
-
-    with pytest.raises(ActorNotFoundError, match="'k'"):
-        actorio.get_actor("k")
-    with pytest.raises(ActorDiedError, match=r"killed with actorio\.kill\(\)"):
-        actorio.get(old.increment.remote(), timeout=10)
-
-    new = Counter.options(name="k").remote(50)
-    assert new != old
-    assert actorio.get_actor("k") == new
-    assert actorio.get(actorio.get_actor("k").increment.remote()) == 51
-    # The old handle still points at the dead actor, not at the new one.
-    with pytest.raises(ActorDiedError):
-        actorio.get(old.value.remote(), timeout=10)
-
-
 async def test_kill_frees_the_name_in_async_code() -> None:
-    old = Counter.options(name="k").remote()
+    old = Registered.options(name="k").remote()
     assert await old.increment.remote() == 1
     actorio.kill(old)
     with pytest.raises(ActorNotFoundError):
         actorio.get_actor("k")
     with pytest.raises(ActorDiedError, match=r"killed with actorio\.kill\(\)"):
         await old.increment.remote()
-    new = Counter.options(name="k").remote(10)
+    new = Registered.options(name="k").remote(10)
     assert await actorio.get_actor("k").increment.remote() == 11
     assert new == actorio.get_actor("k")
 
 
 def test_get_if_exists_after_kill_creates_a_new_actor() -> None:
     constructions: list[int] = []
-    old = Counter.options(name="k", get_if_exists=True).remote(1, constructions)
+    old = Registered.options(name="k", get_if_exists=True).remote(1, constructions)
     actorio.get(old.value.remote())
     actorio.kill(old)
-    new = Counter.options(name="k", get_if_exists=True).remote(2, constructions)
+    new = Registered.options(name="k", get_if_exists=True).remote(2, constructions)
     assert new != old
     assert actorio.get(new.value.remote()) == 2
     assert constructions == [1, 2]
@@ -262,7 +268,7 @@ def test_get_if_exists_after_kill_creates_a_new_actor() -> None:
 
 
 def test_named_actor_outlives_its_creating_handle() -> None:
-    h = Counter.options(name="keeper").remote(3)
+    h = Registered.options(name="keeper").remote(3)
     assert actorio.get(h.increment.remote()) == 4
     del h
     gc.collect()
@@ -272,7 +278,7 @@ def test_named_actor_outlives_its_creating_handle() -> None:
 
 
 async def test_named_actor_outlives_its_creating_handle_async() -> None:
-    h = Counter.options(name="keeper").remote(3)
+    h = Registered.options(name="keeper").remote(3)
     assert await h.increment.remote() == 4
     del h
     gc.collect()
@@ -280,7 +286,7 @@ async def test_named_actor_outlives_its_creating_handle_async() -> None:
 
 
 def test_detached_lifetime_is_accepted() -> None:
-    h = Counter.options(name="d", lifetime="detached").remote(1)
+    h = Registered.options(name="d", lifetime="detached").remote(1)
     assert actorio.get(h.increment.remote()) == 2
     del h
     gc.collect()
@@ -289,7 +295,7 @@ def test_detached_lifetime_is_accepted() -> None:
 
 def test_invalid_lifetime_is_rejected() -> None:
     with pytest.raises(actorio.exceptions.InvalidOptionsError, match="lifetime"):
-        Counter.options(name="d", lifetime="forever")
+        Registered.options(name="d", lifetime="forever")
 
 
 # -- init(namespace=...) -----------------------------------------------------------------------
@@ -298,7 +304,7 @@ def test_invalid_lifetime_is_rejected() -> None:
 def test_init_namespace_scopes_names() -> None:
     actorio.init(namespace="team")
     assert actorio.get_runtime_context().namespace == "team"
-    h = Counter.options(name="t").remote(1)
+    h = Registered.options(name="t").remote(1)
     assert actorio.get_actor("t") == h
     assert actorio.get_actor("t", namespace="team") == h
     assert actorio.util.list_named_actors() == ["t"]
@@ -308,7 +314,7 @@ def test_init_namespace_scopes_names() -> None:
     with pytest.raises(ActorNotFoundError, match=r"'t'.*'default'"):
         actorio.get_actor("t", namespace="default")
     # An explicit namespace option still wins over the runtime's.
-    other = Counter.options(name="t", namespace="default").remote(9)
+    other = Registered.options(name="t", namespace="default").remote(9)
     assert other != h
     assert actorio.get_actor("t", namespace="default") == other
     assert actorio.util.list_named_actors() == ["t"]

@@ -1,18 +1,31 @@
 """Restarts (max_restarts), readiness (__ray_ready__) and task retries (max_task_retries,
-retry_exceptions) of actors, and retries of remote functions."""
+retry_exceptions) of actors, and retries of remote functions.
+
+Tests that take the ``backend`` fixture run on every backend; the others count constructor
+attempts or hold a call open with objects shared in-process."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
+from _actors import (
+    WAIT,
+    Boom,
+    Counter,
+    Flaky,
+    SyncLife,
+    lines,
+    ray_constructor_failure_is_final,
+    tally,
+)
 
 import actorio
 from actorio.exceptions import ActorDiedError, TaskError
 
-WAIT = 10.0
 STUCK_WAIT = 3.0
 
 
@@ -22,31 +35,6 @@ async def _wait_thread_event(event: threading.Event) -> None:
 
 
 # -- restarts after a failing constructor --------------------------------------------------------
-
-
-async def test_constructor_failing_k_times_comes_up_and_serves_earlier_calls() -> None:
-    attempts: list[int] = []
-
-    @actorio.remote(max_restarts=3)
-    class Flaky:
-        def __init__(self, fails: int) -> None:
-            attempts.append(len(attempts) + 1)
-            if len(attempts) <= fails:
-                raise RuntimeError(f"constructor attempt {len(attempts)} failed")
-            self.incarnation = len(attempts)
-            self.calls = 0
-
-        def which(self) -> tuple[int, int]:
-            self.calls += 1
-            return self.incarnation, self.calls
-
-    h = Flaky.remote(3)
-    refs = [h.which.remote() for _ in range(3)]  # submitted before any constructor ran
-    async with asyncio.timeout(WAIT):
-        assert await h.__ray_ready__.remote() is True
-        assert await asyncio.gather(*refs) == [(4, 1), (4, 2), (4, 3)]
-        assert await h.which.remote() == (4, 4)
-    assert attempts == [1, 2, 3, 4]
 
 
 def test_calls_submitted_while_restarting_run_on_the_new_instance() -> None:
@@ -90,36 +78,6 @@ def test_calls_submitted_while_restarting_run_on_the_new_instance() -> None:
     assert attempts == [0, 1, 2]
 
 
-async def test_restarts_exhausted_fail_queued_and_later_calls_with_the_cause() -> None:
-    attempts: list[int] = []
-
-    @actorio.remote(max_restarts=2)
-    class Broken:
-        def __init__(self) -> None:
-            attempts.append(1)
-            raise KeyError(f"bad config #{len(attempts)}")
-
-        def ping(self) -> str:
-            return "pong"
-
-    b = Broken.remote()
-    queued = [b.ping.remote(), b.ping.remote()]
-    async with asyncio.timeout(WAIT):
-        reason = await actorio.monitor(b)
-    assert attempts == [1, 1, 1]
-    assert isinstance(reason, ActorDiedError)
-    assert "constructor raised" in str(reason)
-    later = [b.ping.remote(), b.__ray_ready__.remote()]
-    for ref in [*queued, *later]:
-        with pytest.raises(ActorDiedError, match="constructor raised") as info:
-            await ref
-        cause = info.value.cause
-        assert isinstance(cause, KeyError), repr(cause)
-        assert isinstance(cause, TaskError)
-        assert "bad config #3" in cause.traceback_str
-        assert "Broken.__init__" in str(cause)
-
-
 async def test_infinite_restarts_until_the_constructor_succeeds() -> None:
     attempts: list[int] = []
 
@@ -140,11 +98,47 @@ async def test_infinite_restarts_until_the_constructor_succeeds() -> None:
     assert len(attempts) == 6
 
 
+def test_constructor_restarts_then_serves_earlier_calls(backend: str, tmp_path: Path) -> None:
+    h = Flaky.options(backend=backend).remote(str(tmp_path / "attempts"), 2)
+    refs = [h.which.remote() for _ in range(3)]  # submitted before any constructor ran
+    if backend == "ray":
+        ray_constructor_failure_is_final(refs, tmp_path / "attempts", "attempt 1 failed")
+        return
+    assert actorio.get(h.__ray_ready__.remote(), timeout=WAIT) is True
+    assert actorio.get(refs, timeout=WAIT) == [(3, 1), (3, 2), (3, 3)]
+    assert actorio.get(h.which.remote(), timeout=WAIT) == (3, 4)
+    assert (tmp_path / "attempts").read_text() == "3"
+
+
+def test_restarts_used_up_fail_every_call_with_the_cause(backend: str, tmp_path: Path) -> None:
+    h = Flaky.options(backend=backend).remote(str(tmp_path / "attempts"), 99)
+    queued = [h.which.remote(), h.which.remote()]
+    if backend == "ray":
+        ray_constructor_failure_is_final(queued, tmp_path / "attempts", "attempt 1 failed")
+        return
+    reason = actorio.get(actorio.monitor(h), timeout=WAIT)
+    assert isinstance(reason, ActorDiedError)
+    assert "constructor raised" in str(reason)
+    assert (tmp_path / "attempts").read_text() == "3"  # max_restarts=2: three attempts
+    refs: list[actorio.ObjectRef[Any]] = [*queued, h.which.remote(), h.__ray_ready__.remote()]
+    for ref in refs:
+        with pytest.raises(ActorDiedError, match="constructor raised") as info:
+            actorio.get(ref, timeout=WAIT)
+        message = str(info.value)
+        assert "Flaky" in message
+        assert "Calls to it fail from now on" in message
+        cause = info.value.cause
+        assert isinstance(cause, ConnectionError)
+        assert isinstance(cause, TaskError)
+        assert "Flaky.__init__" in str(cause)
+        assert "attempt 3 failed" in cause.traceback_str
+
+
 # -- kill(no_restart=False), kill, exit_actor ----------------------------------------------------
 
 
 @actorio.remote
-class Counter:
+class Counted:
     def __init__(self, inits: list[int]) -> None:
         inits.append(1)
         self.inits = inits
@@ -158,49 +152,9 @@ class Counter:
         actorio.exit_actor()
 
 
-async def test_kill_no_restart_false_restarts_with_fresh_state() -> None:
-    inits: list[int] = []
-    c = Counter.options(max_restarts=1).remote(inits)
-    async with asyncio.timeout(WAIT):
-        assert [await c.increment.remote() for _ in range(3)] == [1, 2, 3]
-        actorio.kill(c, no_restart=False)
-        assert await c.increment.remote() == 1  # the count starts over
-        assert await c.increment.remote() == 2
-    assert inits == [1, 1]
-
-
-async def test_plain_kill_never_restarts() -> None:
-    inits: list[int] = []
-    c = Counter.options(max_restarts=5).remote(inits)
-    async with asyncio.timeout(WAIT):
-        assert await c.increment.remote() == 1
-        actorio.kill(c)
-        with pytest.raises(ActorDiedError, match=r"killed with actorio\.kill\(\)"):
-            await c.increment.remote()
-        reason = await actorio.monitor(c)
-    assert "killed with actorio.kill()" in str(reason)
-    assert inits == [1]
-
-
-async def test_restart_budget_is_consumed() -> None:
-    inits: list[int] = []
-    c = Counter.options(max_restarts=2).remote(inits)
-    async with asyncio.timeout(WAIT):
-        for _ in range(2):
-            await c.increment.remote()
-            actorio.kill(c, no_restart=False)
-            assert await c.increment.remote() == 1
-        actorio.kill(c, no_restart=False)  # the third: no restarts left
-        with pytest.raises(ActorDiedError, match=r"kill\(no_restart=False\)"):
-            await c.increment.remote()
-        reason = await actorio.monitor(c)
-    assert isinstance(reason, ActorDiedError)
-    assert inits == [1, 1, 1]
-
-
 async def test_exit_actor_never_restarts() -> None:
     inits: list[int] = []
-    c = Counter.options(max_restarts=-1, max_task_retries=-1).remote(inits)
+    c = Counted.options(max_restarts=-1, max_task_retries=-1).remote(inits)
     async with asyncio.timeout(WAIT):
         assert await c.increment.remote() == 1
         exiting = c.quit.remote()
@@ -215,7 +169,7 @@ async def test_exit_actor_never_restarts() -> None:
 
 async def test_ray_terminate_never_restarts() -> None:
     inits: list[int] = []
-    c = Counter.options(max_restarts=-1).remote(inits)
+    c = Counted.options(max_restarts=-1).remote(inits)
     first = c.increment.remote()
     c.__ray_terminate__.remote()
     async with asyncio.timeout(WAIT):
@@ -259,6 +213,52 @@ async def test_back_to_back_restarts_leave_one_consistent_instance(mode: str) ->
     # ... and every other instance that was built was retired with its stop hook
     assert len(inits) == gen
     assert stops == list(range(1, gen))
+
+
+@pytest.mark.ray_differs(
+    "ray.kill ends the process at once: the stop hook does not run, and calls made during the "
+    "restart fail (ActorUnavailableError) unless retried"
+)
+def test_kill_no_restart_false_restarts_until_the_budget_is_used_up(
+    backend: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "life"
+    h = SyncLife.options(backend=backend, max_restarts=2).remote(str(log))
+    for generation in (1, 2):
+        assert actorio.get([h.increment.remote() for _ in range(3)], timeout=WAIT) == [1, 2, 3]
+        assert actorio.get(h.generation.remote(), timeout=WAIT) == generation
+        actorio.kill(h, no_restart=False)
+        assert actorio.get(h.get.remote(), timeout=WAIT) == 0  # fresh state, same handle
+    assert actorio.get(h.generation.remote(), timeout=WAIT) == 3
+    death = actorio.monitor(h)
+    actorio.kill(h, no_restart=False)  # no restarts left
+    reason = actorio.get(death, timeout=WAIT)
+    assert r"kill(no_restart=False)" in str(reason)
+    with pytest.raises(ActorDiedError, match=r"kill\(no_restart=False\)"):
+        actorio.get(h.get.remote(), timeout=WAIT)
+    # The stop hook ran on each retiring instance before the next was built.
+    assert [e for e in lines(log) if not e.startswith("call")] == [
+        "init 1",
+        "start 1",
+        "stop 1",
+        "init 2",
+        "start 2",
+        "stop 2",
+        "init 3",
+        "start 3",
+        "stop 3",
+    ]
+
+
+def test_plain_kill_never_restarts(backend: str, tmp_path: Path) -> None:
+    h = SyncLife.options(backend=backend, max_restarts=5).remote(str(tmp_path / "life"))
+    assert actorio.get(h.increment.remote(), timeout=WAIT) == 1
+    actorio.kill(h)
+    with pytest.raises(ActorDiedError, match=r"killed with actorio\.kill\(\)"):
+        actorio.get(h.increment.remote(), timeout=WAIT)
+    reason = actorio.get(actorio.monitor(h), timeout=WAIT)
+    assert "killed with actorio.kill()" in str(reason)
+    assert (tmp_path / "life.tally").read_text() == "1"
 
 
 # -- readiness --------------------------------------------------------------------------------
@@ -319,12 +319,12 @@ async def test_ready_is_not_blocked_by_a_busy_default_lane() -> None:
     finally:
         release.set()
     async with asyncio.timeout(WAIT):
-        assert await asyncio.gather(blocked, queued) == ["released", "released"]
+        assert list(await asyncio.gather(blocked, queued)) == ["released", "released"]
 
 
 async def test_ready_after_a_restart_waits_for_the_new_instance() -> None:
     inits: list[int] = []
-    c = Counter.options(max_restarts=1).remote(inits)
+    c = Counted.options(max_restarts=1).remote(inits)
     async with asyncio.timeout(WAIT):
         assert await c.__ray_ready__.remote() is True
         actorio.kill(c, no_restart=False)
@@ -332,40 +332,22 @@ async def test_ready_after_a_restart_waits_for_the_new_instance() -> None:
         assert inits == [1, 1]
 
 
+def test_ray_ready_and_ray_terminate(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
+    assert actorio.get(c.__ray_ready__.remote(), timeout=WAIT) is True
+    first = c.increment.remote()
+    terminate = c.__ray_terminate__.remote()  # after the calls queued before it
+    assert actorio.get(first, timeout=WAIT) == 1
+    for ref in (terminate, c.increment.remote()):
+        with pytest.raises(ActorDiedError, match="exit_actor"):
+            actorio.get(ref, timeout=WAIT)
+    reason = actorio.get(actorio.monitor(c), timeout=WAIT)
+    assert "exit_actor" in str(reason)
+    with pytest.raises(ActorDiedError, match="exit_actor"):
+        actorio.get(c.__ray_ready__.remote(), timeout=WAIT)
+
+
 # -- retries of calls caught by a restart -------------------------------------------------------
-
-
-async def test_async_calls_in_flight_and_queued_are_retried_in_order() -> None:
-    inits: list[int] = []
-    log: list[tuple[int, str]] = []
-    gate = asyncio.Event()  # never set: the first instance's calls park forever
-    parked: list[str] = []
-    both_parked = asyncio.Event()
-
-    @actorio.remote(max_concurrency=2, max_restarts=1, max_task_retries=1)
-    class Parker:
-        def __init__(self) -> None:
-            inits.append(1)
-            self.gen = len(inits)
-
-        async def work(self, tag: str) -> tuple[int, str]:
-            log.append((self.gen, tag))
-            if self.gen == 1:
-                parked.append(tag)
-                if len(parked) == 2:
-                    both_parked.set()
-                await gate.wait()
-            return self.gen, tag
-
-    p = Parker.remote()
-    refs = [p.work.remote(tag) for tag in ("a", "b", "c", "d")]
-    async with asyncio.timeout(WAIT):
-        await both_parked.wait()
-        assert parked == ["a", "b"]  # c and d are queued behind them
-        actorio.kill(p, no_restart=False)
-        assert await asyncio.gather(*refs) == [(2, "a"), (2, "b"), (2, "c"), (2, "d")]
-    assert [entry for entry in log if entry[0] == 2] == [(2, "a"), (2, "b"), (2, "c"), (2, "d")]
-    assert inits == [1, 1]
 
 
 async def test_threaded_calls_in_flight_and_queued_are_retried_in_order() -> None:
@@ -464,47 +446,111 @@ async def test_task_retries_are_counted_across_restarts() -> None:
     assert runs == [(1, "x"), (2, "x")]
 
 
-async def test_without_task_retries_caught_calls_fail_and_new_ones_succeed() -> None:
-    inits: list[int] = []
-    gate = asyncio.Event()
-    parked = asyncio.Event()
+@actorio.remote(max_concurrency=2, max_restarts=1, concurrency_groups={"control": 1})
+class Parker:
+    """Async; on its first instance ``work`` parks forever, so only a restart ends it."""
 
-    @actorio.remote(max_concurrency=1, max_restarts=1)
-    class Parker:
-        def __init__(self) -> None:
-            inits.append(1)
-            self.gen = len(inits)
+    def __init__(self, attempts: str) -> None:
+        self.gen = tally(attempts)
+        self.log: list[str] = []
+        self.parked: list[str] = []
+        self.both_parked = asyncio.Event()
 
-        async def work(self) -> int:
-            parked.set()
-            await gate.wait()
-            return self.gen
+    async def work(self, tag: str) -> tuple[int, str]:
+        self.log.append(tag)
+        if self.gen == 1:
+            self.parked.append(tag)
+            if len(self.parked) == 2:
+                self.both_parked.set()
+            await asyncio.Event().wait()
+        return self.gen, tag
 
-        async def gen_(self) -> int:
-            return self.gen
+    @actorio.method(concurrency_group="control")
+    async def wait_parked(self) -> list[str]:
+        await self.both_parked.wait()
+        return list(self.parked)
 
-    p = Parker.remote()
-    running = p.work.remote()
-    queued = p.gen_.remote()
-    async with asyncio.timeout(WAIT):
-        await parked.wait()
-        actorio.kill(p, no_restart=False)
-        for ref in (running, queued):
-            with pytest.raises(ActorDiedError) as info:
-                await ref
-            message = str(info.value)
-            assert "is restarting" in message
-            assert "max_task_retries" in message
-            assert "used up" in message
-            assert "kill(no_restart=False)" in message
-        assert await p.gen_.remote() == 2
+    @actorio.method(concurrency_group="control")
+    async def history(self) -> tuple[int, list[str]]:
+        return self.gen, list(self.log)
+
+
+@pytest.mark.ray_differs("Ray re-sends the calls caught by a restart in its own order")
+def test_calls_caught_by_a_restart_are_retried_in_order(backend: str, tmp_path: Path) -> None:
+    p = Parker.options(backend=backend, max_task_retries=1).remote(str(tmp_path / "gen"))
+    refs = [p.work.remote(tag) for tag in "abcd"]
+    assert actorio.get(p.wait_parked.remote(), timeout=WAIT) == ["a", "b"]  # c, d queued
+    actorio.kill(p, no_restart=False)
+    assert actorio.get(refs, timeout=WAIT) == [(2, "a"), (2, "b"), (2, "c"), (2, "d")]
+    # On the new instance: the running calls first (in the order they started), then the
+    # queued ones.
+    assert actorio.get(p.history.remote(), timeout=WAIT) == (2, ["a", "b", "c", "d"])
+
+
+@pytest.mark.ray_differs("calls caught by a restart fail with Ray's ActorUnavailableError text")
+def test_calls_caught_by_a_restart_without_retries_fail(backend: str, tmp_path: Path) -> None:
+    p = Parker.options(backend=backend).remote(str(tmp_path / "gen"))
+    refs = [p.work.remote(tag) for tag in "abc"]
+    assert actorio.get(p.wait_parked.remote(), timeout=WAIT) == ["a", "b"]
+    actorio.kill(p, no_restart=False)
+    for ref in refs:
+        with pytest.raises(ActorDiedError) as info:
+            actorio.get(ref, timeout=WAIT)
+        message = str(info.value)
+        assert "is restarting" in message
+        assert "max_task_retries" in message
+        assert "used up" in message
+        assert "kill(no_restart=False)" in message
+    assert actorio.get(p.work.remote("new"), timeout=WAIT) == (2, "new")
+
+
+@pytest.mark.ray_differs("Ray applies retries to the calls caught by a restart its own way")
+def test_per_call_max_task_retries_survive_a_restart(backend: str, tmp_path: Path) -> None:
+    p = Parker.options(backend=backend).remote(str(tmp_path / "gen"))  # no retries of its own
+    retried = p.work.options(max_task_retries=1)
+    running_retried, running_lost = retried.remote("a"), p.work.remote("b")
+    queued_retried, queued_lost = retried.remote("c"), p.work.remote("d")
+    assert actorio.get(p.wait_parked.remote(), timeout=WAIT) == ["a", "b"]
+    actorio.kill(p, no_restart=False)
+    assert actorio.get([running_retried, queued_retried], timeout=WAIT) == [(2, "a"), (2, "c")]
+    for ref in (running_lost, queued_lost):
+        with pytest.raises(ActorDiedError, match=r"max_task_retries.*used up"):
+            actorio.get(ref, timeout=WAIT)
+    assert actorio.get(p.history.remote(), timeout=WAIT) == (2, ["a", "c"])
+
+
+@actorio.remote(max_restarts=2, max_task_retries=1)
+class FlakyBuilder:
+    def __init__(self, tally: str, failures: int) -> None:
+        path = Path(tally)
+        built = int(path.read_text() or 0) + 1 if path.exists() else 1
+        path.write_text(str(built))
+        if built <= failures:
+            raise ConnectionError(f"attempt {built} failed")
+        self.built = built
+
+    def attempt(self) -> int:
+        return self.built
+
+    async def slow(self, seconds: float) -> int:
+        await asyncio.sleep(seconds)
+        return self.built
+
+
+def test_restart_retries_the_call_in_flight(backend: str, tmp_path: Path) -> None:
+    """The one retry-after-restart check that also runs unmarked on Ray."""
+    f = FlakyBuilder.options(backend=backend).remote(str(tmp_path / "t"), 0)
+    assert actorio.get(f.attempt.remote(), timeout=WAIT) == 1
+    ref = f.slow.remote(0.5)  # queued or already running: retried on the new instance either way
+    actorio.kill(f, no_restart=False)
+    assert actorio.get(ref, timeout=WAIT) == 2  # rebuilt once, retried there
 
 
 # -- retry_exceptions ---------------------------------------------------------------------------
 
 
 @actorio.remote(max_task_retries=2, retry_exceptions=True)
-class Flaky:
+class FlakyCalls:
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
 
@@ -546,7 +592,7 @@ class ThreadedFlaky:
 
 
 async def test_retry_exceptions_true_reruns_until_success() -> None:
-    f = Flaky.remote()
+    f = FlakyCalls.remote()
     async with asyncio.timeout(WAIT):
         assert await f.fail_then_succeed.remote("k", 2, ValueError) == "k ok after 3"
         assert await f.afail_then_succeed.remote("a", 2, KeyError) == "a ok after 3"
@@ -557,19 +603,13 @@ async def test_retry_exceptions_true_reruns_until_success() -> None:
 
 
 async def test_retry_rerun_goes_before_calls_queued_behind_it() -> None:
-    f = Flaky.remote()
-    order = [f.fail_then_succeed.remote("x", 2, ValueError), f.attempts.remote("x")]
+    f = FlakyCalls.remote()
+    order: list[actorio.ObjectRef[Any]] = [
+        f.fail_then_succeed.remote("x", 2, ValueError),
+        f.attempts.remote("x"),
+    ]
     async with asyncio.timeout(WAIT):
         assert await asyncio.gather(*order) == ["x ok after 3", 3]
-
-
-async def test_retry_exceptions_list_only_retries_matching_types() -> None:
-    f = Flaky.options(retry_exceptions=[ValueError]).remote()
-    async with asyncio.timeout(WAIT):
-        assert await f.fail_then_succeed.remote("v", 2, ValueError) == "v ok after 3"
-        with pytest.raises(KeyError, match="k attempt 1"):
-            await f.fail_then_succeed.remote("k", 2, KeyError)
-        assert await f.attempts.remote("k") == 1
 
 
 async def test_threaded_actor_retries_exceptions() -> None:
@@ -595,7 +635,7 @@ async def test_per_call_options_override_the_actor() -> None:
             await only_keys.remote("r", 1, ValueError)
         assert await plain.attempts.remote("r") == 1
 
-    eager = Flaky.remote()  # max_task_retries=2, retry_exceptions=True
+    eager = FlakyCalls.remote()  # max_task_retries=2, retry_exceptions=True
     async with asyncio.timeout(WAIT):
         with pytest.raises(ValueError, match="n attempt 1"):
             await eager.fail_then_succeed.options(max_task_retries=0).remote("n", 1, ValueError)
@@ -608,7 +648,7 @@ async def test_per_call_options_override_the_actor() -> None:
 
 
 async def test_method_decorator_overrides_the_actor() -> None:
-    f = Flaky.remote()  # would retry twice
+    f = FlakyCalls.remote()  # would retry twice
     async with asyncio.timeout(WAIT):
         with pytest.raises(ValueError, match="d once"):
             await f.never_retried.remote("d")
@@ -635,34 +675,54 @@ async def test_method_decorator_overrides_the_actor() -> None:
         assert await d.flaky.remote() == 3
 
 
-async def test_per_call_max_task_retries_survives_a_restart() -> None:
-    inits: list[int] = []
-    gate = asyncio.Event()
-    parked = asyncio.Event()
+@actorio.remote(max_task_retries=2, retry_exceptions=[ValueError, Boom])
+class Retrier:
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
 
-    @actorio.remote(max_restarts=1, max_concurrency=1)
-    class Parker:
-        def __init__(self) -> None:
-            inits.append(1)
-            self.gen = len(inits)
+    def fail_then_succeed(self, key: str, failures: int, exc: type[Exception]) -> str:
+        n = self.calls[key] = self.calls.get(key, 0) + 1
+        if n <= failures:
+            raise Boom(n, key) if exc is Boom else exc(f"{key} attempt {n}")
+        return f"{key} ok after {n}"
 
-        async def work(self) -> int:
-            if self.gen == 1:
-                parked.set()
-                await gate.wait()
-            return self.gen
+    def attempts(self, key: str) -> int:
+        return self.calls.get(key, 0)
 
-    p = Parker.remote()
-    running = p.work.options(max_task_retries=1).remote()
-    queued_retried = p.work.options(max_task_retries=1).remote()
-    queued_lost = p.work.remote()
-    async with asyncio.timeout(WAIT):
-        await parked.wait()
-        actorio.kill(p, no_restart=False)
-        assert await running == 2
-        assert await queued_retried == 2
-        with pytest.raises(ActorDiedError, match="used up"):
-            await queued_lost
+    @actorio.method(max_task_retries=0)
+    def never_retried(self, key: str) -> None:
+        self.calls[key] = self.calls.get(key, 0) + 1
+        raise ValueError(f"{key} once")
+
+
+def test_retry_exceptions(backend: str) -> None:
+    r = Retrier.options(backend=backend).remote()
+    assert actorio.get(r.fail_then_succeed.remote("v", 2, ValueError), timeout=WAIT) == (
+        "v ok after 3"
+    )
+    assert actorio.get(r.fail_then_succeed.remote("b", 1, Boom), timeout=WAIT) == "b ok after 2"
+    # Not in the list: not retried.
+    with pytest.raises(KeyError, match="k attempt 1"):
+        actorio.get(r.fail_then_succeed.remote("k", 2, KeyError), timeout=WAIT)
+    assert actorio.get(r.attempts.remote("k"), timeout=WAIT) == 1
+    # Retries used up: only the last error reaches the caller.
+    with pytest.raises(ValueError, match="z attempt 3") as info:
+        actorio.get(r.fail_then_succeed.remote("z", 5, ValueError), timeout=WAIT)
+    assert isinstance(info.value, TaskError)
+    assert actorio.get(r.attempts.remote("z"), timeout=WAIT) == 3
+    # The method's decorator, then per-call options, override the actor's settings.
+    with pytest.raises(ValueError, match="d once"):
+        actorio.get(r.never_retried.remote("d"), timeout=WAIT)
+    assert actorio.get(r.attempts.remote("d"), timeout=WAIT) == 1
+    with pytest.raises(ValueError, match="e once"):
+        actorio.get(r.never_retried.options(max_task_retries=3).remote("e"), timeout=WAIT)
+    assert actorio.get(r.attempts.remote("e"), timeout=WAIT) == 4
+    keys_too = r.fail_then_succeed.options(max_task_retries=4, retry_exceptions=[KeyError])
+    assert actorio.get(keys_too.remote("q", 4, KeyError), timeout=WAIT) == "q ok after 5"
+    no_retry = r.fail_then_succeed.options(retry_exceptions=False)
+    with pytest.raises(ValueError, match="n attempt 1"):
+        actorio.get(no_retry.remote("n", 1, ValueError), timeout=WAIT)
+    assert actorio.get(r.attempts.remote("n"), timeout=WAIT) == 1
 
 
 # -- remote functions -----------------------------------------------------------------------------

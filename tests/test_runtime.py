@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _actors import WAIT, Counter
 
 import actorio
 from actorio.exceptions import (
@@ -25,16 +26,6 @@ from actorio.exceptions import (
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 10
-
-
-@actorio.remote
-class Counter:
-    def __init__(self, start: int = 0) -> None:
-        self.count = start
-
-    def increment(self) -> int:
-        self.count += 1
-        return self.count
 
 
 class SyncProbe:
@@ -339,6 +330,33 @@ def test_exit_actor_in_task_launched_by_actor() -> None:
     h = TaskLauncher.remote()
     ref = actorio.get(h.launch_exit.remote(), timeout=TIMEOUT)
     assert actorio.get(ref, timeout=TIMEOUT).startswith("NotInActorError")
+
+
+@pytest.mark.ray_differs("inside a Ray actor the namespace is the Ray job's")
+def test_runtime_context_inside_actors(backend: str) -> None:
+    named = Counter.options(backend=backend, name="who", namespace="elsewhere").remote()
+    ctx = actorio.get(named.context.remote(), timeout=WAIT)
+    assert ctx["id"] == named._actorio_id
+    assert ctx["name"] == "who"
+    # The runtime's namespace (where get_actor looks), not the actor's.
+    assert ctx["namespace"] == "default"
+    assert ctx["me"] == named
+    anonymous = Counter.options(backend=backend).remote()
+    ctx = actorio.get(anonymous.context.remote(), timeout=WAIT)
+    assert ctx["id"] == anonymous._actorio_id
+    assert ctx["name"] is None
+    assert ctx["me"] == anonymous
+    assert actorio.get_runtime_context().get_actor_id() is None  # the driver is no actor
+
+
+@pytest.mark.ray_differs("inside a Ray actor the namespace is the Ray job's")
+def test_runtime_namespace_reaches_actors(backend: str) -> None:
+    actorio.init(namespace="team")
+    c = Counter.options(backend=backend).remote()
+    assert actorio.get(c.context.remote(), timeout=WAIT)["namespace"] == "team"
+    Counter.options(backend=backend, name="mate").remote()
+    finder = Counter.options(backend=backend, mode="threaded").remote()
+    assert actorio.get(finder.find.remote("mate"), timeout=WAIT) == 1
 
 
 # -- actorio.run -------------------------------------------------------------------------------

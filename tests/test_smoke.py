@@ -16,7 +16,7 @@ class Counter:
 async def test_await_on_own_loop() -> None:
     c = Counter.remote(5)
     assert await c.increment.remote() == 6
-    assert await asyncio.gather(c.increment.remote(), c.increment.remote()) == [7, 8]
+    assert list(await asyncio.gather(c.increment.remote(), c.increment.remote())) == [7, 8]
 
 
 def test_sync_get() -> None:

@@ -71,7 +71,7 @@ class _Soaked:
 
 
 class _AsyncSoaked(_Soaked):
-    async def inc(self, call_id: Any) -> Any:  # type: ignore[override]
+    async def inc(self, call_id: Any) -> Any:
         shared = self.shared
         shared.begin(call_id)
         parked = shared.parked.get(call_id)

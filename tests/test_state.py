@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from typing import Any
 
 import httpx
 import pytest
@@ -42,7 +43,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def _only(**filters: str) -> ActorState:
+def _only(**filters: Any) -> ActorState:
     found = list_actors(**filters)
     assert len(found) == 1, found
     return found[0]

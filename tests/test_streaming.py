@@ -212,13 +212,13 @@ def test_options_and_errors(backend: str) -> None:
     with pytest.raises(InvalidOptionsError, match="generator method"):
         p.count.options(num_returns=2)
     with pytest.raises(InvalidOptionsError, match="needs a generator method"):
-        p.made.options(num_returns="streaming")
+        p.made.options(num_returns="streaming")  # type: ignore[call-overload]  # deliberately wrong
     with pytest.raises(InvalidOptionsError, match="_generator_backpressure_num_objects"):
         p.count.options(_generator_backpressure_num_objects=0)
     with pytest.raises(ActorMethodNotFoundError) as info:
         getattr(p, "count#next")
     assert "count#next" not in str(info.value).split("its methods are")[1]
     with pytest.raises(TypeError):
-        p.count.remote("too", "many", "args")
+        p.count.remote("too", "many", "args")  # type: ignore[call-arg, arg-type]  # deliberately wrong
     unlimited = p.count.options(_generator_backpressure_num_objects=-1).remote(5)
     assert actorio.get(list(unlimited), timeout=WAIT) == [0, 1, 2, 3, 4]
