@@ -99,7 +99,7 @@ def test_arguments_that_do_not_fit_fail_at_the_call_site(backend: str) -> None:
     with pytest.raises(InvalidArgumentsError, match="unexpected keyword argument 'stride'"):
         c.increment.remote(stride=2)  # type: ignore[call-arg]  # deliberately wrong
     with pytest.raises(InvalidArgumentsError, match="missing a required argument: 'a'"):
-        c.params.remote()  # type: ignore[call-arg]  # deliberately wrong
+        c.params.remote()  # type: ignore[call-arg, misc]  # deliberately wrong
     with pytest.raises(InvalidArgumentsError, match=r"Counter\(start: int = 0, \*, step"):
         Counter.options(backend=backend).remote(1, 2, 3)  # type: ignore[call-arg]  # deliberately wrong
     with pytest.raises(InvalidArgumentsError, match="unexpected keyword argument 'begin'"):
