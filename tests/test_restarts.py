@@ -137,6 +137,20 @@ def test_restarts_used_up_fail_every_call_with_the_cause(backend: str, tmp_path:
 # -- kill(no_restart=False), kill, exit_actor ----------------------------------------------------
 
 
+@actorio.remote(max_restarts=1)
+class Reborn:
+    def reconstructed(self) -> bool:
+        return actorio.get_runtime_context().was_current_actor_reconstructed()
+
+
+def test_a_restarted_instance_knows_it_was_reconstructed(backend: str) -> None:
+    h = Reborn.options(backend=backend).remote()
+    assert actorio.get(h.reconstructed.remote(), timeout=WAIT) is False
+    actorio.kill(h, no_restart=False)
+    assert actorio.get(h.reconstructed.remote(), timeout=WAIT) is True
+    assert actorio.get_runtime_context().was_current_actor_reconstructed() is False  # no actor
+
+
 @actorio.remote
 class Counted:
     def __init__(self, inits: list[int]) -> None:

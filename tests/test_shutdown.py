@@ -426,3 +426,30 @@ async def test_shutdown_async_fails_what_outlives_its_timeout() -> None:
     with pytest.raises(ActorDiedError, match=r"shutdown_async\(\) was called"):
         await slow
     assert log == ["stopped"]
+
+
+@actorio.remote(mode="threaded", max_concurrency=2)
+class Orphan:
+    def ping(self) -> str:
+        return "pong"
+
+
+def test_shutdown_ends_a_threaded_actor_whose_loop_is_closed() -> None:
+    """An actor outlives the asyncio.run loop it was made on (no actorio.run cleanup):
+    shutdown still finalizes it, so the threads of its pool end."""
+    held: list[actorio.ActorHandle[Orphan]] = []
+
+    async def main() -> None:
+        h = Orphan.remote()
+        held.append(h)
+        assert await h.ping.remote() == "pong"
+
+    asyncio.run(main())
+    pool = [t for t in threading.enumerate() if t.name.startswith("actorio-Orphan")]
+    assert pool
+    state = actorio.util.state.get_actor(held[0])
+    assert state is not None and state.state == "ALIVE"  # nothing ended it with its loop
+    actorio.shutdown(timeout=0)
+    for t in pool:
+        t.join(WAIT)
+    assert [t.name for t in pool if t.is_alive()] == []

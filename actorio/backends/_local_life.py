@@ -317,13 +317,16 @@ class Lifecycle(CoreBase, ABC):
         self.to_loop(self._failed, err, restart, forced)
 
     def loop_closed(self) -> None:
-        """The host loop is gone: nothing can run here any more."""
-        err = self.died("its event loop was closed")
+        """The host loop is gone: nothing can run here any more. Finalized here, even when
+        a kill just marked it dead (that kill cannot reach the loop), so a threaded actor's
+        pool is shut down and its monitors are told."""
         with self.lock:
-            if self.state == DEAD:
+            if self.ending:
                 return
             self.state = DEAD
-            self.death = err
+            if self.death is None:
+                self.death = self.died("its event loop was closed")
+            err = self.death
         self._finalize(err)
 
     def exited(self, ref: Any) -> None:
