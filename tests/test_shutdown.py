@@ -448,7 +448,8 @@ def test_shutdown_ends_a_threaded_actor_whose_loop_is_closed() -> None:
     pool = [t for t in threading.enumerate() if t.name.startswith("actorio-Orphan")]
     assert pool
     state = actorio.util.state.get_actor(held[0])
-    assert state is not None and state.state == "ALIVE"  # nothing ended it with its loop
+    assert state is not None
+    assert state.state == "ALIVE"  # nothing ended it with its loop
     actorio.shutdown(timeout=0)
     for t in pool:
         t.join(WAIT)
