@@ -18,12 +18,11 @@ from typing import Any
 
 from .._spec import ActorOptions, ClassSpec, FunctionSpec, portable
 from ..exceptions import ActorDiedError
+from ._local_task import RAY_DEFAULT_MAX_RETRIES
 from ._process_actor import ProcessActor
 from ._spawner import stop_spawner
 
 __all__ = ["ProcessBackend", "TaskHost", "backend_class"]
-
-RAY_DEFAULT_MAX_RETRIES = 3
 
 
 class TaskHost:
