@@ -197,5 +197,6 @@ def pack(message: Message) -> tuple[Any, ...]:
 
 def unpack(raw: tuple[Any, ...]) -> Message:
     """The message that :func:`pack` made ``raw`` from."""
-    message: Message = _KINDS[raw[0]]._make(raw[1:])
+    # tuple.__new__, not _make: the same tuple, without _make's frame and length check.
+    message: Message = tuple.__new__(_KINDS[raw[0]], raw[1:])
     return message

@@ -287,7 +287,7 @@ class ProcessActor(Forwarding):
         )
         if not waiting:
             # Pickled here, in the caller: an unpicklable argument raises right at the call.
-            entry.frame = call_frame(call, self.qualname(method))
+            entry.frame = call_frame(call, self.spec.name)
         with self.send_lock:
             if self.death is not None:
                 fail_new(ref, self.death)

@@ -114,7 +114,7 @@ class Calls:
         try:
             args, kwargs = resolve_refs(call.args, call.kwargs)
             ready = call._replace(args=args, kwargs=kwargs)
-            entry.frame = call_frame(ready, self.qualname(entry.method))
+            entry.frame = call_frame(ready, self.actor_name)
         except Exception as exc:  # an argument's call failed, or a value cannot be pickled
             self.pending.pop(call.call_id, None)
             fail(entry.ref, exc, None)

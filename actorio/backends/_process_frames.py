@@ -53,11 +53,12 @@ def create_frame(
         raise err or InvalidOptionsError(f"{spec.name} cannot be sent to a worker")
 
 
-def call_frame(call: Call, what: str) -> bytes:
-    """The frame of one call to method ``what``, its ref arguments already replaced."""
+def call_frame(call: Call, actor_name: str) -> bytes:
+    """The frame of one call, its ref arguments already replaced."""
     try:
         return _wire.dumps(call)
     except Exception:
+        what = f"{actor_name}.{call.method}"
         raise _wire.unpicklable(what, _labelled(call.args, call.kwargs)) or InvalidOptionsError(
             f"{what}: cannot pickle the call"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 from . import _wire
@@ -36,22 +37,21 @@ class LinkOwner(Protocol):
 class WorkerLink:
     """One worker process, started with the ``create_frame``, and the socket to it."""
 
-    __slots__ = ("owner", "proc", "sock")
+    __slots__ = ("owner", "proc", "send", "sock")
 
     def __init__(self, owner: LinkOwner, create_frame: bytes) -> None:
         driver_end, worker_end = _wire.socket_pair()
         self.owner = owner
         self.proc: subprocess.Popen[bytes] = spawn_worker(worker_end)
         self.sock = driver_end
-        _wire.send_frame(driver_end, create_frame)
+        #: Writes one frame (any thread, one at a time); OSError once the worker is gone.
+        #: The socket's own method: this is on every call's path.
+        self.send: Callable[[bytes], None] = driver_end.sendall
+        self.send(create_frame)
 
     def listen(self, thread_name: str) -> None:
         """Start the reader thread (once the owner knows this link: it reports to it)."""
         threading.Thread(target=self._read, name=thread_name, daemon=True).start()
-
-    def send(self, frame: bytes) -> None:
-        """Write one frame (any thread, one at a time); OSError once the worker is gone."""
-        _wire.send_frame(self.sock, frame)
 
     def kill_after(self, seconds: float) -> None:
         """SIGKILL the worker if it is still running ``seconds`` from now."""

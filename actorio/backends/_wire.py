@@ -18,7 +18,7 @@ import cloudpickle
 from ..exceptions import SerializationError
 from ._messages import Message, pack, unpack
 
-__all__ = ["Frames", "dumps", "loads", "recv_frames", "send_frame", "socket_pair", "unpicklable"]
+__all__ = ["Frames", "dumps", "loads", "recv_frames", "socket_pair", "unpicklable"]
 
 _HEADER = struct.Struct("!I")
 
@@ -47,10 +47,6 @@ def dumps(message: Message) -> bytes:
 
 def loads(payload: bytes) -> Message:
     return unpack(pickle.loads(payload))
-
-
-def send_frame(sock: socket.socket, frame: bytes) -> None:
-    sock.sendall(frame)
 
 
 class Frames:
