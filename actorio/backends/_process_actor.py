@@ -91,7 +91,7 @@ class ProcessActor(Forwarding):
         self.restart_reason: ActorDiedError | None = None
         #: guards writes to the worker, and the death and restart fields, together
         self.send_lock = threading.Lock()
-        self.create_frame = b""
+        self.first_frame = b""  # the Create frame, for every worker of this actor
         self.stats = CallStats()  # as the driver sees the calls: round trips
         self.calls = Calls(spec.name, self.stats, self.send_lock)
         self.pending: dict[int, PendingCall] = self.calls.pending  # what Forwarding counts
@@ -113,7 +113,7 @@ class ProcessActor(Forwarding):
     def _start_worker(self, args: tuple[Any, ...], kwargs: dict[str, Any], raising: bool) -> None:
         try:
             args, kwargs = resolve_refs(args, kwargs)
-            self.create_frame = create_frame(
+            self.first_frame = create_frame(
                 self.spec, self.options, self.mode, self.actor_id, self.namespace, args, kwargs
             )
         except Exception as exc:
@@ -134,7 +134,7 @@ class ProcessActor(Forwarding):
             self.calls.flush()
 
     def _spawn(self) -> WorkerLink:
-        link = WorkerLink(self, self.create_frame)
+        link = WorkerLink(self, self.first_frame)
         self.calls.link = link  # before its reader starts: what it reports needs the pid
         link.listen(f"actorio-proc-{self.spec.name}")
         return link
