@@ -189,8 +189,22 @@ class _WithCause(ActorioError):
 class ActorDiedError(_WithCause, ActorError):
     """The actor is dead: it was killed, called ``exit_actor()``, or its constructor raised.
 
-    ``cause`` holds the constructor's exception (with its remote traceback) when there was one.
+    ``cause`` holds the constructor's exception (with its remote traceback) when there was one;
+    ``why`` the reason alone ("it called actorio.exit_actor()"), without the actor's
+    description, where actorio wrote the message (None otherwise).
     """
+
+    why: str | None = None
+
+    def __init__(
+        self, message: str, cause: BaseException | None = None, why: str | None = None
+    ) -> None:
+        super().__init__(message, cause)
+        if why is not None:
+            self.why = why
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.cause, self.why))
 
 
 class GetTimeoutError(ActorioError, TimeoutError):

@@ -127,6 +127,7 @@ class CoreBase(ABC):
             f"The {self.describe()} is dead: {why}. Calls to it fail from now on; create a "
             f"new actor to continue.",
             cause,
+            why,
         )
 
     # -- policies -------------------------------------------------------------------------------

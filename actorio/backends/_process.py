@@ -16,9 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from .._options import ActorOptions
+from .._options import ActorOptions, Mode, task_retry_policy
 from .._portable import portable
-from .._seam import Backend
+from .._seam import ActorCore, Backend
 from .._spec import ClassSpec, FunctionSpec
 from ..exceptions import ActorDiedError
 from ._base import BackendBase
@@ -26,8 +26,6 @@ from ._process_actor import ProcessActor
 from ._spawner import stop_spawner
 
 __all__ = ["ProcessBackend", "TaskHost", "backend_class"]
-
-RAY_DEFAULT_MAX_RETRIES = 3
 
 
 class TaskHost:
@@ -61,8 +59,18 @@ class ProcessBackend(BackendBase):
         self._next = itertools.count()
         self._lock = threading.Lock()
 
-    def create_actor(self, *args: Any) -> ProcessActor:
-        return ProcessActor(*args)
+    def create_actor(
+        self,
+        actor_id: str,
+        spec: ClassSpec,
+        options: ActorOptions,
+        mode: Mode,
+        limit: int,
+        loop: asyncio.AbstractEventLoop,
+        namespace: str,
+        on_death: Callable[[ActorCore], None],
+    ) -> ProcessActor:
+        return ProcessActor(actor_id, spec, options, mode, limit, loop, namespace, on_death)
 
     def close(self) -> None:
         with self._lock:
@@ -81,8 +89,7 @@ class ProcessBackend(BackendBase):
         pool: Executor,
     ) -> Any:
         host = self._host(host_loop)
-        retry_on = options.get("retry_exceptions", False)
-        retries = (options.get("max_retries", RAY_DEFAULT_MAX_RETRIES) if retry_on else 0, retry_on)
+        retries = task_retry_policy(options)
         run = host.spec.methods["run"]
         return host.submit(
             run, (portable(spec.fn), args, kwargs, retries), {}, options.get("num_returns", 1), None

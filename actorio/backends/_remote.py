@@ -23,6 +23,7 @@ from .._spec import ClassSpec, MethodSpec
 from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, InvalidOptionsError
 from ._base import CoreBase, checked_remote
+from ._messages import Forward, Kill, Message, Watch
 
 __all__ = ["Channel", "RemoteActor", "call_options_dict"]
 
@@ -30,15 +31,16 @@ _running_loop = asyncio._get_running_loop
 
 
 class Channel(Protocol):
-    """What a worker offers its remote actors: forwarding, and a blocking request."""
+    """What a worker offers its remote actors: messages to the driver, and numbers for the
+    ones it answers."""
 
     loop: asyncio.AbstractEventLoop
 
-    def forward(self, message: tuple[Any, ...], ref: Any, what: str) -> None: ...
+    def new_id(self) -> int: ...
 
-    def send(self, message: tuple[Any, ...]) -> None: ...
+    def forward(self, message: Forward | Watch, ref: Any, what: str) -> None: ...
 
-    def request(self, kind: str, *args: Any) -> Any: ...
+    def send(self, message: Message) -> None: ...
 
 
 def call_options_dict(options: Any) -> dict[str, Any] | None:
@@ -93,7 +95,8 @@ class RemoteActor(CoreBase):
         options: Any = None,
     ) -> Any:
         ref = make_refs(_running_loop(), self.loop, num_returns)
-        message = (
+        message = Forward(
+            self.channel.new_id(),
             self.actor_id,
             method.name,
             args,
@@ -106,12 +109,13 @@ class RemoteActor(CoreBase):
         return ref
 
     def kill(self, err: ActorDiedError, restart: bool = False, forced: bool = False) -> None:
-        self.channel.send(("kill", self.actor_id, restart))
+        self.channel.send(Kill(self.actor_id, restart))
 
     def monitor(self) -> ObjectRef[ActorDiedError]:
         """Completes when the driver's monitor of the actor does (same value)."""
         ref: ObjectRef[ActorDiedError] = make_refs(_running_loop(), self.loop, 1)
-        self.channel.forward(("watch", self.actor_id), ref, f"monitor of {self.describe()}")
+        watch = Watch(self.channel.new_id(), self.actor_id)
+        self.channel.forward(watch, ref, f"monitor of {self.describe()}")
         return ref
 
     def room(self) -> ObjectRef[None]:

@@ -1,5 +1,7 @@
 """Messages between the driver and a worker process: length-prefixed cloudpickle frames.
 
+The messages themselves are defined in :mod:`._messages`.
+
 The channel is an anonymous Unix socket pair made before the worker starts: it has no name in
 the filesystem and no TCP port, so nothing else on the machine can connect to it.
 """
@@ -14,8 +16,9 @@ from typing import Any
 import cloudpickle
 
 from ..exceptions import SerializationError
+from ._messages import Message, pack, unpack
 
-__all__ = ["Frames", "dumps", "loads", "recv_frames", "send_frame", "socket_pair", "unpicklable"]
+__all__ = ["Frames", "dumps", "loads", "recv_frames", "socket_pair", "unpicklable"]
 
 _HEADER = struct.Struct("!I")
 
@@ -27,26 +30,23 @@ def socket_pair() -> tuple[socket.socket, socket.socket]:
     return parent, child
 
 
-def dumps(message: Any) -> bytes:
+def dumps(message: Message) -> bytes:
     """A frame for ``message``. The C pickler first: it is several times faster, and most
     messages (names, numbers, containers, importable classes) need nothing more; cloudpickle
     for what it cannot do (lambdas, local classes, anything defined in ``__main__``)."""
+    packed = pack(message)
     try:
-        payload = pickle.dumps(message, protocol=5)
+        payload = pickle.dumps(packed, protocol=5)
     except Exception:
         payload = b"__main__"  # not picklable by reference: cloudpickle it below
     # The worker's __main__ is not the driver's: whatever lives there must travel by value.
     if b"__main__" in payload:
-        payload = cloudpickle.dumps(message, protocol=5)
+        payload = cloudpickle.dumps(packed, protocol=5)
     return _HEADER.pack(len(payload)) + payload
 
 
-def loads(payload: bytes) -> Any:
-    return pickle.loads(payload)
-
-
-def send_frame(sock: socket.socket, frame: bytes) -> None:
-    sock.sendall(frame)
+def loads(payload: bytes) -> Message:
+    return unpack(pickle.loads(payload))
 
 
 class Frames:

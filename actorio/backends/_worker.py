@@ -5,12 +5,8 @@ A worker is an ordinary actorio program that hosts one in-process actor on its o
 timeouts behave exactly as in-process. It talks to the driver over the inherited socket FD and
 never outlives it: Linux kills it when the driver dies (PR_SET_PDEATHSIG), and it exits when
 the socket reaches end-of-file, whichever comes first. The socket is read with ``add_reader``
-(no stream objects in between) and replies are sent directly.
-
-Driver -> worker: ("create", cls, options, args, kwargs, actor_id, name, actor_namespace,
-runtime_namespace), ("call", id, method, args, kwargs, num_returns, group, call_options),
-("cancel", id), ("stop", reason, restart).
-Worker -> driver: ("result", id, ok, value_or_error), ("dead", reason, intentional).
+(no stream objects in between) and replies are sent directly. The messages both ways are
+listed in :mod:`._messages`.
 """
 
 from __future__ import annotations
@@ -29,11 +25,27 @@ from typing import Any
 from .._mailbox import complete, fail
 from .._options import CallOptions
 from .._ref import ObjectRef
-from ..exceptions import ActorDiedError
+from .._seam import START_HOOK
+from ..exceptions import ActorDiedError, TaskError
 from . import _wire
+from ._messages import (
+    Call,
+    Cancel,
+    Create,
+    Dead,
+    Forward,
+    Forwarded,
+    Lookup,
+    Message,
+    Reply,
+    Result,
+    Stop,
+    Watch,
+)
 from ._remote import RemoteActor
 
 _PR_SET_PDEATHSIG = 1
+#: How the local backend's ``died()`` ends the text of an ActorDiedError.
 
 
 def _die_with_parent(parent: int) -> None:
@@ -54,11 +66,11 @@ class Worker:
         self.sock = sock
         self.loop = loop
         self.frames = _wire.Frames()
-        self.stash: list[Any] = []  # frames read while waiting for a reply, in order
+        self.stash: list[Message] = []  # frames read while waiting for a reply, in order
         self.handle: Any = None
         self.calls: dict[int, Any] = {}
         self.forwards: dict[int, tuple[Any, str]] = {}
-        self.replies: dict[int, tuple[bool, Any]] = {}
+        self.replies: dict[int, Any] = {}
         self.waiters: dict[int, threading.Event] = {}
         self.ids = itertools.count(1)
         self.send_lock = threading.Lock()
@@ -69,14 +81,15 @@ class Worker:
 
     # -- the channel ----------------------------------------------------------------------------
 
-    def send(self, message: Any) -> None:
+    def send(self, message: Message) -> None:
         try:
             frame = _wire.dumps(message)
         except Exception:
-            if message[0] != "result":
+            if not isinstance(message, Result):
                 raise
-            err = _wire.unpicklable(f"the result of call {message[1]}", {"value": message[3]})
-            frame = _wire.dumps(("result", message[1], False, err or _plain(message[3])))
+            call_id, _, value = message
+            err = _wire.unpicklable(f"the result of call {call_id}", {"value": value})
+            frame = _wire.dumps(Result(call_id, False, err or _plain(value)))
         try:
             # A blocking send, from any thread: frames are small and the driver reads them at
             # once; it saves the loop a transport and a wake-up per reply.
@@ -85,47 +98,44 @@ class Worker:
         except OSError:
             self.loop.call_soon_threadsafe(self.done.set)  # the driver is gone: so are we
 
-    def forward(self, message: tuple[Any, ...], ref: Any, what: str) -> None:
-        """A call to (or a watch of) an actor elsewhere: the driver acts on it and sends back
-        the outcome. ``message`` is a call's fields, or ("watch", actor_id)."""
-        forward_id = next(self.ids)
-        if ref is not None:
-            self.forwards[forward_id] = (ref, what)
-        if message[0] == "watch":
-            self.send(("watch", forward_id, message[1]))
-        else:
-            self.send(("forward", forward_id, *message))
+    def new_id(self) -> int:
+        """A number for a Forward, Watch or Lookup, which its answer carries back."""
+        return next(self.ids)
 
-    def request(self, kind: str, *args: Any) -> Any:
-        """Ask the driver and wait for its answer (it answers at once, from its reader)."""
-        request_id = next(self.ids)
+    def forward(self, message: Forward | Watch, ref: Any, what: str) -> None:
+        """A call to (or a watch of) an actor elsewhere: the driver acts on it and sends back
+        the outcome (a Forwarded)."""
+        if ref is not None:
+            self.forwards[message.forward_id] = (ref, what)
+        self.send(message)
+
+    def request(self, message: Lookup) -> Any:
+        """Ask the driver and wait for its Reply (it answers at once, from its reader)."""
+        request_id = message.request_id
         if threading.get_ident() != self.loop_thread:
             event = self.waiters[request_id] = threading.Event()
-            self.send((kind, request_id, *args))
+            self.send(message)
             event.wait()
         else:  # on the loop: read the socket here, keeping other frames for later, in order
-            self.send((kind, request_id, *args))
+            self.send(message)
             while request_id not in self.replies:
                 select.select([self.sock], [], [])
                 data = self.sock.recv(1 << 16)
                 if not data:
                     raise ActorDiedError("the driver process is gone")
                 self.frames.feed(data)
-                while (message := self._next_frame()) is not None:
-                    if message[0] == "reply":
-                        self._reply(message)
+                while (frame := self._next_frame()) is not None:
+                    if isinstance(frame, Reply):
+                        self._reply(frame)
                     else:
-                        self.stash.append(message)
+                        self.stash.append(frame)
             if self.stash:
                 self.loop.call_soon(self.pump)
-        ok, value = self.replies.pop(request_id)
-        if not ok:
-            raise value
-        return value
+        return self.replies.pop(request_id)
 
-    def _reply(self, message: tuple[Any, ...]) -> None:
-        _, request_id, ok, value = message
-        self.replies[request_id] = (ok, value)
+    def _reply(self, message: Reply) -> None:
+        request_id, value = message
+        self.replies[request_id] = value
         event = self.waiters.pop(request_id, None)
         if event is not None:
             event.set()
@@ -146,72 +156,64 @@ class Worker:
 
     def pump(self) -> None:
         while True:
-            if self.stash:
-                message = self.stash.pop(0)
-            else:
-                message = self._next_frame()
-                if message is None:
-                    return
+            message = self.stash.pop(0) if self.stash else self._next_frame()
+            if message is None:
+                return
             self.dispatch(message)
 
-    def _next_frame(self) -> Any:
+    def _next_frame(self) -> Message | None:
         payload = self.frames.pop()
         return None if payload is None else _wire.loads(payload)
 
-    def dispatch(self, message: tuple[Any, ...]) -> None:
+    def dispatch(self, message: Message) -> None:
         import actorio
 
-        kind = message[0]
-        if kind == "call":
-            _, call_id, name, args, kwargs, num_returns, group, options = message
-            if self.handle is None:
-                return  # the actor could not be created: the driver fails the call on "dead"
-            core = self.handle._actorio_actor
-            ref = None if num_returns == 0 else _ReplyRef(self, call_id)
-            try:
-                method = core.spec.methods[name]
-                opts = CallOptions(**options) if options else None
-                # Straight into the hosted actor's mailbox (the driver checked the arguments):
-                # the ref sends the outcome the moment it is set.
-                core.enqueue(method, args, kwargs, ref, group, opts, (), self.loop)
-            except Exception as exc:
-                self.send(("result", call_id, False, exc))
-                return
-            if ref is not None and not ref.done():
-                self.calls[call_id] = ref
-        elif kind == "forwarded":
-            _, forward_id, ok, value = message
-            ref, what = self.forwards.pop(forward_id, (None, ""))
-            if ref is not None:
-                (complete if ok else fail)(ref, value, self.loop, *([what] if ok else []))
-        elif kind == "reply":
-            self._reply(message)
-        elif kind == "cancel":
-            ref = self.calls.get(message[1])
-            if ref is not None:
-                actorio.cancel(ref)
-        elif kind == "create":
-            self.create(*message[1:])
-        elif kind == "stop":
-            # The stop hook runs here; a restart is then the driver's job (a new worker).
-            self.restarting = bool(message[2])
-            if self.handle is not None:
-                actorio.kill(self.handle)
+        match message:
+            case Call():
+                self.call(message)
+            case Forwarded(forward_id, ok, value):
+                ref, what = self.forwards.pop(forward_id, (None, ""))
+                if ref is not None:
+                    (complete if ok else fail)(ref, value, self.loop, *([what] if ok else []))
+            case Reply():
+                self._reply(message)
+            case Cancel(call_id):
+                ref = self.calls.get(call_id)
+                if ref is not None:
+                    actorio.cancel(ref)
+            case Create():
+                self.create(message)
+            case Stop(restart):
+                # The stop hook runs here; a restart is then the driver's job (a new worker).
+                self.restarting = restart
+                if self.handle is not None:
+                    actorio.kill(self.handle)
 
-    def create(
-        self,
-        cls: type,
-        options: dict[str, Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        actor_id: str,
-        name: str | None,
-        actor_namespace: str,
-        runtime_namespace: str,
-    ) -> None:
+    def call(self, message: Call) -> None:
+        call_id, name, args, kwargs, num_returns, group, options = message
+        if self.handle is None:
+            return  # the actor could not be created: the driver fails the call on Dead
+        core = self.handle._actorio_actor
+        ref = None if num_returns == 0 else _ReplyRef(self, call_id)
+        try:
+            method = core.spec.methods[name]
+            opts = CallOptions(**options) if options else None
+            # Straight into the hosted actor's mailbox (the driver checked the arguments):
+            # the ref sends the outcome the moment it is set.
+            core.enqueue(method, args, kwargs, ref, group, opts, (), self.loop)
+        except Exception as exc:
+            self.send(Result(call_id, False, exc))
+            return
+        if ref is not None and not ref.done():
+            self.calls[call_id] = ref
+
+    def create(self, message: Create) -> None:
         import actorio
         from actorio._runtime import get_runtime
 
+        cls, options, args, kwargs, actor_id, name, actor_namespace, runtime_namespace, restarts = (
+            message
+        )
         rt = get_runtime()
         # The driver's namespace, as for in-process actors: get_actor() without a namespace
         # and actors created in here use it, whatever namespace this actor's name is in.
@@ -220,7 +222,7 @@ class Worker:
             # The options go with the decoration: the mode check there needs the groups.
             self.handle = actorio.remote(**options)(cls).remote(*args, **kwargs)
         except Exception as exc:  # bad options or arguments: no point in restarting
-            self.send(("dead", ActorDiedError(f"it could not be created: {exc}", exc), True))
+            self.send(Dead(f"it could not be created: {exc}", exc, True, False))
             self.done.set()
             return
         # The hosted actor answers to the driver's id, so handles to it that travel (to the
@@ -232,24 +234,24 @@ class Worker:
         # names to actors, so it is not registered here.
         core.name = name
         core.namespace = actor_namespace
+        core.restart_count = restarts  # (its constructor has not run yet: it runs on the loop)
         rt.registry.add(core)
         actorio.monitor(self.handle).add_done_callback(self.actor_ended)
 
     def finished(self, call_id: int, ok: bool, value: Any) -> None:
         self.calls.pop(call_id, None)
-        self.send(("result", call_id, ok, value))
+        self.send(Result(call_id, ok, value))
 
     def actor_ended(self, monitor: asyncio.Future[Any]) -> None:
-        reason = monitor.result()
-        intentional = (
-            not self.restarting
-            and "constructor raised" not in str(reason)
-            and "_start__ raised" not in str(reason)
-        )
+        reason: ActorDiedError = monitor.result()
+        core = self.handle._actorio_actor
+        failed = _constructor_failed(reason, core.spec.name)
+        intentional = not self.restarting and not failed
+        why = reason.why or str(reason.args[0])
         try:
-            self.send(("dead", reason, intentional))
-        except Exception:
-            self.send(("dead", _plain(reason), intentional))
+            self.send(Dead(why, reason.cause, intentional, failed))
+        except Exception:  # its cause cannot be pickled: the driver's reason goes without
+            self.send(Dead(why, None, intentional, failed))
         self.done.set()
 
     # -- what the runtime asks about actors it does not host ------------------------------------
@@ -258,7 +260,7 @@ class Worker:
         return RemoteActor(self, actor_id, cls, name, namespace)
 
     def lookup(self, name: str, namespace: str) -> Any:
-        found = self.request("lookup", name, namespace)
+        found = self.request(Lookup(self.new_id(), name, namespace))
         return None if found is None else self.proxy(*found)
 
 
@@ -281,6 +283,14 @@ class _ReplyRef(ObjectRef[Any]):
     def set_exception(self, exception: type | BaseException, /) -> None:
         super().set_exception(exception)
         self.worker.finished(self.call_id, False, exception)
+
+
+def _constructor_failed(reason: ActorDiedError, cls_name: str) -> bool:
+    """Whether the actor died while being built: its constructor or start hook raised (the
+    local backend's reason then has the hook's TaskError as its cause)."""
+    cause = reason.cause
+    hooks = (f"{cls_name}.__init__", f"{cls_name}.{START_HOOK}")
+    return isinstance(cause, TaskError) and cause.function_name in hooks
 
 
 def _plain(exc: BaseException) -> Exception:
