@@ -143,6 +143,10 @@ class Reborn:
         return actorio.get_runtime_context().was_current_actor_reconstructed()
 
 
+@pytest.mark.ray_differs(
+    "Ray's own was_current_actor_reconstructed, which actorio passes on, stays False after "
+    "ray.kill(no_restart=False); and calls fail while Ray restarts the actor"
+)
 def test_a_restarted_instance_knows_it_was_reconstructed(backend: str) -> None:
     h = Reborn.options(backend=backend).remote()
     assert actorio.get(h.reconstructed.remote(), timeout=WAIT) is False
