@@ -73,9 +73,8 @@ class CoreBase(ABC):
 
     #: what the description calls the actor ("actor", "process actor", "Ray actor")
     kind = "actor"
-    #: abilities some backends lack (see actorio._seam.ActorCore)
+    #: False where the backend restarts actors itself (see actorio._seam.ActorCore)
     supervisable = True
-    outlives_runtime = False
 
     def init_core(
         self,
@@ -107,6 +106,10 @@ class CoreBase(ABC):
         self.restart_count = 0
         self.restarts_left = options.max_restarts
         self.supervisor: Supervising | None = None
+
+    @property
+    def outlives_runtime(self) -> bool:
+        return False  # only a cluster keeps actors after this process's runtime ends
 
     # -- who it is ------------------------------------------------------------------------------
 

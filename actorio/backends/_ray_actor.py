@@ -362,7 +362,7 @@ class RayActor(Forwarding):
         )
 
     @property
-    def outlives_runtime(self) -> bool:  # type: ignore[override]
+    def outlives_runtime(self) -> bool:
         return self.options.lifetime == "detached"  # Ray keeps it after the driver exits
 
     def reduce_handle(self) -> Reducer:
