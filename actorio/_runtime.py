@@ -3,7 +3,8 @@
 Actors and tasks created inside a running event loop are hosted on that loop (no thread hop
 for same-loop calls). Created from plain synchronous code, they are hosted on one runtime loop
 that actorio starts lazily in a daemon thread (uvloop when installed) and stops cleanly at
-interpreter exit or ``actorio.shutdown()``.
+interpreter exit or ``actorio.shutdown()``. ``actorio.run`` owns a loop for an ``await``-based
+script instead. The runtime reaches backends only through the loader, ``actorio.backends``.
 """
 
 from __future__ import annotations
