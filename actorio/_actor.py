@@ -8,6 +8,7 @@ loop as the actor's first message, so ``.remote()`` never waits for it.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from ._handle import ActorHandle, handle_for
@@ -65,6 +66,10 @@ class ActorClass(Generic[T, P]):
         spec.init_check(args, kwargs)
         rt = get_runtime()
         mode, limit = opts.resolve_mode(spec)
+        if mode == "regular":  # shipped with the options: a worker process places it the same
+            placement = rt.placement_for(opts.placement)
+            if placement != opts.placement:
+                opts = replace(opts, placement=placement)
         backend = rt.backend(opts.backend)
         namespace = opts.namespace or rt.namespace
         fresh: list[ActorCore] = []

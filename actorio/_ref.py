@@ -18,6 +18,8 @@ from asyncio import AbstractEventLoop
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
+from ._context import KERNEL_LOOPS, caller_loop
+from ._threads import lend_slot
 from .exceptions import (
     ActorDiedError,
     BlockingCallOnLoopError,
@@ -232,8 +234,10 @@ class CycleRef(_ThreadRef[T]):
 
 
 def new_ref(caller: AbstractEventLoop | None, host: AbstractEventLoop) -> ObjectRef[Any]:
-    """A ref on the caller's running loop, or, for a caller without one, on ``host``."""
-    if caller is None:
+    """A ref on the caller's running loop, or, for a caller without one, on ``host``.
+
+    (A notebook kernel's loop counts as none: the cell may block on the ref in ``get``.)"""
+    if caller is None or (KERNEL_LOOPS and caller in KERNEL_LOOPS):
         return _ThreadRef(loop=host)
     return ObjectRef(loop=caller)
 
@@ -298,15 +302,22 @@ def deliver_error(
         pass
 
 
-def check_may_block(what: str, timeout: float | None) -> None:
-    """Refuse to block an event loop's thread (a zero timeout never blocks, so it is allowed)."""
-    if timeout == 0 or _running_loop() is None:
+def check_may_block(
+    what: str, timeout: float | None, refs: list[ObjectRef[Any]], num_returns: int
+) -> None:
+    """Refuse to block an event loop's thread. Allowed there: a zero timeout, and refs of
+    which ``num_returns`` are done already (neither blocks; async code may ``await ref``
+    and then ``get(ref)``)."""
+    if timeout == 0 or caller_loop() is None:
+        return
+    if sum(r.done() for r in refs) >= num_returns:
         return
     raise BlockingCallOnLoopError(
         f"{what} would block the event loop running in this thread, and the loop may be the "
         f"one that has to produce the result (a deadlock). In async code use 'await ref' "
-        f"(or 'await asyncio.gather(*refs)' / 'asyncio.wait(refs)'); in an actor method that "
-        f"must block, make the actor threaded (max_concurrency > 1 or mode='threaded')."
+        f"(or 'await asyncio.gather(*refs)' / 'asyncio.wait(refs)'); for an actor whose sync "
+        f"methods must block, create it with placement='thread' (the default for actors "
+        f"created from plain sync code) or make it threaded (max_concurrency > 1)."
     )
 
 
@@ -318,6 +329,17 @@ def blocking_futures(
         if isinstance(r, CycleRef) and not r.done():
             raise DeadlockError(r.cycle)
     cfs = [r.future() for r in refs]
+    lent = lend_slot()  # a def task lets another start while it waits
+    try:
+        return _wait_for(cfs, timeout, num_returns)
+    finally:
+        if lent is not None:
+            lent.take_back()
+
+
+def _wait_for(
+    cfs: list[concurrent.futures.Future[Any]], timeout: float | None, num_returns: int
+) -> list[concurrent.futures.Future[Any]]:
     if num_returns >= len(cfs):
         concurrent.futures.wait(cfs, timeout=timeout)
         return cfs
@@ -337,7 +359,7 @@ def blocking_futures(
 
 def get_value(ref: ObjectRef[T], what: str = "actorio.get()") -> T:
     """Block this (non-loop) thread until ``ref`` is done; its value (or its error)."""
-    check_may_block(what, None)
+    check_may_block(what, None, [ref], 1)
     (cf,) = blocking_futures([ref], None, 1)
     value: T = cf.result()
     return value

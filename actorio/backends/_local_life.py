@@ -214,7 +214,7 @@ class Lifecycle(CoreBase, ABC):
             except Exception as exc:
                 self._construction_failed(exc)
                 return
-        if not self.placement.inline:  # threaded actors build off the loop, too
+        if not self.placement.inline:  # actors on threads are built on one, too (it may block)
             self.placement.run(self.ctx.copy().run, self._build_in_thread, generation)
             return
         try:
@@ -329,9 +329,10 @@ class Lifecycle(CoreBase, ABC):
             err = self.death
         self._finalize(err)
 
-    def exited(self, ref: Any) -> None:
-        """The running method called ``actorio.exit_actor()``."""
-        self.kill(self.died("it called actorio.exit_actor()"))
+    def exited(self, ref: Any, how: BaseException) -> None:
+        """The running method called ``actorio.exit_actor()`` (or ``sys.exit()``: ``how``
+        says which)."""
+        self.kill(self.died(str(how.args[0]) if how.args else "it called actorio.exit_actor()"))
         fail(ref, self.death or self.died("it exited"), self.loop)
 
     def _failed(self, err: ActorDiedError, restart: bool, forced: bool = False) -> None:
@@ -352,7 +353,6 @@ class Lifecycle(CoreBase, ABC):
         self.count_restart()
         old = self.instance
         self.instance = None
-        self.placement = self.placement.renewed()
         # Calls that never reached an instance (the constructor failed) just wait for the
         # next one; after a life, in-flight and queued calls are retried per max_task_retries.
         kept, dropped = self._reset_calls(retry=True, free=old is None)
@@ -398,7 +398,6 @@ class Lifecycle(CoreBase, ABC):
         here = _running_loop()
         for call in dropped:
             fail(call[3], err, here)
-        self.placement.shutdown()
         old, self.instance = self.instance, None
         if here is self.loop:
             self.run_stop_hook(old, lambda: self._notify(err))
