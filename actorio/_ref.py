@@ -91,7 +91,7 @@ class ObjectRef(asyncio.Future[T]):
         if self.done():
             _copy_outcome(self, cf)
             return cf
-        loop = self.get_loop()
+        loop = self._loop
         if loop is _running_loop():
             self.add_done_callback(lambda f: _copy_outcome(f, cf))
         else:
@@ -151,6 +151,12 @@ class _ThreadRef(ObjectRef[T]):
     __slots__ = ("_doomed", "_relays")
     _relays: list[_Relay]
     _doomed: bool
+
+    def get_loop(self) -> AbstractEventLoop:
+        """The loop asking, if one is running (else the ref's own): what asyncio checks
+        before it combines futures (``asyncio.gather``, ``ensure_future``), which this ref
+        serves on any loop by relaying. actorio itself reads the ref's own loop, ``_loop``."""
+        return _running_loop() or self._loop
 
     def __await__(self) -> Generator[Any, None, T]:
         if self._loop is _running_loop():  # the actor's own loop (rare: a thread's ref)
@@ -277,7 +283,7 @@ def set_exception(ref: asyncio.Future[Any], exc: BaseException) -> None:
 
 def deliver(ref: asyncio.Future[Any], value: Any, here: AbstractEventLoop) -> None:
     """Complete ``ref`` with ``value``; ``here`` is the loop of the calling thread."""
-    loop = ref.get_loop()
+    loop = ref._loop
     if loop is here:
         if not ref.done():
             ref.set_result(value)
@@ -292,7 +298,7 @@ def deliver_error(
     ref: asyncio.Future[Any], exc: BaseException, here: AbstractEventLoop | None
 ) -> None:
     """Fail ``ref`` with ``exc``; ``here`` is the loop of the calling thread (or None)."""
-    loop = ref.get_loop()
+    loop = ref._loop
     if loop is here:
         set_exception(ref, exc)
         return
@@ -416,7 +422,7 @@ def when_all_done(refs: list[ObjectRef[Any]], loop: AbstractEventLoop, callback:
             callback()
 
     for r in refs:
-        if r.get_loop() is loop:
+        if r._loop is loop:
             r.add_done_callback(one_done)
         else:
             r.future().add_done_callback(lambda _: loop.call_soon_threadsafe(one_done))
@@ -429,7 +435,7 @@ async def await_refs(
     pending = pending_refs(args, kwargs)
     if pending:
         loop = asyncio.get_running_loop()
-        futs = [r if r.get_loop() is loop else asyncio.wrap_future(r.future()) for r in pending]
+        futs = [r if r._loop is loop else asyncio.wrap_future(r.future()) for r in pending]
         await asyncio.wait(futs)
         for f in futs:  # mark outcomes as seen; resolve_refs raises the first error in order
             if not f.cancelled():

@@ -50,6 +50,7 @@ class ElasticPool:
         self._idle = 0
         self._threads: set[threading.Thread] = set()
         self._numbers = itertools.count(1)
+        self._epoch = 0  # close() counts up: threads from before it do not go idle again
 
     def run(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on a pool thread, at once (never queued behind other work)."""
@@ -70,6 +71,7 @@ class ElasticPool:
     def _serve(self) -> None:
         me = threading.current_thread()
         work = self._work
+        epoch = self._epoch
         while True:
             try:
                 item = work.get(timeout=IDLE_S)
@@ -89,19 +91,19 @@ class ElasticPool:
                 fn(*args)
             del item, fn, args
             with self._lock:
+                if epoch != self._epoch:  # closed while busy: end rather than wait for work
+                    self._threads.discard(me)
+                    return
                 self._idle += 1
 
-    def close(self, timeout: float = 1.0) -> None:
-        """End the idle threads (and wait up to ``timeout`` s for them); busy ones end when
+    def close(self) -> None:
+        """Tell the idle threads to end now (without waiting for them); busy ones end when
         their work returns. The pool stays usable: later work starts new threads."""
         with self._lock:
             idle, self._idle = self._idle, 0
+            self._epoch += 1  # busy threads end too, once their work returns
             for _ in range(idle):
                 self._work.put(None)
-            threads = list(self._threads)
-        for thread in threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout)
 
 
 #: The process's pool (its threads are named ``actorio-worker-N``).

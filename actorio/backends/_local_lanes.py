@@ -19,7 +19,6 @@ from .._spec import BUILTIN_LANE
 __all__ = ["BUILTIN_LANE", "caught", "count_pending", "lane_index", "last_queued", "take_calls"]
 
 
-
 @functools.lru_cache(maxsize=256)
 def lane_index(groups: tuple[str, ...]) -> dict[str | None, int]:
     """Where each lane sits in an actor's ``lanes``: default, the groups in order, builtin.

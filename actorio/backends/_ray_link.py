@@ -43,7 +43,7 @@ def follow(ray_ref: Any, ref: ObjectRef[Any], what: str, on_done: Any = None) ->
     """Complete ``ref`` (on its own loop) with the outcome of ``ray_ref``; then call
     ``on_done(ok, value)`` in Ray's thread, if given."""
     ref._actorio_work = RayWork(ray_ref)
-    loop = ref.get_loop()
+    loop = ref._loop
 
     def done(future: Any) -> None:
         try:
@@ -194,7 +194,7 @@ class RaySource:
         except BaseException as exc:
             value, settle = translate(exc, self.what), set_exception
         try:
-            ref.get_loop().call_soon_threadsafe(settle, ref, value)
+            ref._loop.call_soon_threadsafe(settle, ref, value)
         except RuntimeError:  # the consumer's loop is closed
             pass
 

@@ -23,6 +23,6 @@ def refuse_on_loop(what: str, instead: str, timeout: float | None = None) -> Non
         raise BlockingCallOnLoopError(
             f"{what} would block the event loop running in this thread, and that loop may be "
             f"the one that has to produce the result (a deadlock). In async code use "
-            f"{instead}; for an actor whose methods must block, create it from plain sync code or with "
-            f"placement='thread'."
+            f"{instead}; for an actor whose methods must block, create it from plain sync "
+            f"code or with placement='thread'."
         ) from exc
