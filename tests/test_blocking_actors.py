@@ -361,22 +361,21 @@ def test_constructor_may_block_and_get() -> None:
 
 def test_idle_threads_are_released(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_threads, "IDLE_S", 0.1)
-    _threads.POOL.close()
-    before = _threads.POOL.threads()
     everyone = threading.Barrier(8, timeout=WAIT)
 
     @ray.remote
     class Sleeper:
-        def meet(self) -> int:
-            return everyone.wait()
+        def meet(self) -> str:
+            everyone.wait()
+            return threading.current_thread().name
 
     actors = [Sleeper.remote() for _ in range(8)]
-    ray.get([a.meet.remote() for a in actors], timeout=WAIT)
-    assert _threads.POOL.threads() >= before + 8
+    names = set(ray.get([a.meet.remote() for a in actors], timeout=WAIT))
+    assert len(names) == 8  # one thread per busy actor
     deadline = time.monotonic() + WAIT
-    while _threads.POOL.threads() > before and time.monotonic() < deadline:
+    while names & {t.name for t in threading.enumerate()} and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _threads.POOL.threads() == before
+    assert names & {t.name for t in threading.enumerate()} == set()  # idle: released
     assert ray.get(Worker.remote(1).work.remote(7), timeout=WAIT) == 7  # new threads come
 
 
