@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar, overload
 from ._actor import ActorClass
 from ._context import caller_loop, current_core
 from ._function import RemoteFunction
+from ._get import blocking_futures, check_may_block, timeout_error
 from ._handle import ActorHandle, handle_for
 from ._options import (
     METHOD_OPTIONS_ATTR,
@@ -18,7 +19,7 @@ from ._options import (
     call_options,
     function_options,
 )
-from ._ref import ObjectRef, abort, blocking_futures, check_may_block, new_ref, timeout_error
+from ._ref import ObjectRef, abort, new_ref
 from ._runtime import get_runtime
 from ._seam import ActorCore, ActorExit
 from ._spec import ClassSpec, FunctionSpec

@@ -162,13 +162,35 @@ class LocalActor(Lifecycle):
             if timeout is not None:
                 host.call_later(timeout, expire, ref, timeout, context=self.ctx)
             return ref
+        # From another thread to an actor on threads: an idle lane starts the call on a pool
+        # thread right here, without a turn of the host loop (which then only settles it).
+        direct = (
+            self.placement is THREADS
+            and options is None
+            and not (with_refs or method.is_async or method.builtin)
+        )
         with self.lock:
             if self.state > ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
-            lane.open().append(call)
-            wake = not lane.scheduled
-            lane.scheduled = True
+            if (
+                direct
+                and self.state == ALIVE
+                and not (lane.scheduled or lane.running or lane.queue)
+                and not host.is_closed()
+            ):
+                # Nothing runs or waits in the lane, so nothing on the loop touches its
+                # counters now; 'scheduled' makes the call's end drain the lane.
+                lane.scheduled = True
+                generation = self.start_on_thread(lane, call)
+            else:
+                generation = -1
+                lane.open().append(call)
+                wake = not lane.scheduled
+                lane.scheduled = True
+        if generation >= 0:
+            THREADS.run_call(self, lane, call, generation)
+            return ref
         try:
             if wake:
                 host.call_soon_threadsafe(self.drain, lane, context=self.ctx)

@@ -129,6 +129,18 @@ class Lifecycle(CoreBase, ABC):
     def alive(self) -> bool:
         return self.state != DEAD
 
+    def start_on_thread(self, lane: Lane, call: Call) -> int:
+        """Count ``call`` as running in ``lane`` (host loop, or under the lock with the lane
+        idle); its incarnation, which the thread's outcome must still match."""
+        lane.running += 1
+        self.inflight[id(call)] = (lane, call, None)
+        return self.incarnation
+
+    def still_serving(self, generation: int) -> bool:
+        """True if the instance of ``generation`` is the live one, not killed or restarting
+        (read under the actor's lock by a worker thread with a result)."""
+        return self.incarnation == generation and (self.state == ALIVE or self.state == STOPPING)
+
     def rejection(self) -> ActorDiedError:
         """The error for a call submitted to a stopping or dead actor."""
         if self.death is not None:
@@ -379,11 +391,12 @@ class Lifecycle(CoreBase, ABC):
     ) -> tuple[dict[Lane, list[Call]], list[Call]]:
         """Take every running and queued call out: kept (to re-queue) and dropped (see
         ``take_calls``); what runs now is stale from here on."""
-        self.incarnation += 1
+        with self.lock:  # (the lock orders it with a worker thread's settle_early)
+            self.incarnation += 1
         marks, self.restart_marks = self.restart_marks, None
-        running = list(self.inflight.values())
-        self.inflight.clear()
-        with self.lock:
+        with self.lock:  # (a call may be started on a thread from another thread, under it)
+            running = list(self.inflight.values())
+            self.inflight.clear()
             return take_calls(self.lanes, running, marks, self._retried if retry else None, free)
 
     def _finalize(self, err: ActorDiedError) -> None:

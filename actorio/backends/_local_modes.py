@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._context import call_chain
 from .._mailbox import Call, Lane, fail
-from .._ref import ObjectRef, dropped
+from .._ref import ObjectRef, dropped, settle_early
 from .._seam import ActorExit
 from .._threads import POOL
 from ..exceptions import TaskCancelledError
@@ -67,10 +67,12 @@ class Threads:
 
     def start(self, actor: LocalActor, lane: Lane, call: Call) -> None:
         """Hand one sync call to a pool thread (host loop)."""
-        lane.running += 1
-        actor.inflight[id(call)] = (lane, call, None)
+        self.run_call(actor, lane, call, actor.start_on_thread(lane, call))
+
+    def run_call(self, actor: LocalActor, lane: Lane, call: Call, generation: int) -> None:
+        """Run a call counted as running (``start_on_thread``) on a pool thread."""
         chain = call[4].chain if call[4] is not None else ()
-        POOL.run(_run_in_thread, actor, lane, call, actor.incarnation, chain)
+        POOL.run(_run_in_thread, actor, lane, call, generation, chain)
 
 
 #: Shared by every actor whose sync methods run on threads.
@@ -97,6 +99,14 @@ def _run_in_thread(
         except SystemExit:  # sys.exit() in a method ends its actor only, as on Ray
             error = ActorExit("it called sys.exit()")
     elapsed = perf_counter() - started
+    if error is None:
+        # A reader blocked in get() learns the value now, not a turn of the loop later; the
+        # loop still settles the ref and frees the slot. (Under the lock, which kill and
+        # restart take: once the actor was killed, or restarted to re-run this call, its
+        # late value is dropped.)
+        with actor.lock:
+            if actor.still_serving(generation):
+                settle_early(ref, result)
     actor.to_loop(actor.finish_call, lane, call, generation, result, error, elapsed)
 
 

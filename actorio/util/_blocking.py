@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actorio._ref import check_may_block
+from actorio._get import check_may_block
 from actorio.exceptions import BlockingCallOnLoopError
 
 __all__ = ["refuse_on_loop"]
