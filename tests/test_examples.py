@@ -31,6 +31,13 @@ NATIVE_OUTPUT = {
         "max_concurrency=2: 10 pages, peak=2, fast=False",
     ],
     "threaded_actor.py": ["saved=8, threads=4", "parallel=True"],
+    "coordinator.py": [
+        "crawler-0 fetched /page/0",
+        "crawler-1 fetched /page/1",
+        "crawler-2 fetched /page/2",
+        "crawler-3 fetched /page/3",
+        "side by side: True",
+    ],
     "lifecycle.py": [
         "ada GET /a #1",
         "ada GET /b #1",
