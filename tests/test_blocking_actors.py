@@ -112,6 +112,12 @@ def test_coordinator_gets_from_its_workers(backend: str) -> None:
     assert ray.get(boss.run_waiting.remote(1), timeout=WAIT) == [1, 2, 3]
 
 
+def test_in_process_coordinator_gets_refs_of_any_backend(backend: str) -> None:
+    workers = [Worker.options(backend=backend).remote(f) for f in (1, 2)]
+    boss = Coordinator.remote(workers)  # in-process, on a thread: its get waits for them
+    assert ray.get(boss.run.remote(10), timeout=WAIT) == 30
+
+
 def test_tree_of_actors_made_inside_methods(backend: str) -> None:
     root = Parent.options(backend=backend).remote()
     assert ray.get(root.build.remote(3), timeout=WAIT) == 15  # 1 + 2 + 4 + 8 nodes
@@ -267,6 +273,28 @@ def test_kill_fails_the_blocked_call_and_the_queued_ones_at_once() -> None:
     release.set()
     with pytest.raises(ActorDiedError):
         ray.get(running, timeout=WAIT)  # the late result was dropped
+
+
+def test_kill_fails_the_blocked_calls_of_a_threaded_actor_at_once() -> None:
+    release = threading.Event()
+    both = threading.Barrier(3, timeout=WAIT)
+
+    @ray.remote(max_concurrency=2)
+    class Stuck:
+        def block(self) -> str:
+            both.wait()
+            release.wait(WAIT)
+            return "late"
+
+    s = Stuck.remote()
+    running = [s.block.remote(), s.block.remote()]
+    queued = s.block.remote()
+    both.wait()  # two calls run on their threads, the third waits for a slot
+    ray.kill(s)
+    for ref in [*running, queued]:
+        with pytest.raises(ActorDiedError, match="killed"):
+            ray.get(ref, timeout=2)
+    release.set()
 
 
 def test_kill_while_blocked_in_a_worker_process() -> None:
