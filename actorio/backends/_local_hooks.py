@@ -1,5 +1,6 @@
 """The user's lifecycle hooks on an in-process actor: ``__actorio_start__`` right after the
-constructor, ``__actorio_stop__`` when an instance retires (death, restart, shutdown).
+constructor, ``__actorio_stop__`` when an instance retires (death, restart, shutdown); and an
+``async def __init__``, awaited on the actor's loop (:func:`construct_async`).
 
 Either may be sync or ``async def``; an async one runs on the actor's loop, and a stop hook
 gets ``STOP_HOOK_TIMEOUT_S`` to finish. A stop hook that raises is logged: the actor stops
@@ -17,9 +18,39 @@ from typing import Any
 
 from .._seam import START_HOOK, STOP_HOOK, STOP_HOOK_TIMEOUT_S
 
-__all__ = ["run_start_hook", "run_stop_hook"]
+__all__ = ["construct_async", "run_start_hook", "run_stop_hook"]
 
 log = logging.getLogger("actorio")
+
+
+def construct_async(
+    cls: type,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    loop: asyncio.AbstractEventLoop,
+    built: Callable[[Any, int], None],
+    failed: Callable[[BaseException, int], None],
+    generation: int,
+) -> None:
+    """Build an instance of a class with ``async def __init__`` (as Ray allows on async
+    actors): made as ``type.__call__`` would, its ``__init__`` awaited as a task on ``loop``
+    (in the current context), then ``built(instance, generation)``; ``failed(exc,
+    generation)`` if it raised (``generation``: which incarnation of the actor it builds)."""
+    try:
+        instance = cls.__new__(cls, *args, **kwargs)
+        init = cls.__init__(instance, *args, **kwargs)  # type: ignore[misc]
+    except Exception as exc:
+        failed(exc, generation)
+        return
+
+    def done(task: asyncio.Future[Any]) -> None:
+        exc = task.exception() if not task.cancelled() else asyncio.CancelledError()
+        if exc is not None:
+            failed(exc, generation)
+        else:
+            built(instance, generation)
+
+    loop.create_task(init).add_done_callback(done)
 
 
 def run_start_hook(

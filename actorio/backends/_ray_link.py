@@ -9,8 +9,10 @@ import concurrent.futures
 import re
 from typing import Any
 
+from .._dynamic import DynamicObjectRefGenerator
 from .._handle import ActorHandle
 from .._ref import ObjectRef, new_ref, set_exception, set_result_if_pending
+from .._yield import count_error
 from ..exceptions import (
     ActorDiedError,
     GetTimeoutError,
@@ -39,17 +41,27 @@ class RayWork:
         return True
 
 
-def follow(ray_ref: Any, ref: ObjectRef[Any], what: str, on_done: Any = None) -> None:
+def follow(
+    ray_ref: Any,
+    ref: ObjectRef[Any],
+    what: str,
+    on_done: Any = None,
+    *,
+    generator: bool = False,
+) -> None:
     """Complete ``ref`` (on its own loop) with the outcome of ``ray_ref``; then call
-    ``on_done(ok, value)`` in Ray's thread, if given."""
+    ``on_done(ok, value)`` in Ray's thread, if given. ``generator``: the call runs a
+    generator with its refs known up front (Ray's ``"dynamic"`` value becomes actorio's)."""
     ref._actorio_work = RayWork(ray_ref)
     loop = ref.get_loop()
 
     def done(future: Any) -> None:
         try:
             value, ok = future.result(), True
+            if generator and isinstance(value, _ray_dynamic()):
+                value = _dynamic(value, loop, what)
         except BaseException as exc:
-            value, ok = translate(exc, what), False
+            value, ok = translate(exc, what, generator), False
         settle = set_result_if_pending if ok else set_exception
         try:
             loop.call_soon_threadsafe(settle, ref, value)
@@ -100,7 +112,23 @@ def _plain(ours: type[BaseException], message: str, cause: BaseException | None)
     return err
 
 
-def translate(exc: BaseException, what: str) -> BaseException:
+def _ray_dynamic() -> type:
+    import ray
+
+    return ray.DynamicObjectRefGenerator  # type: ignore[no-any-return]
+
+
+def _dynamic(value: Any, loop: asyncio.AbstractEventLoop, what: str) -> Any:
+    """Ray's ``DynamicObjectRefGenerator`` as actorio's: a ref following each of its refs."""
+    refs: list[ObjectRef[Any]] = []
+    for ray_ref in value:
+        ref: ObjectRef[Any] = new_ref(None, loop)
+        follow(ray_ref, ref, what)
+        refs.append(ref)
+    return DynamicObjectRefGenerator(refs)
+
+
+def translate(exc: BaseException, what: str, generator: bool = False) -> BaseException:
     """Ray's exception as the actorio one a local call would raise (still an instance of
     Ray's class, and of the method's own exception class for method errors)."""
     import ray.exceptions as rex
@@ -113,6 +141,8 @@ def translate(exc: BaseException, what: str) -> BaseException:
         counts = _RETURNS.search(text) if isinstance(cause, ValueError) else None
         if counts is not None:  # the same error a local call gives
             got, declared = counts.groups()
+            if generator:
+                return count_error(what, int(declared), int(got))
             return InvalidArgumentsError(
                 f"{what} declares num_returns={declared} but returned {got} values; return a "
                 f"tuple of exactly {declared} values"
