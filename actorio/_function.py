@@ -54,11 +54,14 @@ class RemoteFunction(Generic[R, P]):
             __wrapped__=fn,
         )
 
-    # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
+    # num_returns other than 1 makes .remote() return a list of refs (or None), and a
+    # generator's spellings a stream or a ref to a DynamicObjectRefGenerator: untyped.
     @overload
     def options(self, *, num_returns: Literal[1] = ..., **options: Any) -> RemoteFunction[R, P]: ...
     @overload
-    def options(self, *, num_returns: int, **options: Any) -> Any: ...
+    def options(
+        self, *, num_returns: int | Literal["streaming", "dynamic"], **options: Any
+    ) -> Any: ...
     def options(self, **options: Any) -> Any:
         """A copy with other options: ``num_returns``, ``name``, ``backend``,
         ``retry_exceptions`` (True or exception classes) and ``max_retries`` (default 3)."""

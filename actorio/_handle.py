@@ -85,11 +85,14 @@ class ActorMethod(Generic[P, R]):
             assert isinstance(num_returns, int)  # the generators' spellings were refused
             self.remote = actor.bind(spec, num_returns, group, options)
 
-    # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
+    # num_returns other than 1 makes .remote() return a list of refs (or None), and a
+    # generator's spellings a stream or a ref to a DynamicObjectRefGenerator: untyped.
     @overload
     def options(self, *, num_returns: Literal[1] = ..., **options: Any) -> ActorMethod[P, R]: ...
     @overload
-    def options(self, *, num_returns: int, **options: Any) -> Any: ...
+    def options(
+        self, *, num_returns: int | Literal["streaming", "dynamic"], **options: Any
+    ) -> Any: ...
     def options(self, **options: Any) -> Any:
         """A copy with per-call options: ``num_returns``, ``concurrency_group``, ``timeout``
         (seconds from submission; the call is cancelled when it expires),

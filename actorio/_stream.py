@@ -21,7 +21,7 @@ import asyncio
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, final
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, final, overload
 
 from ._ref import ObjectRef, get_value, new_ref
 from ._runtime import get_runtime
@@ -243,6 +243,13 @@ class StreamingMethod(Protocol[P, T]):
 
     remote: Callable[P, ObjectRefGenerator[T]]
 
-    def options(self, **options: Any) -> StreamingMethod[P, T]:
-        """A copy with per-call options (``_generator_backpressure_num_objects``, ...)."""
+    @overload
+    def options(
+        self, *, num_returns: Literal["streaming"] = ..., **options: Any
+    ) -> StreamingMethod[P, T]: ...
+    @overload
+    def options(self, *, num_returns: int | Literal["dynamic"], **options: Any) -> Any: ...
+    def options(self, **options: Any) -> Any:
+        """A copy with per-call options (``_generator_backpressure_num_objects``, ...); a
+        static ``num_returns`` or ``"dynamic"`` gives refs known up front instead (untyped)."""
         ...

@@ -78,20 +78,25 @@ class TaskHost:
             return
         gen = fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
-        step: asyncio.Future[Any] | None = None
+        turn = threading.Lock()  # a step still running when the stream stops ends first
+
+        def advance() -> Any:
+            with turn:
+                return next(gen, _END)
+
+        def close() -> None:
+            with turn:
+                gen.close()
+
         try:
             while True:
-                run = functools.partial(contextvars.copy_context().run, next, gen, _END)
-                step = loop.run_in_executor(None, run)
-                item = await step
+                run = functools.partial(contextvars.copy_context().run, advance)
+                item = await loop.run_in_executor(None, run)
                 if item is _END:
                     return
                 yield item
-        finally:
-            if step is not None and not step.done():  # stopped mid-item: close it after
-                step.add_done_callback(lambda _: gen.close())
-            else:
-                gen.close()
+        finally:  # (not awaited: it may wait for a step in flight, which cannot be stopped)
+            loop.run_in_executor(None, close).add_done_callback(_retrieved)
 
 
 class ProcessBackend(BackendBase):
@@ -165,6 +170,11 @@ class ProcessBackend(BackendBase):
                 self._hosts.append(host)
                 return host
             return self._hosts[next(self._next) % len(self._hosts)]
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()  # a generator that refused to close: nothing more to do about it
 
 
 def _collected(

@@ -25,7 +25,7 @@ from .._stream import ObjectRefGenerator
 from ..exceptions import InvalidOptionsError
 from ._base import BackendBase
 from ._ray_actor import RayActor, wrap_ray_handle
-from ._ray_link import RaySource, follow, ray_arguments
+from ._ray_link import RaySource, follow, ray_arguments, with_options
 
 __all__ = ["RayBackend", "backend_class"]
 
@@ -151,7 +151,7 @@ class RayBackend(BackendBase):
                 value = options[key]
                 ray_opts[key] = list(value) if isinstance(value, tuple) else value
         args, kwargs = ray_arguments(args, kwargs, spec.name)
-        result = (fn.options(**ray_opts) if ray_opts else fn).remote(*args, **kwargs)
+        result = (with_options(fn, ray_opts) if ray_opts else fn).remote(*args, **kwargs)
         if num_returns == "streaming":
             return ObjectRefGenerator(RaySource(result, spec.name, host_loop), 0, spec.name)
         ref = make_refs(_running_loop(), host_loop, num_returns)

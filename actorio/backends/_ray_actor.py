@@ -33,7 +33,7 @@ from ..exceptions import (
 )
 from ._base import Forwarding, checked_remote, expire, settle_soon
 from ._ray_hosted import hosted_class
-from ._ray_link import RaySource, follow, ray_arguments, translate
+from ._ray_link import RaySource, follow, ray_arguments, translate, with_options
 
 __all__ = ["RayActor", "ray_class"]
 
@@ -174,7 +174,7 @@ class RayActor(Forwarding):
             ray_opts["retry_exceptions"] = _retry_value(retry_on)
         ray_method = getattr(self.ray_handle, method.name)
         if ray_opts:
-            ray_method = ray_method.options(**ray_opts)
+            ray_method = with_options(ray_method, ray_opts)
         try:
             result = ray_method.remote(*args, **kwargs)
         except Exception as exc:  # Ray's PendingCallsLimitExceeded, say: as actorio's

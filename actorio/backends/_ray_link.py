@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import re
+import warnings
 from typing import Any
 
 from .._dynamic import DynamicObjectRefGenerator
@@ -22,7 +23,7 @@ from ..exceptions import (
     TaskError,
 )
 
-__all__ = ["RaySource", "RayWork", "follow", "ray_arguments", "translate"]
+__all__ = ["RaySource", "RayWork", "follow", "ray_arguments", "with_options", "translate"]
 
 
 class RayWork:
@@ -110,6 +111,17 @@ def _plain(ours: type[BaseException], message: str, cause: BaseException | None)
     err = ours(message)
     err.__cause__ = cause
     return err
+
+
+def with_options(target: Any, ray_opts: dict[str, Any]) -> Any:
+    """``target.options(**ray_opts)``, without Ray's deprecation warning for
+    ``num_returns="dynamic"``: it would point into actorio, once per call, and actorio
+    takes that spelling as it is (README, generators)."""
+    if ray_opts.get("num_returns") != "dynamic":
+        return target.options(**ray_opts)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "num_returns='dynamic'", DeprecationWarning)
+        return target.options(**ray_opts)
 
 
 def _ray_dynamic() -> type:
