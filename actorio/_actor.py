@@ -8,6 +8,7 @@ loop as the actor's first message, so ``.remote()`` never waits for it.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from ._handle import ActorHandle, handle_for
@@ -39,13 +40,16 @@ class ActorClass(Generic[T, P]):
     is checked like ``T(...)`` and returns an ``ActorHandle[T]``.
     """
 
-    __slots__ = ("__dict__", "_options", "_spec")
+    __slots__ = ("__dict__", "_options", "_placed", "_spec")
 
     def __init__(self, spec: ClassSpec, options: ActorOptions) -> None:
         # Fail at decoration time, not at first use, when the options cannot work.
         options.resolve_mode(spec)
         self._spec = spec
         self._options = options
+        #: the options with a placement filled in, made once per placement: every actor of
+        #: the class shares them (a copy per actor would be most of an idle actor's size)
+        self._placed: dict[str, ActorOptions] = {}
         cls = spec.cls
         self.__dict__.update(
             __name__=cls.__name__,
@@ -65,6 +69,13 @@ class ActorClass(Generic[T, P]):
         spec.init_check(args, kwargs)
         rt = get_runtime()
         mode, limit = opts.resolve_mode(spec)
+        if mode == "regular":  # shipped with the options: a worker process places it the same
+            placement = rt.placement_for(opts.placement)
+            if placement != opts.placement:
+                placed = self._placed.get(placement)
+                if placed is None:
+                    placed = self._placed[placement] = replace(opts, placement=placement)
+                opts = placed
         backend = rt.backend(opts.backend)
         namespace = opts.namespace or rt.namespace
         fresh: list[ActorCore] = []

@@ -3,14 +3,14 @@ monitor, exit_actor, get_actor. (Starting and stopping: :mod:`._setup`.)"""
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from ._actor import ActorClass
-from ._context import current_core
+from ._context import caller_loop, current_core
 from ._function import RemoteFunction
+from ._get import blocking_futures, check_may_block, timeout_error
 from ._handle import ActorHandle, handle_for
 from ._options import (
     METHOD_OPTIONS_ATTR,
@@ -19,7 +19,7 @@ from ._options import (
     call_options,
     function_options,
 )
-from ._ref import ObjectRef, abort, blocking_futures, check_may_block, new_ref, timeout_error
+from ._ref import ObjectRef, abort, new_ref
 from ._runtime import get_runtime
 from ._seam import ActorCore, ActorExit
 from ._spec import ClassSpec, FunctionSpec
@@ -165,7 +165,7 @@ def get(refs: Any, *, timeout: float | None = None) -> Any:
             f"actorio.get() takes an ObjectRef or a list of them, got {type(refs).__name__}"
         )
     items = [refs] if single else _as_refs(refs, "actorio.get()")
-    check_may_block("actorio.get()", timeout)
+    check_may_block("actorio.get()", timeout, items, len(items))
     cfs = blocking_futures(items, timeout, len(items))
     late = sum(not cf.done() for cf in cfs)
     if late:
@@ -195,7 +195,7 @@ def wait(
         raise InvalidArgumentsError(
             f"num_returns must be between 0 and len(refs)={len(items)}, got {num_returns}"
         )
-    check_may_block("actorio.wait()", timeout)
+    check_may_block("actorio.wait()", timeout, items, num_returns)
     cfs = blocking_futures(items, timeout, num_returns)
     ready: list[ObjectRef[Any]] = []
     not_ready: list[ObjectRef[Any]] = []
@@ -206,7 +206,7 @@ def wait(
 
 def put(value: T) -> ObjectRef[T]:
     """A ref that is already done with ``value`` (in-process: the object itself, not a copy)."""
-    caller = asyncio._get_running_loop()
+    caller = caller_loop()
     ref: ObjectRef[T] = new_ref(caller, caller or get_runtime().host_loop())
     ref.set_result(value)
     return ref

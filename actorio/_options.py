@@ -25,16 +25,19 @@ __all__ = [
     "ActorOptions",
     "CallOptions",
     "Mode",
+    "Placement",
     "RetryOn",
     "actor_options",
     "call_options",
     "check_backend",
+    "check_placement",
     "extra_call_options",
     "function_options",
     "task_retry_policy",
 ]
 
 Mode = Literal["regular", "async", "threaded"]
+Placement = Literal["inline", "thread"]
 
 #: Attribute that ``@actorio.method(...)`` sets on a function.
 METHOD_OPTIONS_ATTR = "__actorio_method_options__"
@@ -84,6 +87,9 @@ class ActorOptions:
     max_concurrency: int | None = None
     concurrency_groups: Mapping[str, int] = field(default_factory=dict)
     mode: Mode | None = None
+    #: where a regular actor's sync methods run: "inline" on its host loop or on a "thread"
+    #: of its own (None: a thread when made from plain sync code, else inline)
+    placement: Placement | None = None
     backend: str | None = None
     max_restarts: int = 0
     max_task_retries: int = 0
@@ -116,6 +122,12 @@ class ActorOptions:
             raise InvalidOptionsError(
                 f"mode='async' needs at least one async def method, and {where} has none; "
                 f"use mode='threaded' to run sync methods concurrently"
+            )
+        if self.placement is not None and mode != "regular":
+            where_run = "on its event loop" if mode == "async" else "on threads"
+            raise InvalidOptionsError(
+                f"placement={self.placement!r} applies to regular actors, and {where} is a "
+                f"{mode} actor (its sync methods always run {where_run}); drop placement"
             )
         if mode == "regular":
             if limit not in (None, 1) or self.concurrency_groups:
@@ -195,6 +207,8 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
             raise InvalidOptionsError(
                 f"mode must be 'regular', 'async' or 'threaded', got {value!r}"
             )
+        elif key == "placement":
+            value = check_placement(value)
         elif key == "lifetime" and value not in (None, "detached", "non_detached"):
             raise InvalidOptionsError(f"lifetime must be None or 'detached', got {value!r}")
         elif key == "backend":
@@ -205,6 +219,15 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
             value = None
         updates[key] = value
     return replace(base, **updates) if updates else base
+
+
+def check_placement(value: Any) -> Placement | None:
+    if value is None or value in ("inline", "thread"):
+        return value  # type: ignore[no-any-return]
+    raise InvalidOptionsError(
+        f"placement must be 'inline' (sync methods on the actor's event loop), 'thread' (on a "
+        f"thread of its own) or None (a thread when created from plain sync code), got {value!r}"
+    )
 
 
 def check_backend(value: Any) -> str | None:

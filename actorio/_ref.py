@@ -13,16 +13,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import time
+import threading
 from asyncio import AbstractEventLoop
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
+from ._context import KERNEL_LOOPS
 from .exceptions import (
     ActorDiedError,
-    BlockingCallOnLoopError,
     DeadlockError,
-    GetTimeoutError,
     TaskCancelledError,
 )
 
@@ -38,13 +37,10 @@ __all__ = [
     "pending_refs",
     "resolve_refs",
     "set_exception",
+    "settle_early",
     "when_all_done",
-    "blocking_futures",
-    "check_may_block",
     "deliver",
     "deliver_error",
-    "get_value",
-    "timeout_error",
 ]
 
 T = TypeVar("T")
@@ -89,7 +85,7 @@ class ObjectRef(asyncio.Future[T]):
         if self.done():
             _copy_outcome(self, cf)
             return cf
-        loop = self.get_loop()
+        loop = self._loop
         if loop is _running_loop():
             self.add_done_callback(lambda f: _copy_outcome(f, cf))
         else:
@@ -146,9 +142,64 @@ class _ThreadRef(ObjectRef[T]):
     registering loop. Refs made inside a running loop do not pay for this.
     """
 
-    __slots__ = ("_doomed", "_relays")
+    __slots__ = ("_doomed", "_early", "_relays", "_waiters")
     _relays: list[_Relay]
     _doomed: bool
+    #: blocked readers in other threads (``future()``), told the outcome at once
+    _waiters: list[concurrent.futures.Future[Any]] | None
+    #: the value a worker thread delivered before the ref's loop settled it (settle_early)
+    _early: tuple[Any]
+
+    def get_loop(self) -> AbstractEventLoop:
+        """The loop asking, if one is running (else the ref's own): what asyncio checks
+        before it combines futures (``asyncio.gather``, ``ensure_future``), which this ref
+        serves on any loop by relaying. actorio itself reads the ref's own loop, ``_loop``."""
+        return _running_loop() or self._loop
+
+    def future(self) -> concurrent.futures.Future[T]:
+        """A thread-safe future of the outcome. Unlike a loop's ref, registering it needs no
+        turn of the ref's loop: a blocked ``get`` is woken by whoever settles the ref (the
+        loop, or the worker thread that computed the value; see :func:`settle_early`)."""
+        cf: concurrent.futures.Future[T] = concurrent.futures.Future()
+        with _lock_of(self):
+            early = getattr(self, "_early", None)
+            if early is None and not self.done():
+                if self._loop.is_closed():
+                    cf.set_exception(TaskCancelledError(f"{self!r} belongs to a closed event loop"))
+                    return cf
+                waiters = getattr(self, "_waiters", None)
+                if waiters is None:
+                    self._waiters = [cf]
+                else:
+                    waiters.append(cf)
+                return cf
+        if early is not None:
+            cf.set_result(early[0])
+        else:
+            _copy_outcome(self, cf)
+        return cf
+
+    def set_result(self, result: T) -> None:
+        super().set_result(result)
+        self._wake()
+
+    def set_exception(self, exception: type | BaseException) -> None:
+        super().set_exception(exception)
+        self._wake()
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
+        """The ref is settled (on its loop): tell the blocked readers."""
+        with _lock_of(self):
+            waiters = getattr(self, "_waiters", None)
+            self._waiters = None
+        for cf in waiters or ():
+            _copy_outcome(self, cf)
 
     def __await__(self) -> Generator[Any, None, T]:
         if self._loop is _running_loop():  # the actor's own loop (rare: a thread's ref)
@@ -184,6 +235,31 @@ class _ThreadRef(ObjectRef[T]):
                 relay.cancelled = True
                 removed += 1
         return removed
+
+
+def settle_early(ref: Any, value: Any) -> None:
+    """A worker thread computed ``ref``'s value: wake its blocked readers now, before the
+    ref's loop settles it (which the caller of this still arranges). Only refs made for
+    callers without a loop have readers that block; others are left to their loop."""
+    if type(ref) is not _ThreadRef:
+        return
+    with _lock_of(ref):
+        if ref.done() or getattr(ref, "_early", None) is not None or getattr(ref, "_doomed", False):
+            return
+        ref._early = (value,)
+        waiters = getattr(ref, "_waiters", None)
+        ref._waiters = None
+    for cf in waiters or ():
+        if not cf.done():
+            cf.set_result(value)
+
+
+#: Locks for thread refs, shared (a lock per ref would weigh on every call from sync code).
+_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _lock_of(ref: object) -> threading.Lock:
+    return _LOCKS[(id(ref) >> 4) % len(_LOCKS)]
 
 
 class _Relay:
@@ -232,8 +308,10 @@ class CycleRef(_ThreadRef[T]):
 
 
 def new_ref(caller: AbstractEventLoop | None, host: AbstractEventLoop) -> ObjectRef[Any]:
-    """A ref on the caller's running loop, or, for a caller without one, on ``host``."""
-    if caller is None:
+    """A ref on the caller's running loop, or, for a caller without one, on ``host``.
+
+    (A notebook kernel's loop counts as none: the cell may block on the ref in ``get``.)"""
+    if caller is None or (KERNEL_LOOPS and caller in KERNEL_LOOPS):
         return _ThreadRef(loop=host)
     return ObjectRef(loop=caller)
 
@@ -273,7 +351,7 @@ def set_exception(ref: asyncio.Future[Any], exc: BaseException) -> None:
 
 def deliver(ref: asyncio.Future[Any], value: Any, here: AbstractEventLoop) -> None:
     """Complete ``ref`` with ``value``; ``here`` is the loop of the calling thread."""
-    loop = ref.get_loop()
+    loop = ref._loop
     if loop is here:
         if not ref.done():
             ref.set_result(value)
@@ -288,7 +366,7 @@ def deliver_error(
     ref: asyncio.Future[Any], exc: BaseException, here: AbstractEventLoop | None
 ) -> None:
     """Fail ``ref`` with ``exc``; ``here`` is the loop of the calling thread (or None)."""
-    loop = ref.get_loop()
+    loop = ref._loop
     if loop is here:
         set_exception(ref, exc)
         return
@@ -296,58 +374,6 @@ def deliver_error(
         loop.call_soon_threadsafe(set_exception, ref, exc)
     except RuntimeError:
         pass
-
-
-def check_may_block(what: str, timeout: float | None) -> None:
-    """Refuse to block an event loop's thread (a zero timeout never blocks, so it is allowed)."""
-    if timeout == 0 or _running_loop() is None:
-        return
-    raise BlockingCallOnLoopError(
-        f"{what} would block the event loop running in this thread, and the loop may be the "
-        f"one that has to produce the result (a deadlock). In async code use 'await ref' "
-        f"(or 'await asyncio.gather(*refs)' / 'asyncio.wait(refs)'); in an actor method that "
-        f"must block, make the actor threaded (max_concurrency > 1 or mode='threaded')."
-    )
-
-
-def blocking_futures(
-    refs: list[ObjectRef[Any]], timeout: float | None, num_returns: int
-) -> list[concurrent.futures.Future[Any]]:
-    """Wait in this (non-loop) thread until ``num_returns`` refs are done or time runs out."""
-    for r in refs:
-        if isinstance(r, CycleRef) and not r.done():
-            raise DeadlockError(r.cycle)
-    cfs = [r.future() for r in refs]
-    if num_returns >= len(cfs):
-        concurrent.futures.wait(cfs, timeout=timeout)
-        return cfs
-    pending = set(cfs)
-    done_count = 0
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while done_count < num_returns and pending:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        done, pending = concurrent.futures.wait(
-            pending, timeout=left, return_when=concurrent.futures.FIRST_COMPLETED
-        )
-        done_count += len(done)
-        if not done:
-            break
-    return cfs
-
-
-def get_value(ref: ObjectRef[T], what: str = "actorio.get()") -> T:
-    """Block this (non-loop) thread until ``ref`` is done; its value (or its error)."""
-    check_may_block(what, None)
-    (cf,) = blocking_futures([ref], None, 1)
-    value: T = cf.result()
-    return value
-
-
-def timeout_error(what: str, timeout: float | None, pending: int) -> GetTimeoutError:
-    return GetTimeoutError(
-        f"{what} timed out after {timeout} s with {pending} result(s) still pending; the calls "
-        f"go on running. Raise the timeout, or use actorio.wait() to collect what is ready."
-    )
 
 
 def has_refs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
@@ -394,7 +420,7 @@ def when_all_done(refs: list[ObjectRef[Any]], loop: AbstractEventLoop, callback:
             callback()
 
     for r in refs:
-        if r.get_loop() is loop:
+        if r._loop is loop:
             r.add_done_callback(one_done)
         else:
             r.future().add_done_callback(lambda _: loop.call_soon_threadsafe(one_done))
@@ -407,7 +433,7 @@ async def await_refs(
     pending = pending_refs(args, kwargs)
     if pending:
         loop = asyncio.get_running_loop()
-        futs = [r if r.get_loop() is loop else asyncio.wrap_future(r.future()) for r in pending]
+        futs = [r if r._loop is loop else asyncio.wrap_future(r.future()) for r in pending]
         await asyncio.wait(futs)
         for f in futs:  # mark outcomes as seen; resolve_refs raises the first error in order
             if not f.cancelled():

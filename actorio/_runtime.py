@@ -15,13 +15,13 @@ import concurrent.futures
 import os
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ._context import current_core, current_loop
-from ._options import check_backend
+from ._context import caller_loop, current_core, current_loop
+from ._options import Placement, check_backend, check_placement
 from ._registry import Registry
 from ._seam import STOP_HOOK_TIMEOUT_S, ActorCore, ActorDirectory, Backend, Hosted
+from ._threads import POOL, TaskPool
 from ._watchdog import Watchdog
 from .backends import close_backends, engaged_backends, get_backend
 from .exceptions import ActorDiedError
@@ -104,8 +104,11 @@ class Runtime:
         loop_factory: LoopFactory | None = None,
         blocking_warning_s: float = 0.1,
         shutdown_timeout_s: float = 1.0,
+        placement: Placement | None = None,
     ) -> None:
         self.namespace = namespace or "default"
+        #: where regular actors run their sync methods unless they say (None: by creator)
+        self.placement = check_placement(placement)
         self.backend_name = check_backend(backend or os.environ.get("ACTORIO_BACKEND") or "local")
         self.loop_factory = loop_factory
         self.shutdown_timeout_s = shutdown_timeout_s
@@ -118,7 +121,7 @@ class Runtime:
         self.backend_options: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._loop_thread: _LoopThread | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: TaskPool | None = None
 
     def backend(self, name: str | None = None) -> Backend:
         return get_backend(name or self.backend_name or "local")
@@ -150,7 +153,7 @@ class Runtime:
 
     def host_loop(self) -> asyncio.AbstractEventLoop:
         """The loop that should host new work created from the calling context."""
-        loop = _running_loop()
+        loop = caller_loop()
         if loop is not None:
             return loop
         loop = current_loop.get()
@@ -163,7 +166,7 @@ class Runtime:
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Have the watchdog look after ``loop``, which is about to host an actor."""
-        if _running_loop() is loop:
+        if caller_loop() is loop:
             thread_id: int | None = threading.get_ident()
         elif self._loop_thread is not None and self._loop_thread.loop is loop:
             thread_id = self._loop_thread.ident
@@ -182,15 +185,25 @@ class Runtime:
                     )
         return lt.loop
 
-    def task_pool(self) -> ThreadPoolExecutor:
-        """Worker threads for plain ``def`` remote functions."""
+    def task_pool(self) -> TaskPool:
+        """Where plain ``def`` remote functions run (see :class:`actorio._threads.TaskPool`)."""
         pool = self._pool
         if pool is None:
             with self._lock:
                 pool = self._pool
                 if pool is None:
-                    pool = self._pool = ThreadPoolExecutor(thread_name_prefix="actorio-task")
+                    pool = self._pool = TaskPool()
         return pool
+
+    def placement_for(self, asked: Placement | None) -> Placement:
+        """Where a new regular actor's sync methods run: as asked, else as this runtime says,
+        else on a thread when it is created from plain sync code (which may block on it, as
+        Ray programs do), and inline on the loop when created in async code (which awaits)."""
+        if asked is not None:
+            return asked
+        if self.placement is not None:
+            return self.placement
+        return "inline" if caller_loop() is not None else "thread"
 
     def owned_actors(self) -> list[ActorCore]:
         """Live actors that end with this runtime: all but those that outlive it (detached
@@ -252,6 +265,7 @@ class Runtime:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+        POOL.close()  # idle threads end now; busy ones when their call returns
 
 
 def run(

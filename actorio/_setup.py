@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._options import Placement
 from ._runtime import LoopFactory, Runtime, install, peek_runtime
 from ._runtime import reset as _reset
 from ._runtime_context import RuntimeContext
@@ -22,6 +23,7 @@ def init(
     ignore_reinit_error: bool = False,
     blocking_warning_s: float = 0.1,
     shutdown_timeout_s: float = 1.0,
+    placement: Placement | None = None,
     **ray_options: Any,
 ) -> RuntimeContext:
     """Start actorio explicitly (optional: first use starts it with defaults, as in Ray).
@@ -31,11 +33,15 @@ def init(
     builds the runtime loop that hosts work created from sync code (uvloop when installed).
     ``blocking_warning_s``: log a warning when an actor method holds an event loop longer
     than this (0 disables the watchdog). ``shutdown_timeout_s``: how long ``shutdown()`` and
-    interpreter exit let accepted calls finish. Ray's resource options (``num_cpus=...``) are
-    accepted and ignored in-process.
+    interpreter exit let accepted calls finish. ``placement`` (``"inline"`` or ``"thread"``)
+    sets where every regular actor that does not say runs its sync methods (by default: on a
+    thread when created from plain sync code, inline on its loop when created in async code).
+    Ray's resource options (``num_cpus=...``) are accepted and ignored in-process.
     """
     _, explicit = peek_runtime()
-    rt = Runtime(namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s)
+    rt = Runtime(
+        namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s, placement
+    )
     if address is not None and rt.backend_name != "ray":
         raise InvalidOptionsError(
             f"address={address!r} is a Ray cluster address: pass backend='ray' with it (or "

@@ -19,7 +19,14 @@ from ._stream_actor import stream_methods
 from ._watchdog import register_method
 from .exceptions import InvalidArgumentsError, InvalidOptionsError
 
-__all__ = ["ArgCheck", "ClassSpec", "FunctionSpec", "MethodSpec", "check_generator_returns"]
+__all__ = [
+    "BUILTIN_LANE",
+    "ArgCheck",
+    "ClassSpec",
+    "FunctionSpec",
+    "MethodSpec",
+    "check_generator_returns",
+]
 
 
 class ArgCheck:
@@ -99,8 +106,12 @@ class MethodSpec:
         """Reachable as ``handle.<name>`` (not a hidden part of a streaming method)."""
         return "#" not in self.name
 
-    #: actorio's own methods (``__ray_ready__``, ``__ray_terminate__``): run inline in any mode
+    #: actorio's own methods (``__ray_ready__``, ``__ray_terminate__``): run inline in any
+    #: mode, and never refused for a full mailbox
     builtin: bool = False
+    #: the lane it always takes, whatever the call's group: ``__ray_ready__`` has one of its
+    #: own (it never waits behind user calls); ``__ray_terminate__`` queues behind them
+    lane: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +169,7 @@ class ClassSpec:
                 num_returns=1,
                 check=ArgCheck(builtin, builtin.__name__, skip_self=True),
                 builtin=True,
+                lane=BUILTIN_LANE if builtin is _ready else None,
             )
         async_init = inspect.iscoroutinefunction(_init_of(user_cls))
         return cls(
@@ -168,6 +180,10 @@ class ClassSpec:
             init_check=ArgCheck(_init_of(user_cls), user_cls.__name__, skip_self=True),
             async_init=async_init,
         )
+
+
+#: The lane of the builtins that never wait behind user calls.
+BUILTIN_LANE = "__actorio_builtin__"
 
 
 def _ready(self: Any) -> bool:

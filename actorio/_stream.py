@@ -23,7 +23,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, final, overload
 
-from ._ref import ObjectRef, get_value, new_ref
+from ._get import get_value
+from ._ref import ObjectRef, new_ref
 from ._runtime import get_runtime
 from ._seam import ActorCore, StreamSource
 from ._spec import MethodSpec

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._context import current_core
 from ._yield import acollect, collect
 
 __all__ = ["stream_methods"]
@@ -32,9 +33,10 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
     (``collect(n, *args)``: a call with ``num_returns=n``, None for ``"dynamic"``).
 
     ``open`` decides how the generator runs. Where the actor's sync methods run one at a time
-    on its loop (regular and async actors), a sync generator is *pulled*: each next call
-    advances it by one item, and the caller keeps up to ``window`` next calls queued. Where
-    they run on threads, a sync generator gets a thread of its own, and an async generator
+    (regular actors, on their loop or thread; async actors' sync methods), a sync generator
+    is *pulled*: each next call advances it by one item, and the caller keeps up to
+    ``window`` next calls queued. Where they run side by side on threads (threaded actors),
+    a sync generator gets a thread of its own, and an async generator
     always gets a task on the actor's loop; either runs up to ``window`` items ahead into a
     bounded queue, which one next call at a time drains (so waiting never holds more than one
     of the actor's slots). ``open`` returns which: "pull" or "push".
@@ -44,9 +46,9 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
         gen = fn(instance, *args, **kwargs)
         if is_async:
             _OPEN[sid] = _TaskPump(sid, gen, window)
-        elif asyncio._get_running_loop() is None:  # a threaded actor's thread
+        elif _runs_calls_at_once():
             _OPEN[sid] = _ThreadPump(sid, gen, window)
-        else:
+        else:  # one call at a time, on the loop or on the actor's thread
             _OPEN[sid] = _Pull(sid, gen)
         return "push" if is_async or isinstance(_OPEN[sid], _ThreadPump) else "pull"
 
@@ -80,6 +82,17 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
             source.stop()
 
     return {"open": open_, "next": next_sync, "close": close_sync, "collect": collect_sync}
+
+
+def _runs_calls_at_once() -> bool:
+    """True in a threaded actor (its sync methods run side by side on threads). A regular
+    actor runs one call at a time even on a thread of its own: its generator is pulled, so
+    the actor's other calls wait while it advances, and each item still goes out as soon as
+    it is yielded."""
+    core = current_core()
+    if core is not None:
+        return core.mode == "threaded"
+    return asyncio._get_running_loop() is None  # a backend's own actor thread (Ray)
 
 
 def _unpack(step: tuple[int, Any]) -> tuple[bool, Any]:

@@ -102,8 +102,8 @@ class Watchdog:
             log.warning(
                 "%s has blocked the event loop for %.2f s (threshold %.2f s): every other actor "
                 "and task on that loop waits. Make the method async and await instead of "
-                "blocking, or make the actor threaded (mode='threaded' or max_concurrency > 1) "
-                "so it runs on worker threads.",
+                "blocking, or give the actor a thread of its own (placement='thread', the default "
+                "for actors created from plain sync code; or mode='threaded').",
                 culprit,
                 blocked,
                 self.threshold,

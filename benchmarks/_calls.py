@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from ._config import Config
-from ._users import BLOCK_S, NAP_S, spin, spun
+from ._users import BLOCK_S, NAP_S, SLEEP_S, spin, spun
 from .systems import AsyncSystem, SyncSystem, System
 
-__all__ = ["ASYNC", "SYNC", "Result", "calibrate", "sync_bridge"]
+__all__ = ["ASYNC", "SYNC", "Result", "blocking_actors", "calibrate", "sync_bridge"]
 
 Result = tuple[dict[str, float], dict[str, Any]]
 
@@ -28,6 +28,8 @@ _CALLERS = 8  # n_n: callers, and actors
 _CONCURRENT = 2_000  # async_concurrency: calls in flight at once
 _BLOCKING = 64  # threaded_blocking: calls, on 16 threads
 _CPU_ROUNDS = 2  # cpu_parallel: rounds of (one actor, two actors); the best of each counts
+_SLEEPERS = 50  # blocking_actors: regular actors, one blocking call each per round
+_SLEEP_BUDGET_S = 3.0  # blocking_actors: no new round once the rounds took this long
 
 
 @contextmanager
@@ -312,6 +314,25 @@ def sync_bridge(system: System, config: Config) -> Result:
         total = _clock() - start
     _check(last, warmup + n, "sync_bridge")
     return {"mean_us": total / n * 1e6}, {"n": n}
+
+
+def blocking_actors(system: System, config: Config) -> Result:
+    """One blocking call per regular actor, all submitted from this thread (which runs no
+    loop) before one wait for all. Up to ``config.rounds`` rounds, the median counts; a
+    system that runs the calls one after another spends 50 x 0.2 s on a round, so the time
+    budget stops it after one (the quick run stays quick, the verdict is the same)."""
+    run_round = system.sleepers(_SLEEPERS)
+    walls: list[float] = []
+    while len(walls) < config.rounds and sum(walls) < _SLEEP_BUDGET_S:
+        start = _clock()
+        results = run_round()
+        walls.append(_clock() - start)
+        _check_all(results, SLEEP_S, "blocking_actors")
+        if len(results) != _SLEEPERS:
+            raise RuntimeError(f"blocking_actors: {len(results)} results, not {_SLEEPERS}")
+    wall = statistics.median(walls)
+    values = {"wall_s": wall, "best_s": min(walls), "vs_ideal": wall / SLEEP_S}
+    return values, {"actors": _SLEEPERS, "rounds": len(walls)}
 
 
 ASYNC: dict[str, Callable[[AsyncSystem, Config], Any]] = {

@@ -38,7 +38,10 @@ def _lines(workload: str, rows: list[Row], plan: Plan) -> list[tuple[float, str,
     """(x, label, color, style) of the reference lines of one panel."""
     lines = []
     meta = WORKLOADS[workload]
-    base = [r for r in rows if r.system in BASELINES and r.loop in (plan.main_loop, NO_LOOP)]
+    # Only measured baselines: one that is n/a for this workload has no value to draw.
+    base = [
+        r for r in rows if r.system in BASELINES and r.ok and r.loop in (plan.main_loop, NO_LOOP)
+    ]
     if base:
         best = (max if meta.higher_is_better else min)(base, key=lambda r: r.value or 0.0)
         where = "" if best.loop == NO_LOOP else f" ({best.loop})"

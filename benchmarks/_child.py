@@ -45,6 +45,8 @@ def _run_one(system: System, workload: str, config: Config) -> Result:
     try:
         if workload == "sync_bridge":
             return _calls.sync_bridge(system, config)
+        if workload == "blocking_actors":
+            return _calls.blocking_actors(system, config)
         if isinstance(system, AsyncSystem):
             return _run_async(system, workload, config)
         assert isinstance(system, SyncSystem)

@@ -127,6 +127,8 @@ def make_plan(
                 rows.append(row)
                 if skip:
                     row.status = skip
+                elif quick and workload in cls.quick_skip_workloads:
+                    row.status = f"skipped (quick run: {cls.quick_skip_workloads[workload]})"
                 elif workload in cls.not_applicable:
                     row.status = f"n/a ({cls.not_applicable[workload]})"
                 elif loop != NO_LOOP and loop not in usable:

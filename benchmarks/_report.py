@@ -106,7 +106,9 @@ def _detail(row: Row) -> str:
         )
     if "best_s" in m:
         parts.append(f"best {format_number(m['best_s'], unit)}")
-    for key in ("n", "actors"):
+    if "vs_ideal" in m:
+        parts.append(f"{m['vs_ideal']:.2f}x the ideal")
+    for key in ("n", "actors", "rounds"):
         if key in row.info:
             parts.append(f"{key}={row.info[key]:,}")
     if row.errors:

@@ -12,18 +12,21 @@ import time
 __all__ = [
     "BLOCK_S",
     "NAP_S",
+    "SLEEP_S",
     "AsyncCounter",
     "Blocker",
     "Counter",
     "Cruncher",
     "Idle",
     "Napper",
+    "Sleeper",
     "spin",
     "spun",
 ]
 
 NAP_S = 0.01  # async_concurrency: each call sleeps this long on the loop
 BLOCK_S = 0.05  # threaded_blocking: each call blocks its thread this long
+SLEEP_S = 0.2  # blocking_actors: each regular actor's one call blocks this long
 
 
 class Counter:
@@ -62,6 +65,18 @@ class Blocker:
     def block(self) -> float:
         time.sleep(BLOCK_S)
         return BLOCK_S  # checked by the workload: the call really ran
+
+
+class Sleeper:
+    """A regular actor (one call at a time) whose method blocks, as a call into a blocking
+    library would; ``ping`` is the cheap call that proves it was built."""
+
+    def ping(self) -> bool:
+        return True
+
+    def sleep(self) -> float:
+        time.sleep(SLEEP_S)
+        return SLEEP_S  # checked by the workload: the call really ran
 
 
 def spin(loops: int) -> int:

@@ -80,6 +80,16 @@ WORKLOADS: dict[str, Workload] = {
             "calls from plain sync code (no loop in that thread): get(h.inc.remote(1))",
         ),
         Workload(
+            "blocking_actors",
+            "wall_s",
+            "s",
+            False,
+            "50 regular actors each blocking 0.2 s in time.sleep, called at once from plain sync "
+            "code, then one get of all 50",
+            per_loop=False,  # the calls block threads, not a loop: one row per system
+            ideal=0.2,
+        ),
+        Workload(
             "startup",
             "wall_s",
             "s",

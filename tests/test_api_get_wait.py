@@ -188,11 +188,24 @@ async def test_get_on_event_loop_thread_refuses() -> None:
     assert await ref == 1
 
 
-async def test_get_on_event_loop_thread_refuses_even_for_ready_refs() -> None:
+async def test_get_on_event_loop_thread_returns_refs_that_are_done() -> None:
+    # As on Ray: nothing blocks, so nothing is refused (async code awaits, then gets).
+    assert actorio.get(actorio.put(1), timeout=5) == 1
+    assert actorio.get([actorio.put(1), actorio.put(2)]) == [1, 2]
+    ref = Counter.remote().increment.remote()
+    await ref
+    assert actorio.get(ref) == 1
+
+
+async def test_get_on_event_loop_thread_refuses_when_it_would_block() -> None:
+    ev = asyncio.Event()
+    ref = held.remote(ev, "x")
     with pytest.raises(BlockingCallOnLoopError, match="await"):
-        actorio.get(actorio.put(1), timeout=5)
-    with pytest.raises(BlockingCallOnLoopError):
-        actorio.get([actorio.put(1)])
+        actorio.get([actorio.put(1), ref], timeout=5)
+    with pytest.raises(BlockingCallOnLoopError, match="placement='thread'"):
+        actorio.get(ref)
+    ev.set()
+    assert await asyncio.wait_for(ref, WAIT) == "x"
 
 
 async def test_get_timeout_zero_on_event_loop_thread_is_allowed() -> None:
@@ -333,15 +346,20 @@ def test_wait_rejects_non_refs_and_duplicates() -> None:
         actorio.wait([ref, ref])
 
 
-async def test_wait_on_event_loop_thread_refuses() -> None:
-    ref = actorio.put(1)
+async def test_wait_on_event_loop_thread_refuses_when_it_would_block() -> None:
+    done = actorio.put(1)
+    ev = asyncio.Event()
+    pending = held.remote(ev, "x")
+    assert actorio.wait([done, pending]) == ([done], [pending])  # one is ready: no wait
     with pytest.raises(BlockingCallOnLoopError) as info:
-        actorio.wait([ref])
+        actorio.wait([done, pending], num_returns=2)
     assert isinstance(info.value, RuntimeError)
     assert "actorio.wait()" in str(info.value)
     assert "await" in str(info.value)
     with pytest.raises(BlockingCallOnLoopError):
-        actorio.wait([ref], timeout=1)
+        actorio.wait([pending], timeout=1)
+    ev.set()
+    assert await asyncio.wait_for(pending, WAIT) == "x"
 
 
 async def test_wait_timeout_zero_on_event_loop_thread_is_allowed() -> None:

@@ -38,7 +38,7 @@ def test_a_tiny_run_measures_compares_and_judges(tmp_path: Path) -> None:
     done, record = _bench(
         tmp_path,
         "--systems", "bare,bare-deque,actorio-local,pykka",
-        "--workloads", "pingpong,sync_bridge,memory",
+        "--workloads", "pingpong,sync_bridge,blocking_actors,memory",
         "--loops", "asyncio",
         "-n", "400",
         "--repeat", "2",
@@ -60,14 +60,28 @@ def test_a_tiny_run_measures_compares_and_judges(tmp_path: Path) -> None:
     assert memory["info"]["actors"] == 2000
     assert memory["median"]["per_actor_bytes"] > memory["median"]["user_object_bytes"] >= 0
     assert rows[("sync_bridge", "bare", "asyncio")]["median"]["mean_us"] > 0
+    # Plain sync code, no loop: one row per system whatever the loop; a thread per actor is
+    # the baseline, so 50 calls sleeping 0.2 s take about 0.2 s there (generous slack).
+    bare_sleep = rows[("blocking_actors", "bare", "-")]
+    assert 0.2 <= bare_sleep["median"]["wall_s"] < 2.0
+    assert bare_sleep["info"]["actors"] == 50
+    assert 1 <= bare_sleep["info"]["rounds"] <= 5  # up to 5, fewer once 3 s are spent
+    assert rows[("blocking_actors", "bare-deque", "-")]["status"].startswith("n/a (")
+    local_sleep = rows[("blocking_actors", "actorio-local", "-")]
+    assert local_sleep["status"] == "ok"
+    assert local_sleep["baseline"] == "bare (-)"
+    assert local_sleep["median"]["vs_ideal"] == pytest.approx(local_sleep["median"]["wall_s"] / 0.2)
     # A peer whose module is missing is reported, not dropped, in the JSON and in the table.
-    for workload in ("pingpong", "sync_bridge", "memory"):
+    for workload in ("pingpong", "sync_bridge", "blocking_actors", "memory"):
         assert rows[(workload, "pykka", "-")]["status"] == INSTALL_HINT
     assert f"pykka: {INSTALL_HINT}" in done.stdout
     targets = {(t["target"], t["loop"]): t for t in record["targets"]}
     ping_target = targets[("pingpong mean within 1.25x of the best bare", "asyncio")]
     assert ping_target["result"] in ("PASS", "MISS")
     assert ping_target["ratio"] == pytest.approx(ping["ratio"])
+    sleep_target = targets[("blocking_actors (50 actors) <= 1.5x the ideal 0.2 s", "-")]
+    assert sleep_target["ratio"] == pytest.approx(local_sleep["median"]["wall_s"] / 0.2)
+    assert sleep_target["result"] in ("PASS", "MISS")
     ray_target = targets[("Ray's call (pingpong) >= 100x actorio-local's", "asyncio")]
     assert ray_target["result"].startswith("not measured")
     assert record["machine"]["cores"] >= 1
@@ -77,6 +91,20 @@ def test_a_tiny_run_measures_compares_and_judges(tmp_path: Path) -> None:
         assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     else:  # pragma: no cover - matplotlib is in the test extra
         assert "chart skipped" in done.stdout
+
+
+def test_quick_leaves_fifty_worker_processes_out_and_says_why(tmp_path: Path) -> None:
+    """blocking_actors on backend="process" starts 50 workers: a full run measures it, a quick
+    run does not (and starts no child for it)."""
+    done, record = _bench(
+        tmp_path, "--quick", "--systems", "actorio-process,direct", "--workloads", "blocking_actors"
+    )
+    rows = _rows(record)
+    assert rows[("blocking_actors", "actorio-process", "-")]["status"] == (
+        "skipped (quick run: 50 worker processes take seconds to start)"
+    )
+    assert rows[("blocking_actors", "direct", "-")]["status"].startswith("n/a (no actor")
+    assert "[1/2]" not in done.stderr  # nothing was run
 
 
 def test_quick_leaves_peers_out_and_says_why(tmp_path: Path) -> None:

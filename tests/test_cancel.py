@@ -385,7 +385,7 @@ def test_cancel_queued_def_task_drops_it() -> None:
         ran.append(tag)
         return tag
 
-    workers = get_runtime().task_pool()._max_workers  # fill every worker thread
+    workers = get_runtime().task_pool().limit  # fill every slot
     blockers = [blocker.remote() for _ in range(workers)]
     try:
         for _ in range(workers):

@@ -317,7 +317,7 @@ def test_watchdog_warns_once_about_a_blocking_regular_method(
             time.sleep(0.5)  # the point of the test: a method that blocks its loop
             return "rested"
 
-    s = Sleeper.remote()
+    s = Sleeper.options(placement="inline").remote()  # on the loop, as in async code
     with caplog.at_level(logging.WARNING, logger="actorio"):
         assert actorio.get(s.nap.remote(), timeout=WAIT) == "rested"
         assert warned.wait(WAIT)
@@ -330,7 +330,7 @@ def test_watchdog_warns_once_about_a_blocking_regular_method(
     for message in messages:
         assert message.startswith("Sleeper.nap has blocked the event loop for ")
         assert "threshold 0.05 s" in message
-        assert "mode='threaded'" in message
+        assert "placement='thread'" in message
 
 
 def test_watchdog_disabled_with_zero(caplog: pytest.LogCaptureFixture) -> None:

@@ -30,9 +30,9 @@ from actorio.exceptions import InvalidArgumentsError, InvalidOptionsError, TaskE
 
 @actorio.remote
 def numbers(n: int) -> Iterator[int]:
-    # (not `yield from range(n)`: Ray's streaming call sends values into the generator, which
-    # a range iterator cannot take)
-    for i in range(n):
+    # Not `yield from range(n)`: Ray's streaming call sends values into the generator, which
+    # a range iterator cannot take.
+    for i in range(n):  # noqa: UP028
         yield i
 
 
@@ -330,7 +330,7 @@ async def test_dynamic_num_returns_in_async_code(backend: str) -> None:
 @actorio.remote
 class Source:
     def items(self, n: int) -> Iterator[int]:
-        for i in range(n):
+        for i in range(n):  # noqa: UP028  (as in numbers)
             yield i
 
     @actorio.method(num_returns=4)

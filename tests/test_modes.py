@@ -289,7 +289,7 @@ def test_threaded_actor_runs_max_concurrency_calls_at_once(backend: str) -> None
     names = actorio.get([p.meet.remote() for _ in range(8)], timeout=WAIT)
     assert len(set(names)) == 4
     if backend != "ray":  # Ray names its threads itself
-        assert all(n.startswith("actorio-Pool") for n in names)
+        assert all(n.startswith("actorio-worker-") for n in names)
     assert actorio.get(p.peak_seen.remote(), timeout=WAIT) == 4
     two = Pool.options(backend=backend, max_concurrency=2).remote(2)
     assert len(actorio.get([two.meet.remote() for _ in range(6)], timeout=WAIT)) == 6

@@ -304,7 +304,7 @@ async def test_await_ref_from_another_loop() -> None:
     # Created in a plain thread: the actor and the ref live on actorio's runtime loop.
     handle, ref = await asyncio.to_thread(_sync_counter_ref)
     assert isinstance(ref, ObjectRef)
-    assert ref.get_loop() is not asyncio.get_running_loop()
+    assert ref._loop is not asyncio.get_running_loop()  # a foreign ref
     async with asyncio.timeout(WAIT):
         assert await ref == 21
         # The handle made in that thread works from this loop, too.
@@ -315,7 +315,7 @@ async def test_await_pending_ref_from_another_loop() -> None:
     gate = threading.Event()
     try:
         ref = await asyncio.to_thread(blocked.remote, gate, "foreign")
-        assert ref.get_loop() is not asyncio.get_running_loop()
+        assert ref._loop is not asyncio.get_running_loop()  # a foreign ref
         assert not ref.done()
         waiter = asyncio.create_task(_read(ref))
         await asyncio.sleep(0)  # let the waiter start awaiting the pending ref (not a sync)
@@ -326,7 +326,7 @@ async def test_await_pending_ref_from_another_loop() -> None:
 
 async def test_await_failed_ref_from_another_loop() -> None:
     ref = await asyncio.to_thread(boom.remote, "far away")
-    assert ref.get_loop() is not asyncio.get_running_loop()
+    assert ref._loop is not asyncio.get_running_loop()  # a foreign ref
     with pytest.raises(ValueError, match="far away") as info:
         async with asyncio.timeout(WAIT):
             await ref
@@ -335,7 +335,7 @@ async def test_await_failed_ref_from_another_loop() -> None:
 
 async def test_foreign_ref_in_task_group_and_timeout() -> None:
     ref = await asyncio.to_thread(actorio.put, "shared")
-    assert ref.get_loop() is not asyncio.get_running_loop()
+    assert ref._loop is not asyncio.get_running_loop()  # a foreign ref
     async with asyncio.timeout(WAIT), asyncio.TaskGroup() as tg:
         task = tg.create_task(_read(ref))
     assert task.result() == "shared"
@@ -344,7 +344,7 @@ async def test_foreign_ref_in_task_group_and_timeout() -> None:
 async def test_asyncio_wait_on_ref_from_another_loop() -> None:
     ref = await asyncio.to_thread(actorio.put, "done elsewhere")
     assert ref.done()
-    assert ref.get_loop() is not asyncio.get_running_loop()
+    assert ref._loop is not asyncio.get_running_loop()  # a foreign ref
     try:
         async with asyncio.timeout(WAIT):
             done, pending = await asyncio.wait([ref])
@@ -446,7 +446,7 @@ async def test_foreign_pending_ref_as_actor_argument() -> None:
     c = Summer.remote()
     try:
         upstream = await asyncio.to_thread(blocked.remote, gate, 5)
-        assert upstream.get_loop() is not asyncio.get_running_loop()
+        assert upstream._loop is not asyncio.get_running_loop()
         dependent = c.add.remote(resolved(upstream))
     finally:
         gate.set()

@@ -40,8 +40,8 @@ class SyncProbe:
     def thread(self) -> tuple[int, str]:
         return threading.get_ident(), threading.current_thread().name
 
-    def make_child(self) -> actorio.ActorHandle[Any]:
-        return RegularProbe.remote()
+    def make_child(self, placement: str | None = None) -> actorio.ActorHandle[Any]:
+        return RegularProbe.options(placement=placement).remote()
 
 
 @actorio.remote
@@ -74,8 +74,8 @@ PROBE_IDS = ["regular", "async", "threaded"]
 
 
 @actorio.remote
-def make_probe_in_task() -> actorio.ActorHandle[Any]:
-    return RegularProbe.remote()
+def make_probe_in_task(placement: str | None = None) -> actorio.ActorHandle[Any]:
+    return RegularProbe.options(placement=placement).remote()
 
 
 @actorio.remote
@@ -441,24 +441,29 @@ def test_run_leaves_sync_hosted_actors_alive() -> None:
 # -- where actors live -------------------------------------------------------------------------
 
 
-def test_actor_created_from_sync_code_runs_on_runtime_loop_thread() -> None:
-    for cls in (RegularProbe, AsyncProbe):
-        h = cls.remote()
-        ident, name = actorio.get(h.thread.remote(), timeout=TIMEOUT)
-        assert name == "actorio-loop"
-        assert ident != threading.get_ident()
+def test_actor_created_from_sync_code_is_hosted_on_runtime_loop_thread() -> None:
+    # A regular actor made from plain sync code runs its sync methods on a worker thread (it
+    # may block, as on Ray); async actors run on the runtime loop, sync methods included.
+    h = RegularProbe.remote()
+    ident, name = actorio.get(h.thread.remote(), timeout=TIMEOUT)
+    assert name.startswith("actorio-worker-")
+    assert ident != threading.get_ident()
     a = AsyncProbe.remote()
+    assert actorio.get(a.thread.remote(), timeout=TIMEOUT)[1] == "actorio-loop"
     assert actorio.get(a.sync_thread.remote(), timeout=TIMEOUT)[1] == "actorio-loop"
+    inline = RegularProbe.options(placement="inline").remote()
+    assert actorio.get(inline.thread.remote(), timeout=TIMEOUT)[1] == "actorio-loop"
 
 
 def test_threaded_actor_runs_on_worker_threads() -> None:
     h = ThreadedProbe.remote()
     _, name = actorio.get(h.thread.remote(), timeout=TIMEOUT)
-    assert name.startswith("actorio-SyncProbe")
+    assert name.startswith("actorio-worker-")
 
 
 def test_all_sync_created_actors_share_one_loop_thread() -> None:
-    a, b = RegularProbe.remote(), AsyncProbe.remote()
+    a = RegularProbe.options(placement="inline").remote()
+    b = AsyncProbe.remote()
     (ia, _), (ib, _) = actorio.get([a.thread.remote(), b.thread.remote()], timeout=TIMEOUT)
     assert ia == ib
 
@@ -474,26 +479,34 @@ async def test_actor_created_in_async_test_runs_on_test_loop() -> None:
     t = ThreadedProbe.remote()
     ident, name = await t.thread.remote()
     assert ident != me
-    assert name.startswith("actorio-SyncProbe")
+    assert name.startswith("actorio-worker-")
+    placed = RegularProbe.options(placement="thread").remote()
+    ident, name = await placed.thread.remote()
+    assert ident != me
+    assert name.startswith("actorio-worker-")
 
 
-async def test_actor_created_in_sync_task_from_async_test_runs_on_test_loop() -> None:
+async def test_actor_created_in_sync_task_from_async_test_runs_on_a_thread() -> None:
+    # A def task is plain sync code: the actor it makes may be blocked on, so it gets a
+    # thread; it is hosted on the test's loop all the same (an inline one runs there).
     h = await make_probe_in_task.remote()
     ident, name = await h.thread.remote()
-    assert ident == threading.get_ident()
-    assert name == threading.current_thread().name
+    assert ident != threading.get_ident()
+    assert name.startswith("actorio-worker-")
+    inline = await make_probe_in_task.remote("inline")
+    assert await inline.thread.remote() == (threading.get_ident(), threading.current_thread().name)
 
 
 async def test_actor_created_by_threaded_actor_lives_on_its_host_loop() -> None:
     parent = ThreadedProbe.remote()
-    child = await parent.make_child.remote()
+    child = await parent.make_child.remote("inline")
     ident, _ = await child.thread.remote()
     assert ident == threading.get_ident()
 
 
 def test_actor_created_by_actor_from_sync_code_lives_on_runtime_loop() -> None:
     parent = RegularProbe.remote()
-    child = actorio.get(parent.make_child.remote(), timeout=TIMEOUT)
+    child = actorio.get(parent.make_child.remote("inline"), timeout=TIMEOUT)
     assert actorio.get(child.thread.remote(), timeout=TIMEOUT)[1] == "actorio-loop"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -221,3 +222,90 @@ async def test_soak_without_task_retries_fails_caught_calls_and_never_hangs(kind
         count, generation = await h.stats.remote()
     assert generation == shared.generations == kills + 1
     assert count == shared.per_generation[generation]
+
+
+# -- thread-hosted actors, driven from plain sync code ---------------------------------------
+
+ACTORS = 20
+SYNC_CALLS = 2000
+
+
+@actorio.remote(max_restarts=-1, max_task_retries=-1)
+class Blocking:
+    """A regular actor made from sync code: its methods run (and block) on a thread."""
+
+    def work(self, i: int) -> int:
+        time.sleep(0.001)
+        return i
+
+
+def _soak_threads(retries: int) -> tuple[list[int], int, int]:
+    """2,000 calls from 4 threads over 20 thread-hosted actors while a fifth thread keeps
+    killing and restarting them; returns the values read, how many calls died, and how
+    many restarts there were."""
+    cls = Blocking.options(max_task_retries=retries)
+    actors = [cls.remote() for _ in range(ACTORS)]
+    refs: list[list[Any]] = [[] for _ in range(4)]
+    done = threading.Event()
+
+    def submit(k: int) -> None:
+        for i in range(k, SYNC_CALLS, 4):
+            refs[k].append((i, actors[i % ACTORS].work.remote(i)))
+
+    def killer() -> None:
+        n = 0
+        while not done.wait(0.005):
+            actorio.kill(actors[n % ACTORS], no_restart=False)
+            n += 1
+
+    chaos = threading.Thread(target=killer)
+    chaos.start()
+    submitters = [threading.Thread(target=submit, args=(k,)) for k in range(4)]
+    for t in submitters:
+        t.start()
+    for t in submitters:
+        t.join(DEADLINE)
+    values, died = [], 0
+    try:
+        for i, ref in (pair for chunk in refs for pair in chunk):
+            try:
+                value = actorio.get(ref, timeout=DEADLINE)
+            except ActorDiedError:
+                died += 1
+            else:
+                assert value == i
+                values.append(value)
+    finally:
+        done.set()
+        chaos.join(WAIT)
+    restarts = 0
+    for a in actors:
+        state = actorio.util.state.get_actor(a)
+        restarts += state.restarts if state is not None else 0
+    return values, died, restarts
+
+
+def _no_worker_thread_left() -> list[str]:
+    deadline = time.monotonic() + WAIT
+    for t in threading.enumerate():
+        if t.name.startswith("actorio-"):
+            t.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in threading.enumerate() if t.name.startswith("actorio-")]
+
+
+def test_soak_thread_hosted_actors_with_retries_lose_nothing() -> None:
+    values, died, restarts = _soak_threads(retries=-1)
+    assert restarts >= ACTORS  # every actor was restarted while calls ran
+    assert died == 0
+    assert sorted(values) == list(range(SYNC_CALLS))
+    actorio.shutdown()
+    assert _no_worker_thread_left() == []
+
+
+def test_soak_thread_hosted_actors_without_retries_resolve_every_ref() -> None:
+    values, died, restarts = _soak_threads(retries=0)
+    assert restarts >= ACTORS
+    assert len(values) + died == SYNC_CALLS  # every ref resolved, one way or the other
+    assert died > 0  # the kills did catch calls
+    actorio.shutdown()
+    assert _no_worker_thread_left() == []

@@ -279,7 +279,7 @@ def settle_soon(ref: ObjectRef[Any], value: Any) -> None:
             ref.set_result(value)
 
     try:
-        ref.get_loop().call_soon_threadsafe(settle)
+        ref._loop.call_soon_threadsafe(settle)
     except RuntimeError:
         pass
 

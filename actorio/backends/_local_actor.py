@@ -43,7 +43,7 @@ from ._base import expire
 from ._local_deadlock import wait_cycle
 from ._local_lanes import BUILTIN_LANE, count_pending, lane_index
 from ._local_life import ALIVE, PENDING, STOPPING, Lifecycle, lock_for
-from ._local_modes import INLINE, Threads, start_task
+from ._local_modes import INLINE, THREADS, start_task
 
 __all__ = ["LocalActor"]
 
@@ -84,11 +84,10 @@ class LocalActor(Lifecycle):
         # inherit its creator's context variables (a web request's, say).
         self.ctx = contextvars.Context()
         self.ctx.run(_enter, weakref.ref(self))
-        if mode == "threaded":
-            workers = sum(lane.limit for lane in self.lanes[:-1])  # all but the builtin lane
-            self.placement = Threads(workers, spec.name)
-        else:
-            self.placement = INLINE
+        # Threaded actors, and regular ones placed on a thread (made from plain sync code, or
+        # asked for), run sync methods on pool threads; the rest inline on the host loop.
+        on_threads = mode == "threaded" or (mode == "regular" and options.placement == "thread")
+        self.placement = THREADS if on_threads else INLINE
         #: calls running as tasks or on threads: id(call) -> (lane, call, task or None)
         self.inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]] = {}
         #: the host loop's thread, once known: calls from it skip the thread-safe path
@@ -108,7 +107,7 @@ class LocalActor(Lifecycle):
     ) -> Any:
         """Queue one call from anywhere; the general path behind ``remote``."""
         loop = _running_loop()
-        lane = self.lanes[self.lane_index[BUILTIN_LANE if method.builtin else group]]
+        lane = self.lanes[self.lane_index[method.lane or group]]
         chain = call_chain.get()
         cycle = wait_cycle(self, lane, method, chain) if chain else None
         if cycle is not None:
@@ -133,7 +132,7 @@ class LocalActor(Lifecycle):
 
         A worker process calls this directly with refs that answer the driver themselves."""
         host = self.loop
-        lane = self.lanes[self.lane_index[BUILTIN_LANE if method.builtin else group]]
+        lane = self.lanes[self.lane_index[method.lane or group]]
         options = options or method.options
         with_refs = has_refs(args, kwargs)
         # extra None is the drain's promise of a plain call (see _mailbox.Call): else carry one
@@ -163,13 +162,35 @@ class LocalActor(Lifecycle):
             if timeout is not None:
                 host.call_later(timeout, expire, ref, timeout, context=self.ctx)
             return ref
+        # From another thread to an actor on threads: an idle lane starts the call on a pool
+        # thread right here, without a turn of the host loop (which then only settles it).
+        direct = (
+            self.placement is THREADS
+            and options is None
+            and not (with_refs or method.is_async or method.builtin)
+        )
         with self.lock:
             if self.state > ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
-            lane.open().append(call)
-            wake = not lane.scheduled
-            lane.scheduled = True
+            if (
+                direct
+                and self.state == ALIVE
+                and not (lane.scheduled or lane.running or lane.queue)
+                and not host.is_closed()
+            ):
+                # Nothing runs or waits in the lane, so nothing on the loop touches its
+                # counters now; 'scheduled' makes the call's end drain the lane.
+                lane.scheduled = True
+                generation = self.start_on_thread(lane, call)
+            else:
+                generation = -1
+                lane.open().append(call)
+                wake = not lane.scheduled
+                lane.scheduled = True
+        if generation >= 0:
+            THREADS.run_call(self, lane, call, generation)
+            return ref
         try:
             if wake:
                 host.call_soon_threadsafe(self.drain, lane, context=self.ctx)
@@ -190,7 +211,7 @@ class LocalActor(Lifecycle):
         (keywords, ref arguments, other threads, several returns, per-call options, calls
         made inside awaited actor calls, a bounded mailbox) goes through :meth:`submit`.
         """
-        index = self.lane_index.get(BUILTIN_LANE if method.builtin else group)
+        index = self.lane_index.get(method.lane or group)
         if index is None:
             known = sorted(g for g in self.lane_index if g not in (None, BUILTIN_LANE))
             raise InvalidOptionsError(
@@ -301,8 +322,11 @@ class LocalActor(Lifecycle):
                         if not self.retry_on_error(lane, call, exc):
                             latency = perf_counter() - started if timed else None
                             self.call_failed(method, ref, exc, latency)
-                    except ActorExit:
-                        self.exited(ref)
+                    except ActorExit as exc:
+                        self.exited(ref, exc)
+                        return
+                    except SystemExit:  # sys.exit() in a method ends its actor only, as on Ray
+                        self.exited(ref, ActorExit("it called sys.exit()"))
                         return
                     else:
                         done += 1
@@ -364,8 +388,10 @@ class LocalActor(Lifecycle):
         except Exception as exc:
             if not self.retry_on_error(lane, call, exc):
                 self.call_failed(method, ref, exc, perf_counter() - started)
-        except ActorExit:
-            self.exited(ref)
+        except ActorExit as exc:
+            self.exited(ref, exc)
+        except SystemExit:
+            self.exited(ref, ActorExit("it called sys.exit()"))
         else:
             self.stats.ok(perf_counter() - started)
             self.deliver(ref, result, method)
@@ -414,7 +440,7 @@ class LocalActor(Lifecycle):
         method, _, _, ref, _ = call
         if self.incarnation == generation:
             if isinstance(error, ActorExit):
-                self.exited(ref)
+                self.exited(ref, error)
             elif error is not None:
                 if not self.retry_on_error(lane, call, error):
                     self.call_failed(method, ref, error, elapsed)

@@ -14,43 +14,53 @@ import contextvars
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from .._seam import START_HOOK, STOP_HOOK, STOP_HOOK_TIMEOUT_S
+from .._spec import ClassSpec
 
 __all__ = ["construct_async", "run_start_hook", "run_stop_hook"]
 
 log = logging.getLogger("actorio")
 
 
+class Building(Protocol):
+    """What :func:`construct_async` needs of the actor it builds (``Lifecycle``)."""
+
+    @property
+    def spec(self) -> ClassSpec: ...
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+    def _built(self, instance: Any, generation: int | None = None) -> None: ...
+    def _construction_failed(
+        self, exc: BaseException, generation: int | None = None, hook_name: str = "__init__"
+    ) -> None: ...
+
+
 def construct_async(
-    cls: type,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    loop: asyncio.AbstractEventLoop,
-    built: Callable[[Any, int], None],
-    failed: Callable[[BaseException, int], None],
-    generation: int,
+    actor: Building, args: tuple[Any, ...], kwargs: dict[str, Any], generation: int
 ) -> None:
     """Build an instance of a class with ``async def __init__`` (as Ray allows on async
-    actors): made as ``type.__call__`` would, its ``__init__`` awaited as a task on ``loop``
-    (in the current context), then ``built(instance, generation)``; ``failed(exc,
-    generation)`` if it raised (``generation``: which incarnation of the actor it builds)."""
+    actors): made as ``type.__call__`` would, its ``__init__`` awaited as a task on the
+    actor's loop (in the current context), then handed to the actor as the sync constructor's
+    would be; a raising one fails construction the same way. ``generation``: which
+    incarnation of the actor it builds (a later restart supersedes it)."""
+    cls = actor.spec.cls
     try:
         instance = cls.__new__(cls, *args, **kwargs)
         init = cls.__init__(instance, *args, **kwargs)  # type: ignore[misc]
     except Exception as exc:
-        failed(exc, generation)
+        actor._construction_failed(exc, generation)
         return
 
     def done(task: asyncio.Future[Any]) -> None:
         exc = task.exception() if not task.cancelled() else asyncio.CancelledError()
         if exc is not None:
-            failed(exc, generation)
+            actor._construction_failed(exc, generation)
         else:
-            built(instance, generation)
+            actor._built(instance, generation)
 
-    loop.create_task(init).add_done_callback(done)
+    actor.loop.create_task(init).add_done_callback(done)
 
 
 def run_start_hook(

@@ -2,7 +2,7 @@
 are taken out and put back when the actor restarts or dies.
 
 An actor has one lane per concurrency group, plus the default one and one for the builtins
-(``__ray_ready__`` and friends, which never wait behind user calls). Everything here runs on
+(``__ray_ready__``, which never waits behind user calls). Everything here runs on
 the host loop or under the actor's lock; nothing here decides a policy (the actor passes its
 retry counts in).
 """
@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._mailbox import Call, CallExtra, Lane, first_ref
+from .._spec import BUILTIN_LANE
 
 __all__ = ["BUILTIN_LANE", "caught", "count_pending", "lane_index", "last_queued", "take_calls"]
-
-BUILTIN_LANE = "__actorio_builtin__"
 
 
 @functools.lru_cache(maxsize=256)

@@ -129,6 +129,18 @@ class Lifecycle(CoreBase, ABC):
     def alive(self) -> bool:
         return self.state != DEAD
 
+    def start_on_thread(self, lane: Lane, call: Call) -> int:
+        """Count ``call`` as running in ``lane`` (host loop, or under the lock with the lane
+        idle); its incarnation, which the thread's outcome must still match."""
+        lane.running += 1
+        self.inflight[id(call)] = (lane, call, None)
+        return self.incarnation
+
+    def still_serving(self, generation: int) -> bool:
+        """True if the instance of ``generation`` is the live one, not killed or restarting
+        (read under the actor's lock by a worker thread with a result)."""
+        return self.incarnation == generation and (self.state == ALIVE or self.state == STOPPING)
+
     def rejection(self) -> ActorDiedError:
         """The error for a call submitted to a stopping or dead actor."""
         if self.death is not None:
@@ -215,10 +227,8 @@ class Lifecycle(CoreBase, ABC):
                 self._construction_failed(exc)
                 return
         if self.spec.async_init:  # `async def __init__`: awaited on the loop (_local_hooks)
-            built, failed = self._built, self._construction_failed
-            construct_async(self.spec.cls, args, kwargs, self.loop, built, failed, generation)
-            return
-        if not self.placement.inline:  # threaded actors build off the loop, too
+            return construct_async(self, args, kwargs, generation)
+        if not self.placement.inline:  # actors on threads are built on one, too (it may block)
             self.placement.run(self.ctx.copy().run, self._build_in_thread, generation)
             return
         try:
@@ -333,9 +343,10 @@ class Lifecycle(CoreBase, ABC):
             err = self.death
         self._finalize(err)
 
-    def exited(self, ref: Any) -> None:
-        """The running method called ``actorio.exit_actor()``."""
-        self.kill(self.died("it called actorio.exit_actor()"))
+    def exited(self, ref: Any, how: BaseException) -> None:
+        """The running method called ``actorio.exit_actor()`` (or ``sys.exit()``: ``how``
+        says which)."""
+        self.kill(self.died(str(how.args[0]) if how.args else "it called actorio.exit_actor()"))
         fail(ref, self.death or self.died("it exited"), self.loop)
 
     def _failed(self, err: ActorDiedError, restart: bool, forced: bool = False) -> None:
@@ -356,7 +367,6 @@ class Lifecycle(CoreBase, ABC):
         self.count_restart()
         old = self.instance
         self.instance = None
-        self.placement = self.placement.renewed()
         # Calls that never reached an instance (the constructor failed) just wait for the
         # next one; after a life, in-flight and queued calls are retried per max_task_retries.
         kept, dropped = self._reset_calls(retry=True, free=old is None)
@@ -383,11 +393,12 @@ class Lifecycle(CoreBase, ABC):
     ) -> tuple[dict[Lane, list[Call]], list[Call]]:
         """Take every running and queued call out: kept (to re-queue) and dropped (see
         ``take_calls``); what runs now is stale from here on."""
-        self.incarnation += 1
+        with self.lock:  # (the lock orders it with a worker thread's settle_early)
+            self.incarnation += 1
         marks, self.restart_marks = self.restart_marks, None
-        running = list(self.inflight.values())
-        self.inflight.clear()
-        with self.lock:
+        with self.lock:  # (a call may be started on a thread from another thread, under it)
+            running = list(self.inflight.values())
+            self.inflight.clear()
             return take_calls(self.lanes, running, marks, self._retried if retry else None, free)
 
     def _finalize(self, err: ActorDiedError) -> None:
@@ -402,7 +413,6 @@ class Lifecycle(CoreBase, ABC):
         here = _running_loop()
         for call in dropped:
             fail(call[3], err, here)
-        self.placement.shutdown()
         old, self.instance = self.instance, None
         if here is self.loop:
             self.run_stop_hook(old, lambda: self._notify(err))

@@ -1,10 +1,11 @@
 """Where an in-process actor's calls run when not inline in the drain.
 
-A *placement* says where the actor's sync methods run: :data:`INLINE` on the host loop, right
-in the drain callback (regular and async actors: no task, no thread hop), or :class:`Threads`,
-a pool of ``max_concurrency`` threads (threaded actors). The drain asks ``placement.inline``
-once per drain; everything else about threads lives here, so another placement (a thread of
-the actor's own) is one more class, not a branch in every method.
+A *placement* says where the actor's sync methods (and its constructor) run: :data:`INLINE`
+on the host loop, right in the drain callback (no task, no thread hop: regular actors made in
+async code, async actors), or :data:`THREADS`, on threads of the process's pool, as many at
+once as the lane allows (regular actors made from plain sync code, one call at a time;
+threaded actors, up to ``max_concurrency``). The drain asks ``placement.inline`` once per
+drain; everything else about threads lives here.
 
 ``async def`` methods always run as a task on the host loop (:func:`start_task`), whatever
 the placement. Either way the outcome comes back to ``LocalActor.finish_call`` on the loop.
@@ -15,20 +16,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .._context import call_chain
 from .._mailbox import Call, Lane, fail
-from .._ref import ObjectRef, dropped
+from .._ref import ObjectRef, dropped, settle_early
 from .._seam import ActorExit
+from .._threads import POOL
 from ..exceptions import TaskCancelledError
 
 if TYPE_CHECKING:
     from ._local_actor import LocalActor
 
-__all__ = ["INLINE", "Inline", "Placement", "Threads", "start_task"]
+__all__ = ["INLINE", "THREADS", "Inline", "Placement", "Threads", "start_task"]
 
 
 class Inline:
@@ -43,52 +44,39 @@ class Inline:
     def start(self, actor: LocalActor, lane: Lane, call: Call) -> None:
         raise AssertionError("an inline actor starts its sync calls in the drain")
 
-    def renewed(self) -> Inline:
-        return self
-
-    def shutdown(self) -> None:
-        pass
-
 
 #: Shared by every inline actor: it holds nothing of its own.
 INLINE = Inline()
 
 
 class Threads:
-    """Sync methods run on a pool of threads of the actor's own (threaded actors); so does
-    the constructor, which may block too."""
+    """Sync methods run on threads of the process's pool (:data:`actorio._threads.POOL`), as
+    many at once as the lane allows: one for a regular actor placed on a thread, up to
+    ``max_concurrency`` for a threaded one. So does the constructor, which may block too.
 
-    __slots__ = ("executor", "name", "workers")
+    Stateless, so one instance serves every such actor: an idle actor holds no thread, a busy
+    one holds one per running call, and a restarted instance simply gets other threads while
+    a sync call of the old one (which cannot be interrupted) ends on its own.
+    """
+
+    __slots__ = ()
     inline = False
 
-    def __init__(self, workers: int, name: str) -> None:
-        self.workers = workers
-        self.name = name
-        self.executor = ThreadPoolExecutor(workers, thread_name_prefix=f"actorio-{name}")
-
     def run(self, fn: Any, *args: Any) -> None:
-        self.executor.submit(fn, *args)
-
-    def renewed(self) -> Threads:
-        """The pool for a restarted instance. A sync call of the old instance cannot be
-        interrupted and may hold a worker for long: the new instance gets its own threads,
-        and the old ones end with their calls."""
-        self.executor.shutdown(wait=False)
-        return Threads(self.workers, self.name)
-
-    def shutdown(self) -> None:
-        self.executor.shutdown(wait=False)
+        POOL.run(fn, *args)
 
     def start(self, actor: LocalActor, lane: Lane, call: Call) -> None:
-        """Hand one sync call to the pool (host loop)."""
-        lane.running += 1
-        actor.inflight[id(call)] = (lane, call, None)
+        """Hand one sync call to a pool thread (host loop)."""
+        self.run_call(actor, lane, call, actor.start_on_thread(lane, call))
+
+    def run_call(self, actor: LocalActor, lane: Lane, call: Call, generation: int) -> None:
+        """Run a call counted as running (``start_on_thread``) on a pool thread."""
         chain = call[4].chain if call[4] is not None else ()
-        try:
-            self.executor.submit(_run_in_thread, actor, lane, call, actor.incarnation, chain)
-        except RuntimeError:  # the interpreter is exiting: thread pools take no more work
-            fail(call[3], actor.died("the interpreter is shutting down"), actor.loop)
-            actor.call_finished(lane, call, actor.incarnation)
+        POOL.run(_run_in_thread, actor, lane, call, generation, chain)
+
+
+#: Shared by every actor whose sync methods run on threads.
+THREADS = Threads()
 
 
 Placement = Inline | Threads
@@ -106,11 +94,19 @@ def _run_in_thread(
         ctx.run(call_chain.set, (*chain, (actor, lane, ref)))
         try:
             result = ctx.run(method.fn, actor.instance, *args, **kwargs)
-        except Exception as exc:
+        except (Exception, ActorExit) as exc:
             error = exc
-        except ActorExit as exc:
-            error = exc
+        except SystemExit:  # sys.exit() in a method ends its actor only, as on Ray
+            error = ActorExit("it called sys.exit()")
     elapsed = perf_counter() - started
+    if error is None:
+        # A reader blocked in get() learns the value now, not a turn of the loop later; the
+        # loop still settles the ref and frees the slot. (Under the lock, which kill and
+        # restart take: once the actor was killed, or restarted to re-run this call, its
+        # late value is dropped.)
+        with actor.lock:
+            if actor.still_serving(generation):
+                settle_early(ref, result)
     actor.to_loop(actor.finish_call, lane, call, generation, result, error, elapsed)
 
 
@@ -139,6 +135,8 @@ async def _run_async(actor: LocalActor, lane: Lane, call: Call, generation: int)
         result = await method.fn(actor.instance, *args, **kwargs)
     except (Exception, ActorExit) as exc:
         error = exc
+    except SystemExit:  # would stop the whole loop: it ends this actor only, as on Ray
+        error = ActorExit("it called sys.exit()")
     except asyncio.CancelledError:
         if actor.incarnation == generation:
             actor.stats.error(perf_counter() - started, method.name, None)

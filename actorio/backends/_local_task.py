@@ -163,7 +163,7 @@ def _run_sync(
     first = first_ref(ref)
     if first is None:
         return
-    loop = first.get_loop()
+    loop = first._loop
     try:
         loop.call_soon_threadsafe(complete, ref, result, loop, spec.name)
     except RuntimeError:  # the caller's loop is closed; nobody can read the result

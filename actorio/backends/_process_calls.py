@@ -192,7 +192,7 @@ def _complete(ref: Any, value: Any, what: str) -> None:
     first = first_ref(ref)
     if first is None:
         return
-    loop = first.get_loop()
+    loop = first._loop
     try:
         if first is ref:  # one value: straight onto the caller's loop
             loop.call_soon_threadsafe(set_result_if_pending, ref, value)

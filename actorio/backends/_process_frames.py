@@ -34,6 +34,8 @@ def create_frame(
     }
     if options.max_concurrency is not None:
         worker_options["max_concurrency"] = options.max_concurrency
+    if options.placement is not None:  # decided by the creator, here in the driver
+        worker_options["placement"] = options.placement
     from .._runtime import get_runtime
 
     cls = portable(spec.cls)

@@ -137,7 +137,7 @@ class RayActor(Forwarding):
     ) -> Any:
         ref = make_refs(_running_loop(), self.loop, num_returns)
         if num_returns == 1 and self._calls_itself(method, group):
-            ref = CycleRef(loop=ref.get_loop())
+            ref = CycleRef(loop=ref._loop)
             ref.cycle = (
                 f"awaiting {self.qualname(method)} would deadlock: the {self.describe()} calls "
                 f"itself and its only slot (max_concurrency=1) is held by the caller. Make it "
@@ -194,9 +194,7 @@ class RayActor(Forwarding):
         timeout = options.timeout if options is not None else None
         first = first_ref(ref)
         if timeout is not None and first is not None:
-            first.get_loop().call_soon_threadsafe(
-                first.get_loop().call_later, timeout, expire, ref, timeout
-            )
+            first._loop.call_soon_threadsafe(first._loop.call_later, timeout, expire, ref, timeout)
         return ref
 
     def open_stream(

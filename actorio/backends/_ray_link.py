@@ -54,7 +54,7 @@ def follow(
     ``on_done(ok, value)`` in Ray's thread, if given. ``generator``: the call runs a
     generator with its refs known up front (Ray's ``"dynamic"`` value becomes actorio's)."""
     ref._actorio_work = RayWork(ray_ref)
-    loop = ref.get_loop()
+    loop = ref._loop
 
     def done(future: Any) -> None:
         try:
@@ -236,7 +236,7 @@ class RaySource:
         except BaseException as exc:
             value, settle = translate(exc, self.what), set_exception
         try:
-            ref.get_loop().call_soon_threadsafe(settle, ref, value)
+            ref._loop.call_soon_threadsafe(settle, ref, value)
         except RuntimeError:  # the consumer's loop is closed
             pass
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
-from .._users import Blocker, Counter, Cruncher, Idle, Napper
+from .._users import Blocker, Counter, Cruncher, Idle, Napper, Sleeper
 from ._base import AsyncSystem
 
 __all__ = ["ActorioLocal", "ActorioProcess", "ActorioRay"]
@@ -29,6 +29,7 @@ class ActorioLocal(AsyncSystem):
         self.Blocker = actorio.remote(Blocker).options(max_concurrency=16, **opts)
         self.Cruncher = actorio.remote(Cruncher).options(**opts)
         self.Idle = actorio.remote(Idle).options(**opts)
+        self.Sleeper = actorio.remote(Sleeper).options(**opts)  # regular: one call at a time
 
     def _keep(self, handle: Any) -> Any:
         self._handles.append(handle)
@@ -79,9 +80,13 @@ class ActorioLocal(AsyncSystem):
         # workload lets the loop run until Idle.built says every one has been built.
         return handles
 
-    def bridge(self) -> Callable[[int], int]:
+    def _init_sync(self) -> None:
+        """The runtime for calls from plain sync code, on this run's loop kind."""
         if not self.actorio.is_initialized():  # Ray's runtime is up since open()
             self.actorio.init(loop_factory=self.loop_factory)
+
+    def bridge(self) -> Callable[[int], int]:
+        self._init_sync()
         h = self._keep(self.Counter.remote())
         get = self.actorio.get
 
@@ -90,6 +95,17 @@ class ActorioLocal(AsyncSystem):
             return result
 
         return call
+
+    def sleepers(self, n: int) -> Callable[[], list[Any]]:
+        self._init_sync()
+        handles = [self._keep(self.Sleeper.remote()) for _ in range(n)]
+        get = self.actorio.get
+        get([h.ping.remote() for h in handles])  # every actor built (and its worker up)
+
+        def run_round() -> list[Any]:
+            return get([h.sleep.remote() for h in handles])
+
+        return run_round
 
     def after(self) -> None:
         self._handles.clear()
@@ -104,6 +120,9 @@ class ActorioProcess(ActorioLocal):
     max_calls = 10_000
     memory_actors = 4
     memory_scope = "tree"
+    quick_skip_workloads: ClassVar[Mapping[str, str]] = {
+        "blocking_actors": "50 worker processes take seconds to start"
+    }
 
 
 class ActorioRay(ActorioLocal):

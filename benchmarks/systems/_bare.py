@@ -7,7 +7,10 @@
 - ``direct``: ``await obj.inc(x)`` on a plain object: no actor, the floor of a Python call.
 
 For async methods the consumer starts a task per call; for blocking methods it hands each
-call to a ``ThreadPoolExecutor(16)`` with ``loop.run_in_executor``.
+call to a ``ThreadPoolExecutor(16)`` with ``loop.run_in_executor``. Regular actors whose
+methods block, called from plain sync code (``blocking_actors``), are what anyone writes
+without a loop: a thread per actor, ``ThreadPoolExecutor(max_workers=1)`` each, which runs
+that object's calls one at a time in order.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any, ClassVar
 
-from .._users import AsyncCounter, Blocker, Counter, Cruncher, Idle, Napper
+from .._users import AsyncCounter, Blocker, Counter, Cruncher, Idle, Napper, Sleeper
 from ._base import AsyncSystem
 
 __all__ = ["Bare", "BareDeque", "Direct"]
@@ -117,6 +120,7 @@ class Bare(AsyncSystem):
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self._actor_threads: list[concurrent.futures.ThreadPoolExecutor] = []
 
     # -- the mailbox: the only thing that differs between bare and bare-deque ----------------
 
@@ -175,7 +179,24 @@ class Bare(AsyncSystem):
 
         return call
 
+    def sleepers(self, n: int) -> Callable[[], list[Any]]:
+        """A thread per actor: each object behind an executor of one worker."""
+        pools = [concurrent.futures.ThreadPoolExecutor(max_workers=1) for _ in range(n)]
+        self._actor_threads += pools
+        objs = [Sleeper() for _ in range(n)]
+        for fut in [pool.submit(obj.ping) for pool, obj in zip(pools, objs, strict=True)]:
+            fut.result()  # every thread started
+
+        def run_round() -> list[Any]:
+            futs = [pool.submit(obj.sleep) for pool, obj in zip(pools, objs, strict=True)]
+            return [fut.result() for fut in futs]
+
+        return run_round
+
     def after(self) -> None:
+        for pool in self._actor_threads:
+            pool.shutdown()
+        self._actor_threads.clear()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -192,6 +213,9 @@ class Bare(AsyncSystem):
 class BareDeque(Bare):
     name = "bare-deque"
     summary = "baseline: the object behind a deque, one consumer parked on a Future when empty"
+    not_applicable: ClassVar[Mapping[str, str]] = {
+        "blocking_actors": "a thread per actor has no mailbox of ours to vary: see bare",
+    }
 
     def _mailbox(self, method: Callable[..., Any], spawn: bool) -> Callable[[Item], None]:
         box = _DequeBox()
@@ -208,6 +232,7 @@ class Direct(AsyncSystem):
         "threaded_blocking": "no actor, no threads: a floor for calls on the loop",
         "cpu_parallel": "no actor: the work runs on the caller's thread",
         "sync_bridge": "no actor: from sync code it is a plain function call",
+        "blocking_actors": "no actor, no threads: the calls would run one after another",
         "memory": "no actor: the plain user object is what the others are compared with",
         "startup": "no actor: see bare for a minimal asyncio program",
     }

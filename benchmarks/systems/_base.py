@@ -42,6 +42,8 @@ class System:
     not_applicable: ClassVar[Mapping[str, str]] = {}
     #: Why --quick leaves the system out, if it does.
     quick_skip: ClassVar[str | None] = None
+    #: Workloads --quick leaves out for this system alone, with the reason for their row.
+    quick_skip_workloads: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, loop_factory: LoopFactory | None) -> None:
         #: Builds the loop of this run's loop kind (None for systems without a loop).
@@ -63,6 +65,13 @@ class System:
 
     def bridge(self) -> Callable[[int], int]:
         """A counter called from plain sync code with no loop in the calling thread."""
+        raise NotImplementedError
+
+    def sleepers(self, n: int) -> Callable[[], list[Any]]:
+        """``n`` regular actors of :class:`~benchmarks._users.Sleeper`, made from plain sync
+        code and each proven built by a ``ping``; returns one round: every actor's ``sleep``
+        called once, all submitted before any is waited for, then the system's own blocking
+        wait for all of them."""
         raise NotImplementedError
 
 

@@ -33,6 +33,7 @@ class Pipe(SyncSystem):
             "threaded_blocking",
             "cpu_parallel",
             "sync_bridge",
+            "blocking_actors",
             "memory",
             "startup",
         ),

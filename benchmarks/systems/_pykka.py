@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from .._users import Counter, Cruncher, Idle
+from .._users import Counter, Cruncher, Idle, Sleeper
 from ._base import SyncSystem
 
 __all__ = ["Pykka"]
@@ -42,7 +42,11 @@ class Pykka(SyncSystem):
                 super().__init__()
                 Idle.__init__(self)
 
+        class PykkaSleeper(pykka.ThreadingActor, Sleeper):
+            pass
+
         self.Counter, self.Cruncher, self.Idle = PykkaCounter, PykkaCruncher, PykkaIdle
+        self.Sleeper = PykkaSleeper
 
     def counter(self) -> Callable[[int], Any]:
         proxy = self.Counter.start().proxy()
@@ -71,6 +75,15 @@ class Pykka(SyncSystem):
             return result
 
         return call
+
+    def sleepers(self, n: int) -> Callable[[], list[Any]]:
+        proxies = [self.Sleeper.start().proxy() for _ in range(n)]  # start() builds it
+        get_all = self.pykka.get_all
+
+        def run_round() -> list[Any]:
+            return list(get_all([p.sleep() for p in proxies]))
+
+        return run_round
 
     def get(self, ref: Any) -> Any:
         return ref.get()

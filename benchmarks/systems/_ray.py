@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._users import Blocker, Counter, Cruncher, Idle, Napper
+from .._users import Blocker, Counter, Cruncher, Idle, Napper, Sleeper
 from ._base import SyncSystem
 
 __all__ = ["Ray"]
@@ -31,6 +31,7 @@ class Ray(SyncSystem):
         self.Blocker = ray.remote(max_concurrency=16)(Blocker)
         self.Cruncher = ray.remote(Cruncher)
         self.Idle = ray.remote(Idle)
+        self.Sleeper = ray.remote(Sleeper)
 
     def _keep(self, handle: Any) -> Any:
         self._handles.append(handle)
@@ -82,6 +83,17 @@ class Ray(SyncSystem):
             return result
 
         return call
+
+    def sleepers(self, n: int) -> Callable[[], list[Any]]:
+        handles = [self._keep(self.Sleeper.remote()) for _ in range(n)]
+        get = self.ray.get
+        get([h.ping.remote() for h in handles])  # every actor's worker process up
+
+        def run_round() -> list[Any]:
+            result: list[Any] = get([h.sleep.remote() for h in handles])
+            return result
+
+        return run_round
 
     def get(self, ref: Any) -> Any:
         return self.ray.get(ref)

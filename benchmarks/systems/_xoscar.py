@@ -22,6 +22,7 @@ class Xoscar(AsyncSystem):
     not_applicable: ClassVar[Mapping[str, str]] = {
         "threaded_blocking": "no threaded actors: a sync method runs on the pool's loop",
         "sync_bridge": "async-only API: sync code needs its own loop thread (the bare row)",
+        "blocking_actors": "async-only API, and a sync method runs on the pool's loop",
     }
 
     def open(self) -> None:
