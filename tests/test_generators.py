@@ -222,6 +222,18 @@ async def test_cancelling_the_consumer_closes_the_generator(backend: str, tmp_pa
     assert produced(log) < 2_000  # stopped early
 
 
+def test_shutdown_stops_a_generator_task_nobody_reads(tmp_path: Path) -> None:
+    log = str(tmp_path / "produced")
+    stream = stream_of(logged.remote(log, 1000))
+    assert actorio.get(next(stream), timeout=WAIT) == 0
+    actorio.shutdown()
+    deadline = time.monotonic() + WAIT
+    while lines(Path(log + ".end")) != ["closed"]:  # its finally ran, on its own thread
+        assert time.monotonic() < deadline, "the generator was never closed"
+        time.sleep(0.01)
+    assert list(stream) == []  # and the stream has ended
+
+
 # -- static num_returns -------------------------------------------------------------------------
 
 

@@ -8,7 +8,8 @@ an async generator runs as a task on the host loop. Either runs at most ``window
 (``_generator_backpressure_num_objects``) ahead of its consumer. Each step the consumer asks
 for is a ref, settled with the next item the moment it exists (or at once, when the producer
 is ahead); an error the generator raises is that step's, as a ``TaskError``; closing the
-stream, cancelling its consumer or dropping it stops the generator (its ``finally`` runs).
+stream, cancelling its consumer or dropping it stops the generator (its ``finally`` runs),
+and so does ``actorio.shutdown()``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import threading
+import weakref
 from collections import deque
 from typing import Any
 
@@ -34,10 +36,11 @@ from .._spec import FunctionSpec
 from .._stream import DEFAULT_WINDOW, ObjectRefGenerator
 from ..exceptions import TaskError
 
-__all__ = ["TaskStream", "stream_task"]
+__all__ = ["TaskStream", "stop_task_streams", "stream_task"]
 
 _running_loop = asyncio._get_running_loop
 _END = (False, None)
+_OPEN: weakref.WeakSet[TaskStream] = weakref.WeakSet()  # (a producer holds its own stream)
 
 
 def stream_task(
@@ -50,6 +53,7 @@ def stream_task(
 ) -> ObjectRefGenerator[Any]:
     """Start a generator task; the stream of its items."""
     source = TaskStream(spec, args, kwargs, options.get(BACKPRESSURE) or DEFAULT_WINDOW, host)
+    _OPEN.add(source)
     if spec.is_async:
         if _running_loop() is host:
             source.start_task(ctx)
@@ -59,6 +63,13 @@ def stream_task(
         name = f"actorio-task-{spec.name}"[:40]
         threading.Thread(target=ctx.run, args=(source.run,), name=name, daemon=True).start()
     return ObjectRefGenerator(source, 0, spec.name)
+
+
+def stop_task_streams() -> None:
+    """At shutdown: stop every generator task still running (their ``finally`` blocks run;
+    their consumers see the end of the stream)."""
+    for source in list(_OPEN):
+        source.close()
 
 
 class TaskStream:
@@ -102,7 +113,8 @@ class TaskStream:
             waking, self.waking = self.waking, None
         if waking is not None:
             self.host.call_soon_threadsafe(waking.set)
-        _settle(ref, step)
+        # A ref nobody holds yet: settled here, from any thread (its loop may be closed).
+        (set_exception if isinstance(step, BaseException) else set_result_if_pending)(ref, step)
         return ref
 
     def close(self) -> None:
