@@ -23,6 +23,7 @@ from ._api import put as put
 from ._api import remote as remote
 from ._api import wait as wait
 from ._api import wait_for_death as wait_for_death
+from ._dynamic import DynamicObjectRefGenerator as DynamicObjectRefGenerator
 from ._function import RemoteFunction as RemoteFunction
 from ._handle import ActorHandle as ActorHandle
 from ._handle import ActorMethod as ActorMethod
@@ -48,6 +49,7 @@ __all__ = [
     "ActorClass",
     "ActorHandle",
     "ActorMethod",
+    "DynamicObjectRefGenerator",
     "ObjectRef",
     "ObjectRefGenerator",
     "RemoteFunction",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, final, overload
 
+from ._dynamic import dynamic_ref
 from ._options import function_options
 from ._runtime import get_runtime
-from ._spec import FunctionSpec
+from ._spec import FunctionSpec, check_generator_returns
 from .exceptions import DirectCallError
 
 __all__ = ["RemoteFunction"]
@@ -32,12 +33,16 @@ class RemoteFunction(Generic[R, P]):
     ``P``, so ``f.remote(...)`` is checked like ``f(...)`` and gives an ``ObjectRef[R]``.
 
     ``async def`` functions run as tasks on the caller's loop; plain ``def`` functions run on
-    worker threads, so they never block a loop and may call ``actorio.get``.
+    worker threads, so they never block a loop and may call ``actorio.get``. A generator
+    function (sync or async) streams its items, as in Ray.
     """
 
     __slots__ = ("__dict__", "_options", "_spec")
 
     def __init__(self, spec: FunctionSpec, options: dict[str, Any]) -> None:
+        check_generator_returns(options.get("num_returns"), spec.stream, spec.name)
+        if spec.stream and "num_returns" not in options:  # a generator streams by default
+            options = {**options, "num_returns": "streaming"}
         self._spec = spec
         self._options = options
         fn = spec.fn
@@ -49,25 +54,32 @@ class RemoteFunction(Generic[R, P]):
             __wrapped__=fn,
         )
 
-    # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
+    # num_returns other than 1 makes .remote() return a list of refs (or None), and a
+    # generator's spellings a stream or a ref to a DynamicObjectRefGenerator: untyped.
     @overload
     def options(self, *, num_returns: Literal[1] = ..., **options: Any) -> RemoteFunction[R, P]: ...
     @overload
-    def options(self, *, num_returns: int, **options: Any) -> Any: ...
+    def options(
+        self, *, num_returns: int | Literal["streaming", "dynamic"], **options: Any
+    ) -> Any: ...
     def options(self, **options: Any) -> Any:
         """A copy with other options: ``num_returns``, ``name``, ``backend``,
         ``retry_exceptions`` (True or exception classes) and ``max_retries`` (default 3)."""
         return RemoteFunction(self._spec, {**self._options, **function_options(options)})
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
-        """Start the function and return its ``ObjectRef`` (a list for ``num_returns > 1``)."""
+        """Start the function and return its ``ObjectRef`` (a list for ``num_returns > 1``;
+        for a generator function, an ``ObjectRefGenerator`` of its items, or with
+        ``num_returns="dynamic"`` a ref to a ``DynamicObjectRefGenerator``)."""
         spec = self._spec
         spec.check(args, kwargs)
         rt = get_runtime()
-        backend = rt.backend(self._options.get("backend"))
-        return backend.submit_task(  # type: ignore[no-any-return]
-            spec, args, kwargs, self._options, rt.host_loop(), rt.task_pool()
-        )
+        options = self._options
+        backend = rt.backend(options.get("backend"))
+        ref = backend.submit_task(spec, args, kwargs, options, rt.host_loop(), rt.task_pool())
+        if options.get("num_returns") == "dynamic":
+            return dynamic_ref(ref)  # type: ignore[return-value]
+        return ref  # type: ignore[no-any-return]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         name = self._spec.name

@@ -21,17 +21,17 @@ from typing import (
     overload,
 )
 
+from ._dynamic import collected_remote
 from ._options import CallOptions, call_options, extra_call_options
 from ._portable import portable
 from ._runtime import get_runtime
 from ._seam import ActorCore
-from ._spec import MethodSpec
+from ._spec import MethodSpec, check_generator_returns
 from ._stream import stream_remote
 from .exceptions import (
     ActorDiedError,
     ActorMethodNotFoundError,
     DirectCallError,
-    InvalidOptionsError,
     PendingCallsLimitExceeded,
 )
 
@@ -75,23 +75,24 @@ class ActorMethod(Generic[P, R]):
         self._num_returns = num_returns
         self._group = group
         self._options = options
-        if spec.stream:
+        if spec.stream and num_returns == "streaming":
             # The mypy plugin does not know streams: typed as the plain call's ref.
             self.remote = stream_remote(actor, spec, num_returns, group, options)  # type: ignore[assignment]
-        elif num_returns == "streaming":
-            raise InvalidOptionsError(
-                f"num_returns='streaming' needs a generator method (one that yields), and "
-                f"{actor.spec.name}.{spec.name} is not one"
-            )
+        elif spec.stream:  # refs known up front: the generator runs to its end (_yield)
+            self.remote = collected_remote(actor, spec, num_returns, group, options)
         else:
-            assert isinstance(num_returns, int)  # "streaming" was refused just above
+            check_generator_returns(num_returns, False, f"{actor.spec.name}.{spec.name}")
+            assert isinstance(num_returns, int)  # the generators' spellings were refused
             self.remote = actor.bind(spec, num_returns, group, options)
 
-    # num_returns other than 1 makes .remote() return a list of refs (or None): untyped.
+    # num_returns other than 1 makes .remote() return a list of refs (or None), and a
+    # generator's spellings a stream or a ref to a DynamicObjectRefGenerator: untyped.
     @overload
     def options(self, *, num_returns: Literal[1] = ..., **options: Any) -> ActorMethod[P, R]: ...
     @overload
-    def options(self, *, num_returns: int, **options: Any) -> Any: ...
+    def options(
+        self, *, num_returns: int | Literal["streaming", "dynamic"], **options: Any
+    ) -> Any: ...
     def options(self, **options: Any) -> Any:
         """A copy with per-call options: ``num_returns``, ``concurrency_group``, ``timeout``
         (seconds from submission; the call is cancelled when it expires),

@@ -14,7 +14,8 @@ from typing import Any, cast
 from ._options import CallOptions
 from ._ref import ObjectRef, deliver, deliver_error, new_ref, set_exception
 from ._spec import MethodSpec
-from .exceptions import InvalidArgumentsError
+from ._yield import Yielded
+from .exceptions import InvalidArgumentsError, InvalidOptionsError
 
 __all__ = ["Call", "CallExtra", "Lane", "complete", "fail", "fail_new", "first_ref", "make_refs"]
 
@@ -88,13 +89,18 @@ class Lane:
 
 
 def make_refs(
-    caller: asyncio.AbstractEventLoop | None, host: asyncio.AbstractEventLoop, num_returns: int
+    caller: asyncio.AbstractEventLoop | None,
+    host: asyncio.AbstractEventLoop,
+    num_returns: int | str,
 ) -> Any:
-    """The ref(s) of one call: on the caller's running loop, or on ``host`` for sync callers."""
-    if num_returns == 1:
+    """The ref(s) of one call: on the caller's running loop, or on ``host`` for sync callers.
+    A ``"dynamic"`` call has one ref (its value gives the refs of the items)."""
+    if num_returns == 1 or num_returns == "dynamic":
         return new_ref(caller, host)
     if num_returns == 0:
         return None
+    if isinstance(num_returns, str):  # "streaming" calls have a stream, not refs
+        raise InvalidOptionsError(f"num_returns={num_returns!r} makes no refs up front")
     return [new_ref(caller, host) for _ in range(num_returns)]
 
 
@@ -102,6 +108,13 @@ def complete(ref: Any, value: Any, here: asyncio.AbstractEventLoop, what: str) -
     """Deliver a result to one ref, or split it over several (``num_returns > 1``)."""
     if isinstance(ref, ObjectRef):
         deliver(ref, value, here)
+    elif ref is not None and type(value) is Yielded:  # a generator's items (see _yield)
+        for i, r in enumerate(ref):
+            ok, item = value.outcome(i)
+            if ok:
+                deliver(r, item, here)
+            else:
+                deliver_error(r, item, here)
     elif ref is not None:
         try:
             values = list(value)

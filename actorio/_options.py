@@ -112,6 +112,7 @@ class ActorOptions:
         where = f"actor class {spec.name}"
         if spec.has_async and mode != "async":
             asyncs = sorted(m.name for m in spec.methods.values() if m.is_async and m.visible)
+            asyncs += ["__init__"] if spec.async_init else []
             raise InvalidOptionsError(
                 f"{where} has async def methods {asyncs}, so it cannot be a {mode} actor; "
                 f"drop mode={mode!r} (it will be an async actor; use max_concurrency=1 to run "
@@ -267,11 +268,11 @@ def call_options(given: Mapping[str, Any]) -> dict[str, Any]:
             )
         if (
             key == "num_returns"
-            and value != "streaming"
+            and value not in ("streaming", "dynamic")
             and (not isinstance(value, int) or isinstance(value, bool) or value < 0)
         ):
             raise InvalidOptionsError(
-                f"num_returns must be an int >= 0 or 'streaming', got {value!r}"
+                f"num_returns must be an int >= 0, 'streaming' or 'dynamic', got {value!r}"
             )
         if key == BACKPRESSURE:
             # How far a generator may run ahead of its consumer; -1 (Ray: no limit) is capped.
@@ -318,7 +319,12 @@ def task_retry_policy(options: Mapping[str, Any]) -> tuple[int, RetryOn]:
     return (options.get("max_retries", DEFAULT_TASK_RETRIES) if retry_on else 0), retry_on
 
 
-_FUNCTION_KEYS = frozenset({"num_returns", "name", "backend", "max_retries", "retry_exceptions"})
+_FUNCTION_KEYS = frozenset(
+    {"num_returns", "name", "backend", "max_retries", "retry_exceptions", BACKPRESSURE}
+)
+
+
+_SHARED_KEYS = ("num_returns", BACKPRESSURE)  # validated as for methods
 
 
 def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,7 +344,5 @@ def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
             value = _retry_on(value)
         elif key == "backend":
             value = check_backend(value)
-        out[key] = (
-            call_options({"num_returns": value})["num_returns"] if key == "num_returns" else value
-        )
+        out[key] = call_options({key: value})[key] if key in _SHARED_KEYS else value
     return out

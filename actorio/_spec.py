@@ -17,9 +17,16 @@ from ._options import METHOD_OPTIONS_ATTR, CallOptions, extra_call_options
 from ._seam import ActorExit
 from ._stream_actor import stream_methods
 from ._watchdog import register_method
-from .exceptions import InvalidArgumentsError
+from .exceptions import InvalidArgumentsError, InvalidOptionsError
 
-__all__ = ["BUILTIN_LANE", "ArgCheck", "ClassSpec", "FunctionSpec", "MethodSpec"]
+__all__ = [
+    "BUILTIN_LANE",
+    "ArgCheck",
+    "ClassSpec",
+    "FunctionSpec",
+    "MethodSpec",
+    "check_generator_returns",
+]
 
 
 class ArgCheck:
@@ -87,7 +94,8 @@ class MethodSpec:
     fn: Callable[..., Any]
     is_async: bool
     concurrency_group: str | None
-    num_returns: int
+    #: an int, or for a generator method "streaming" (its default) or "dynamic"
+    num_returns: int | str
     check: ArgCheck
     options: CallOptions | None = None
     #: a generator method: its calls stream their items (see ``_stream``)
@@ -113,6 +121,8 @@ class ClassSpec:
     methods: Mapping[str, MethodSpec]
     has_async: bool
     init_check: ArgCheck
+    #: ``async def __init__``: awaited on the actor's loop (which makes it an async actor)
+    async_init: bool = False
 
     @classmethod
     def of(cls, user_cls: type) -> ClassSpec:
@@ -135,7 +145,7 @@ class ClassSpec:
                 fn=fn,
                 is_async=inspect.iscoroutinefunction(fn) or is_agen,
                 concurrency_group=opts.get("concurrency_group"),
-                num_returns=1 if stream else opts.get("num_returns", 1),
+                num_returns=_declared_returns(fn, opts, stream, f"{user_cls.__name__}.{attr}"),
                 check=ArgCheck(fn, f"{user_cls.__name__}.{attr}", skip_self=True),
                 options=extra_call_options(opts),
                 stream=stream,
@@ -161,12 +171,14 @@ class ClassSpec:
                 builtin=True,
                 lane=BUILTIN_LANE if builtin is _ready else None,
             )
+        async_init = inspect.iscoroutinefunction(_init_of(user_cls))
         return cls(
             cls=user_cls,
             name=user_cls.__name__,
             methods=methods,
-            has_async=any(m.is_async for m in methods.values()),
+            has_async=async_init or any(m.is_async for m in methods.values()),
             init_check=ArgCheck(_init_of(user_cls), user_cls.__name__, skip_self=True),
+            async_init=async_init,
         )
 
 
@@ -188,6 +200,25 @@ _ready.__name__ = "__ray_ready__"
 _terminate.__name__ = "__ray_terminate__"
 
 
+def _declared_returns(
+    fn: Callable[..., Any], opts: Mapping[str, Any], stream: bool, what: str
+) -> int | str:
+    """A method's ``num_returns``: a generator streams unless it declares otherwise (Ray's
+    rule); "streaming" and "dynamic" need a generator."""
+    declared: int | str = opts.get("num_returns", "streaming" if stream else 1)
+    check_generator_returns(declared, stream, what)
+    return declared
+
+
+def check_generator_returns(num_returns: Any, generator: bool, what: str) -> None:
+    """Ray refuses "streaming" and "dynamic" for functions and methods that do not yield."""
+    if num_returns in ("streaming", "dynamic") and not generator:
+        raise InvalidOptionsError(
+            f"num_returns={num_returns!r} needs a generator (a function or method that "
+            f"yields), and {what} is not one"
+        )
+
+
 def _init_of(user_cls: type) -> Callable[..., Any]:
     init: Callable[..., Any] = user_cls.__init__  # type: ignore[misc]
     return init
@@ -197,10 +228,20 @@ def _init_of(user_cls: type) -> Callable[..., Any]:
 class FunctionSpec:
     fn: Callable[..., Any]
     name: str
+    #: ``async def`` (a coroutine or an async generator function): runs on a loop
     is_async: bool
     check: ArgCheck
+    #: a generator function (sync or async): its calls stream unless num_returns says otherwise
+    stream: bool = False
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> FunctionSpec:
         name = getattr(fn, "__qualname__", getattr(fn, "__name__", repr(fn)))
-        return cls(fn, name, inspect.iscoroutinefunction(fn), ArgCheck(fn, name, skip_self=False))
+        agen = inspect.isasyncgenfunction(fn)
+        return cls(
+            fn,
+            name,
+            inspect.iscoroutinefunction(fn) or agen,
+            ArgCheck(fn, name, skip_self=False),
+            agen or inspect.isgeneratorfunction(fn),
+        )

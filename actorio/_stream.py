@@ -21,14 +21,14 @@ import asyncio
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, final
+from typing import Any, Generic, Literal, ParamSpec, Protocol, TypeVar, final, overload
 
 from ._get import get_value
 from ._ref import ObjectRef, new_ref
 from ._runtime import get_runtime
 from ._seam import ActorCore, StreamSource
 from ._spec import MethodSpec
-from .exceptions import BlockingCallOnLoopError, InvalidOptionsError
+from .exceptions import BlockingCallOnLoopError
 
 __all__ = [
     "DEFAULT_WINDOW",
@@ -218,14 +218,10 @@ def _host() -> asyncio.AbstractEventLoop:
 def stream_remote(
     core: ActorCore, spec: MethodSpec, num_returns: Any, group: str | None, options: Any
 ) -> Callable[..., ObjectRefGenerator[Any]]:
-    """``remote`` for a generator method: each call returns an :class:`ObjectRefGenerator`,
-    fed by the backend's own streaming call (``open_stream``) or else by a PullSource."""
+    """``remote`` for a generator method called with ``num_returns="streaming"`` (its
+    default): each call returns an :class:`ObjectRefGenerator`, fed by the backend's own
+    streaming call (``open_stream``) or else by a PullSource."""
     what = f"{core.spec.name}.{spec.name}"
-    if num_returns not in (1, "streaming"):
-        raise InvalidOptionsError(
-            f"{what} is a generator method, so its calls stream their items "
-            f"(num_returns='streaming'); num_returns={num_returns!r} is not possible"
-        )
     asked = options._generator_backpressure_num_objects if options is not None else None
     window = asked or DEFAULT_WINDOW
     hidden = {part: core.spec.methods[f"{spec.name}#{part}"] for part in ("open", "next", "close")}
@@ -248,6 +244,13 @@ class StreamingMethod(Protocol[P, T]):
 
     remote: Callable[P, ObjectRefGenerator[T]]
 
-    def options(self, **options: Any) -> StreamingMethod[P, T]:
-        """A copy with per-call options (``_generator_backpressure_num_objects``, ...)."""
+    @overload
+    def options(
+        self, *, num_returns: Literal["streaming"] = ..., **options: Any
+    ) -> StreamingMethod[P, T]: ...
+    @overload
+    def options(self, *, num_returns: int | Literal["dynamic"], **options: Any) -> Any: ...
+    def options(self, **options: Any) -> Any:
+        """A copy with per-call options (``_generator_backpressure_num_objects``, ...); a
+        static ``num_returns`` or ``"dynamic"`` gives refs known up front instead (untyped)."""
         ...

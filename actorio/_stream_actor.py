@@ -1,5 +1,6 @@
 """Streaming results, the actor's side: the hidden open/next/close methods behind a
-generator method, and the three ways its generator runs.
+generator method, and the three ways its generator runs; also its hidden *collect* method,
+which runs it to the end for a call with its refs known up front (:mod:`actorio._yield`).
 
 Pull-based: the call first *opens* the stream (the actor creates the generator and files it
 under an id the caller chose), then each *next* call advances it by one item (``_Pull``) or
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._context import current_core
+from ._yield import acollect, collect
 
 __all__ = ["stream_methods"]
 
@@ -27,7 +29,8 @@ _OK, _ENDED, _FAILED = 0, 1, 2
 
 
 def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable[..., Any]]:
-    """The three hidden methods behind a generator method ``fn``: open, next, close.
+    """The hidden methods behind a generator method ``fn``: open, next, close and collect
+    (``collect(n, *args)``: a call with ``num_returns=n``, None for ``"dynamic"``).
 
     ``open`` decides how the generator runs. Where the actor's sync methods run one at a time
     (regular actors, on their loop or thread; async actors' sync methods), a sync generator
@@ -49,7 +52,11 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
             _OPEN[sid] = _Pull(sid, gen)
         return "push" if is_async or isinstance(_OPEN[sid], _ThreadPump) else "pull"
 
+    what = getattr(fn, "__qualname__", "generator")
     if is_async:
+
+        async def collect_async(instance: Any, n: int | None, *args: Any, **kwargs: Any) -> Any:
+            return await acollect(fn(instance, *args, **kwargs), n, what)
 
         async def next_async(instance: Any, sid: str) -> tuple[bool, Any]:
             pump = _OPEN.get(sid)
@@ -60,7 +67,10 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
             if pump is not None:
                 pump.task.cancel()
 
-        return {"open": open_, "next": next_async, "close": close_async}
+        return {"open": open_, "next": next_async, "close": close_async, "collect": collect_async}
+
+    def collect_sync(instance: Any, n: int | None, *args: Any, **kwargs: Any) -> Any:
+        return collect(fn(instance, *args, **kwargs), n, what)
 
     def next_sync(instance: Any, sid: str) -> tuple[bool, Any]:
         source = _OPEN.get(sid)
@@ -71,7 +81,7 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
         if source is not None:
             source.stop()
 
-    return {"open": open_, "next": next_sync, "close": close_sync}
+    return {"open": open_, "next": next_sync, "close": close_sync, "collect": collect_sync}
 
 
 def _runs_calls_at_once() -> bool:

@@ -11,8 +11,10 @@ Two things plain typing cannot say, so this plugin says them to mypy:
   ``C.remote(...)`` (checked like ``C(...)``, giving ``ActorHandle[C]``) and
   ``C.options(...)`` to it, so decorated classes still work as types in annotations.
 
-Methods marked ``@actorio.method(num_returns=n)`` with ``n != 1`` give a list of refs (or
-``None``), not one ref: the plugin leaves them ``Any``.
+Methods marked ``@actorio.method(num_returns=n)`` with ``n != 1`` (or ``"dynamic"``) give a
+list of refs (or ``None``, or a ref to a ``DynamicObjectRefGenerator``), not one ref: the
+plugin leaves them ``Any``. A generator method marked ``num_returns=1`` gives one ref to its
+first item; other generator methods stream (``StreamingMethod``).
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def _handle_attribute(name: str, ctx: AttributeContext) -> Type:
             code=ATTR_DEFINED,
         )
         return AnyType(TypeOfAny.from_error)
-    if _num_returns(info, name) != 1:
+    declared = _num_returns(info, name)
+    if declared not in (None, 1):
         return AnyType(TypeOfAny.special_form)  # .remote() gives a list of refs, or None
     bound = get_proper_type(find_member(name, actor, actor))
     if not isinstance(bound, CallableType):  # overloaded, or a callable attribute
@@ -150,6 +153,8 @@ def _handle_attribute(name: str, ctx: AttributeContext) -> Type:
         bound.arg_types, bound.arg_kinds, bound.arg_names, variables=bound.variables
     )
     yielded = _yielded(info, name, ret)
+    if yielded is not None and declared == 1:  # a generator declaring one ref: its first item
+        return _actor_method(ctx, params, yielded)
     if yielded is not None:  # a generator method: its calls stream
         return ctx.api.named_generic_type(_STREAMING_METHOD, [params, yielded])
     if _is_async(info, name):
@@ -206,12 +211,13 @@ def _awaited(ret: Type) -> Type:
     return ret
 
 
-def _num_returns(info: TypeInfo, name: str) -> int:
+def _num_returns(info: TypeInfo, name: str) -> int | None:
+    """The method's declared ``num_returns`` (-1: not an int literal), None if not declared."""
     for base in info.mro:
         counts = base.metadata.get(_META, {}).get("num_returns", {})
         if name in counts:
             return int(counts[name])
-    return 1
+    return None
 
 
 def _actor_method(ctx: AttributeContext, params: Parameters, ret: Type) -> Type:

@@ -13,6 +13,8 @@ The behaviours every backend must show are tested once, each in its feature's fi
 - start/stop hooks and monitors: ``test_hooks_and_monitors.py``
 - cancellation and per-call timeouts: ``test_cancel.py``; backpressure: ``test_backpressure.py``
 - deadlock detection: ``test_deadlock.py``; streaming: ``test_streaming.py``
+- generator functions, static and dynamic num_returns: ``test_generators.py``
+- ``async def __init__``: ``test_async_init.py``
 - graceful shutdown: ``test_shutdown.py``; supervisors: ``test_supervisor.py``
 
 Backend-specific behaviour: ``test_process.py`` (worker processes) and ``test_ray.py``.

@@ -122,7 +122,10 @@ class CoreBase(ABC):
         return f"{self.kind} {self.spec.name} (id {self.actor_id}{self.where()}){named}"
 
     def qualname(self, method: MethodSpec) -> str:
-        return f"{self.spec.name}.{method.name}"
+        name = method.name
+        if "#" in name:  # a hidden part of a generator method: named as the method
+            name = name[: name.index("#")]
+        return f"{self.spec.name}.{name}"
 
     def died(self, why: str, cause: BaseException | None = None) -> ActorDiedError:
         """The error of this actor's death, saying ``why``."""

@@ -12,6 +12,7 @@ from .._seam import ActorCore, Backend
 from .._spec import ClassSpec, FunctionSpec
 from ._base import BackendBase
 from ._local_actor import LocalActor
+from ._local_stream import stop_task_streams
 from ._local_task import submit_task
 
 __all__ = ["LocalBackend", "backend_class"]
@@ -45,6 +46,9 @@ class LocalBackend(BackendBase):
         pool: Executor,
     ) -> Any:
         return submit_task(spec, args, kwargs, options, host, pool)
+
+    def close(self) -> None:
+        stop_task_streams()  # a generator task nobody reads would wait for room for ever
 
 
 #: what the loader instantiates; typed, so that mypy checks it against the contract

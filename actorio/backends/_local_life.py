@@ -36,7 +36,7 @@ from .._seam import START_HOOK
 from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, TaskError
 from ._base import CoreBase
-from ._local_hooks import run_start_hook, run_stop_hook
+from ._local_hooks import construct_async, run_start_hook, run_stop_hook
 from ._local_lanes import last_queued, retried, take_calls
 from ._local_modes import Placement
 
@@ -226,6 +226,8 @@ class Lifecycle(CoreBase, ABC):
             except Exception as exc:
                 self._construction_failed(exc)
                 return
+        if self.spec.async_init:  # `async def __init__`: awaited on the loop (_local_hooks)
+            return construct_async(self, args, kwargs, generation)
         if not self.placement.inline:  # actors on threads are built on one, too (it may block)
             self.placement.run(self.ctx.copy().run, self._build_in_thread, generation)
             return

@@ -5,6 +5,10 @@ runtime's worker threads, so they never block a loop (and may call ``actorio.get
 ``retry_exceptions``, a task whose function raises a matching exception runs again, up to
 ``max_retries`` more times (Ray's default: 3). In-process there are no worker crashes, so
 ``max_retries`` alone changes nothing.
+
+A generator function streams its items (:mod:`._local_stream`) unless its call declares how
+many refs it has (a static ``num_returns``, or ``"dynamic"``): then it runs to its end where a
+plain task would, and its items are split over the refs (:mod:`actorio._yield`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from .._mailbox import complete, fail, first_ref, make_refs
 from .._options import task_retry_policy
 from .._ref import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
+from .._yield import acollect, collect
 from ..exceptions import TaskCancelledError, TaskError
+from ._local_stream import stream_task
 
 __all__ = ["submit_task"]
 
@@ -36,21 +42,29 @@ def submit_task(
     pool: Executor,
 ) -> Any:
     loop = _running_loop()
-    ref = make_refs(loop, host, options.get("num_returns", 1))
+    num_returns = options.get("num_returns", 1)
     ctx = contextvars.copy_context()
     ctx.run(_enter_task, host)
-    retries = task_retry_policy(options)
+    if num_returns == "streaming":
+        return stream_task(spec, args, kwargs, options, host, ctx)
+    ref = make_refs(loop, host, num_returns)
+    # (a generator's items split over its refs; None: "dynamic", one ref for all of them)
+    how = task_retry_policy(options), None if num_returns == "dynamic" else num_returns
     if spec.is_async:
         if loop is host:
-            _start_async(host, spec, args, kwargs, ref, ctx, retries)
+            _start_async(host, spec, args, kwargs, ref, ctx, how)
         else:
-            host.call_soon_threadsafe(_start_async, host, spec, args, kwargs, ref, ctx, retries)
+            host.call_soon_threadsafe(_start_async, host, spec, args, kwargs, ref, ctx, how)
     else:
-        work = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, retries)
+        work = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, how)
         first = first_ref(ref)
         if first is not None:
             first._actorio_work = work  # cancelling the ref drops it if it has not started
     return ref
+
+
+#: ((max_retries, retry_exceptions), the generator's num_returns): how a task runs
+_How = tuple[tuple[int, Any], int | None]
 
 
 def _should_retry(exc: Exception, attempt: int, retries: tuple[int, Any]) -> bool:
@@ -74,12 +88,12 @@ def _start_async(
     kwargs: dict[str, Any],
     ref: Any,
     ctx: contextvars.Context,
-    retries: tuple[int, Any],
+    how: _How,
 ) -> None:
     first = first_ref(ref)
     if first is not None and first.done():
         return  # cancelled before it started
-    task = host.create_task(_run_async(spec, args, kwargs, ref, retries), context=ctx)
+    task = host.create_task(_run_async(spec, args, kwargs, ref, how), context=ctx)
     if first is not None:
         first._actorio_work = task  # cancelling the ref cancels the task
 
@@ -89,7 +103,7 @@ async def _run_async(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     ref: Any,
-    retries: tuple[int, Any],
+    how: _How,
 ) -> None:
     here = asyncio.get_running_loop()
     try:
@@ -97,10 +111,14 @@ async def _run_async(
     except Exception as exc:  # an argument's call failed: pass its error on, as Ray does
         fail(ref, exc, here)
         return
+    retries, declared = how
     attempt = 0
     while True:
         try:
-            result = await spec.fn(*args, **kwargs)
+            if spec.stream:  # an async generator with its refs known up front
+                result = await acollect(spec.fn(*args, **kwargs), declared, spec.name)
+            else:
+                result = await spec.fn(*args, **kwargs)
         except Exception as exc:
             if _should_retry(exc, attempt, retries):
                 attempt += 1
@@ -119,7 +137,7 @@ def _run_sync(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     ref: Any,
-    retries: tuple[int, Any],
+    how: _How,
 ) -> None:
     try:
         for r in pending_refs(args, kwargs):  # a worker thread may simply block on them
@@ -128,10 +146,13 @@ def _run_sync(
     except Exception as exc:
         fail(ref, exc, None)
         return
+    retries, declared = how
     attempt = 0
     while True:
         try:
             result = spec.fn(*args, **kwargs)
+            if spec.stream:  # a generator with its refs known up front: run it here
+                result = collect(result, declared, spec.name)
         except Exception as exc:
             if _should_retry(exc, attempt, retries):
                 attempt += 1

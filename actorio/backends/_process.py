@@ -1,7 +1,9 @@
 """The process backend: each actor in its own worker process, for CPU parallelism and
 isolation (``backend="process"``). Remote functions run on a few shared *task host*
 processes (one per core), each an async actor that runs ``async def`` functions on its loop
-and plain ``def`` functions on its threads."""
+and plain ``def`` functions on its threads. A generator function streams through the task
+host's own generator method (``TaskHost.stream``), as a generator method of any actor does;
+with a static ``num_returns`` or ``"dynamic"`` it runs to its end in ``TaskHost.run``."""
 
 from __future__ import annotations
 
@@ -12,14 +14,16 @@ import inspect
 import itertools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from .._options import ActorOptions, Mode, task_retry_policy
+from .._options import BACKPRESSURE, ActorOptions, Mode, task_retry_policy
 from .._portable import portable
 from .._seam import ActorCore, Backend
 from .._spec import ClassSpec, FunctionSpec
+from .._stream import DEFAULT_WINDOW, ObjectRefGenerator, PullSource
+from .._yield import acollect, collect
 from ..exceptions import ActorDiedError
 from ._base import BackendBase
 from ._process_actor import ProcessActor
@@ -27,26 +31,72 @@ from ._spawner import stop_spawner
 
 __all__ = ["ProcessBackend", "TaskHost", "backend_class"]
 
+_END = object()  # a plain generator's end, as next() reports it from a thread
+
 
 class TaskHost:
     """Runs remote functions sent by the driver (an async actor in a worker process)."""
 
     async def run(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], retries: Any
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        retries: Any,
+        num_returns: int | None = 1,
     ) -> Any:
+        """Run ``fn`` (a generator to its end, for its ``num_returns``: see ``_yield``)."""
         budget, retry_on = retries
+        what = getattr(fn, "__qualname__", "task")
         attempt = 0
         while True:
             try:
+                if inspect.isasyncgenfunction(fn):
+                    return await acollect(fn(*args, **kwargs), num_returns, what)
                 if inspect.iscoroutinefunction(fn):
                     return await fn(*args, **kwargs)
-                call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+                run = contextvars.copy_context().run
+                if inspect.isgeneratorfunction(fn):
+                    call = functools.partial(run, _collected, fn, args, kwargs, num_returns, what)
+                else:
+                    call = functools.partial(run, fn, *args, **kwargs)
                 return await asyncio.get_running_loop().run_in_executor(None, call)
             except Exception as exc:
                 matches = retry_on is True or (retry_on and isinstance(exc, retry_on))
                 if not matches or (budget != -1 and attempt >= budget):
                     raise
                 attempt += 1
+
+    async def stream(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AsyncIterator[Any]:
+        """A generator function's items, streamed (run ahead as a task of this actor); a
+        plain one advances on the loop's threads, one item at a time."""
+        if inspect.isasyncgenfunction(fn):
+            async for item in fn(*args, **kwargs):
+                yield item
+            return
+        gen = fn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        turn = threading.Lock()  # a step still running when the stream stops ends first
+
+        def advance() -> Any:
+            with turn:
+                return next(gen, _END)
+
+        def close() -> None:
+            with turn:
+                gen.close()
+
+        try:
+            while True:
+                run = functools.partial(contextvars.copy_context().run, advance)
+                item = await loop.run_in_executor(None, run)
+                if item is _END:
+                    return
+                yield item
+        finally:  # (not awaited: it may wait for a step in flight, which cannot be stopped)
+            loop.run_in_executor(None, close).add_done_callback(_retrieved)
 
 
 class ProcessBackend(BackendBase):
@@ -89,11 +139,18 @@ class ProcessBackend(BackendBase):
         pool: Executor,
     ) -> Any:
         host = self._host(host_loop)
+        num_returns = options.get("num_returns", 1)
+        if num_returns == "streaming":
+            parts = ("open", "next", "close")
+            hidden = {part: host.spec.methods[f"stream#{part}"] for part in parts}
+            window = options.get(BACKPRESSURE) or DEFAULT_WINDOW
+            source = PullSource(host, hidden, (portable(spec.fn), args, kwargs), {}, None, window)
+            return ObjectRefGenerator(source, window, spec.name)
         retries = task_retry_policy(options)
         run = host.spec.methods["run"]
-        return host.submit(
-            run, (portable(spec.fn), args, kwargs, retries), {}, options.get("num_returns", 1), None
-        )
+        declared = None if num_returns == "dynamic" else num_returns
+        call = (portable(spec.fn), args, kwargs, retries, declared)
+        return host.submit(run, call, {}, 1 if declared is None else declared, None)
 
     def _host(self, loop: asyncio.AbstractEventLoop) -> ProcessActor:
         with self._lock:
@@ -113,6 +170,21 @@ class ProcessBackend(BackendBase):
                 self._hosts.append(host)
                 return host
             return self._hosts[next(self._next) % len(self._hosts)]
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()  # a generator that refused to close: nothing more to do about it
+
+
+def _collected(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    num_returns: int | None,
+    what: str,
+) -> Any:
+    return collect(fn(*args, **kwargs), num_returns, what)
 
 
 def _shutdown_error(host: ProcessActor) -> ActorDiedError:

@@ -182,7 +182,10 @@ class Calls:
         return failed
 
     def qualname(self, method: MethodSpec) -> str:
-        return f"{self.actor_name}.{method.name}"
+        name = method.name
+        if "#" in name:  # a hidden part of a generator method: named as the method
+            name = name[: name.index("#")]
+        return f"{self.actor_name}.{name}"
 
 
 def _complete(ref: Any, value: Any, what: str) -> None:

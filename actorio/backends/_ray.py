@@ -17,14 +17,15 @@ from concurrent.futures import Executor
 from typing import Any
 
 from .._mailbox import make_refs
-from .._options import ActorOptions, Mode
+from .._options import BACKPRESSURE, ActorOptions, Mode
 from .._runtime import get_runtime, reset
 from .._seam import ActorCore, Backend, Hosted
 from .._spec import ClassSpec, FunctionSpec
+from .._stream import ObjectRefGenerator
 from ..exceptions import InvalidOptionsError
 from ._base import BackendBase
 from ._ray_actor import RayActor, wrap_ray_handle
-from ._ray_link import follow, ray_arguments
+from ._ray_link import RaySource, follow, ray_arguments, with_options
 
 __all__ = ["RayBackend", "backend_class"]
 
@@ -133,24 +134,32 @@ class RayBackend(BackendBase):
         fn = self._functions.get(spec.fn)
         if fn is None:
             # Ray runs plain functions only: an async one gets its own loop in the worker.
-            target = _on_own_loop(spec.fn) if spec.is_async else spec.fn
+            target = spec.fn
+            if spec.is_async:
+                target = _agen_on_own_loop(spec.fn) if spec.stream else _on_own_loop(spec.fn)
             fn = self._functions[spec.fn] = self.ray.remote(target)
         ray_opts = dict(options.get("ray_options", {}))
         num_returns = options.get("num_returns", 1)
-        if num_returns != 1:
+        if spec.stream:  # Ray's own generator calls: streaming, static or dynamic
+            ray_opts["num_returns"] = num_returns
+            if BACKPRESSURE in options:
+                ray_opts[BACKPRESSURE] = options[BACKPRESSURE]
+        elif num_returns != 1:
             ray_opts["num_returns"] = max(num_returns, 1)
         for key in ("max_retries", "retry_exceptions", "name"):
             if key in options:
                 value = options[key]
                 ray_opts[key] = list(value) if isinstance(value, tuple) else value
         args, kwargs = ray_arguments(args, kwargs, spec.name)
-        result = (fn.options(**ray_opts) if ray_opts else fn).remote(*args, **kwargs)
+        result = (with_options(fn, ray_opts) if ray_opts else fn).remote(*args, **kwargs)
+        if num_returns == "streaming":
+            return ObjectRefGenerator(RaySource(result, spec.name, host_loop), 0, spec.name)
         ref = make_refs(_running_loop(), host_loop, num_returns)
         refs = ref if isinstance(ref, list) else [ref] if ref is not None else []
         for mine, theirs in zip(
             refs, result if isinstance(result, list) else [result], strict=False
         ):
-            follow(theirs, mine, spec.name)
+            follow(theirs, mine, spec.name, generator=spec.stream)
         return ref
 
     def close(self) -> None:
@@ -180,6 +189,29 @@ def _on_own_loop(fn: Any) -> Any:
         from .._runtime import run
 
         return run(fn(*args, **kwargs))
+
+    run_to_end.__name__ = run_to_end.__qualname__ = getattr(fn, "__name__", "task")
+    return run_to_end
+
+
+def _agen_on_own_loop(fn: Any) -> Any:
+    """A plain generator yielding what the async generator function ``fn`` yields, each item
+    awaited on a loop of its own (Ray streams plain generators only)."""
+
+    def run_to_end(*args: Any, **kwargs: Any) -> Any:
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        agen = fn(*args, **kwargs)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(agen.aclose())
+            loop.close()
 
     run_to_end.__name__ = run_to_end.__qualname__ = getattr(fn, "__name__", "task")
     return run_to_end

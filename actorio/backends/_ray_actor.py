@@ -33,7 +33,7 @@ from ..exceptions import (
 )
 from ._base import Forwarding, checked_remote, expire, settle_soon
 from ._ray_hosted import hosted_class
-from ._ray_link import RaySource, follow, ray_arguments, translate
+from ._ray_link import RaySource, follow, ray_arguments, translate, with_options
 
 __all__ = ["RayActor", "ray_class"]
 
@@ -152,11 +152,16 @@ class RayActor(Forwarding):
             import ray.exceptions
 
             raise translate(ray.exceptions.PendingCallsLimitExceeded(str(exc)), what) from None
+        ray_opts: dict[str, Any] = {}
+        generator = method.name.endswith("#collect")  # Ray runs the generator method itself
+        if generator:
+            method, declared, *rest = self.spec.methods[method.name[:-8]], *args
+            args = tuple(rest)
+            ray_opts["num_returns"] = "dynamic" if declared is None else max(declared, 1)
+        elif num_returns != 1:
+            ray_opts["num_returns"] = max(num_returns, 1)
         args, kwargs = ray_arguments(args, kwargs, what)
         options = options or method.options
-        ray_opts: dict[str, Any] = {}
-        if num_returns != 1:
-            ray_opts["num_returns"] = max(num_returns, 1)
         if group is not None:
             ray_opts["concurrency_group"] = group
         retry_on = self.options.retry_exceptions  # Ray takes it per call, not per actor
@@ -169,7 +174,7 @@ class RayActor(Forwarding):
             ray_opts["retry_exceptions"] = _retry_value(retry_on)
         ray_method = getattr(self.ray_handle, method.name)
         if ray_opts:
-            ray_method = ray_method.options(**ray_opts)
+            ray_method = with_options(ray_method, ray_opts)
         try:
             result = ray_method.remote(*args, **kwargs)
         except Exception as exc:  # Ray's PendingCallsLimitExceeded, say: as actorio's
@@ -180,12 +185,8 @@ class RayActor(Forwarding):
         self.pending[key] = perf_counter()
         for i, (mine, theirs) in enumerate(zip(refs, ray_refs, strict=False)):
             counted = i == 0  # the call's first ref carries its counters
-            follow(
-                theirs,
-                mine,
-                what,
-                (lambda ok, v: self._done(key, method, ok, v)) if counted else None,
-            )
+            done = (lambda ok, v: self._done(key, method, ok, v)) if counted else None
+            follow(theirs, mine, what, done, generator=generator)
         if not refs:  # num_returns=0: nobody reads it, but the counters still do
             ray_refs[0].future().add_done_callback(
                 lambda f: self._done(key, method, f.exception() is None, f.exception())

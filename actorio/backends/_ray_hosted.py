@@ -38,6 +38,18 @@ def hosted_class(cls: type) -> type:
         if stop is not None:
             atexit.register(_stop_quietly, stop, self, cls.__name__)
 
+    async def __ainit__(self: Any, *args: Any, **kwargs: Any) -> None:
+        # `async def __init__` (Ray awaits it on the actor's loop): the start hook runs there too
+        await user_init(self, *args, **kwargs)
+        if start is not None:
+            result = start(self)
+            if inspect.isawaitable(result):
+                await result
+        if stop is not None:
+            atexit.register(_stop_quietly, stop, self, cls.__name__)
+
+    if inspect.iscoroutinefunction(user_init):
+        __init__ = __ainit__  # type: ignore[assignment]
     return type(
         cls.__name__,
         (cls,),

@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import re
+import warnings
 from typing import Any
 
+from .._dynamic import DynamicObjectRefGenerator
 from .._handle import ActorHandle
 from .._ref import ObjectRef, new_ref, set_exception, set_result_if_pending
+from .._yield import count_error
 from ..exceptions import (
     ActorDiedError,
     GetTimeoutError,
@@ -20,7 +23,7 @@ from ..exceptions import (
     TaskError,
 )
 
-__all__ = ["RaySource", "RayWork", "follow", "ray_arguments", "translate"]
+__all__ = ["RaySource", "RayWork", "follow", "ray_arguments", "with_options", "translate"]
 
 
 class RayWork:
@@ -39,17 +42,27 @@ class RayWork:
         return True
 
 
-def follow(ray_ref: Any, ref: ObjectRef[Any], what: str, on_done: Any = None) -> None:
+def follow(
+    ray_ref: Any,
+    ref: ObjectRef[Any],
+    what: str,
+    on_done: Any = None,
+    *,
+    generator: bool = False,
+) -> None:
     """Complete ``ref`` (on its own loop) with the outcome of ``ray_ref``; then call
-    ``on_done(ok, value)`` in Ray's thread, if given."""
+    ``on_done(ok, value)`` in Ray's thread, if given. ``generator``: the call runs a
+    generator with its refs known up front (Ray's ``"dynamic"`` value becomes actorio's)."""
     ref._actorio_work = RayWork(ray_ref)
     loop = ref._loop
 
     def done(future: Any) -> None:
         try:
             value, ok = future.result(), True
+            if generator and isinstance(value, _ray_dynamic()):
+                value = _dynamic(value, loop, what)
         except BaseException as exc:
-            value, ok = translate(exc, what), False
+            value, ok = translate(exc, what, generator), False
         settle = set_result_if_pending if ok else set_exception
         try:
             loop.call_soon_threadsafe(settle, ref, value)
@@ -100,7 +113,34 @@ def _plain(ours: type[BaseException], message: str, cause: BaseException | None)
     return err
 
 
-def translate(exc: BaseException, what: str) -> BaseException:
+def with_options(target: Any, ray_opts: dict[str, Any]) -> Any:
+    """``target.options(**ray_opts)``, without Ray's deprecation warning for
+    ``num_returns="dynamic"``: it would point into actorio, once per call, and actorio
+    takes that spelling as it is (README, generators)."""
+    if ray_opts.get("num_returns") != "dynamic":
+        return target.options(**ray_opts)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "num_returns='dynamic'", DeprecationWarning)
+        return target.options(**ray_opts)
+
+
+def _ray_dynamic() -> type:
+    import ray
+
+    return ray.DynamicObjectRefGenerator  # type: ignore[no-any-return]
+
+
+def _dynamic(value: Any, loop: asyncio.AbstractEventLoop, what: str) -> Any:
+    """Ray's ``DynamicObjectRefGenerator`` as actorio's: a ref following each of its refs."""
+    refs: list[ObjectRef[Any]] = []
+    for ray_ref in value:
+        ref: ObjectRef[Any] = new_ref(None, loop)
+        follow(ray_ref, ref, what)
+        refs.append(ref)
+    return DynamicObjectRefGenerator(refs)
+
+
+def translate(exc: BaseException, what: str, generator: bool = False) -> BaseException:
     """Ray's exception as the actorio one a local call would raise (still an instance of
     Ray's class, and of the method's own exception class for method errors)."""
     import ray.exceptions as rex
@@ -113,6 +153,8 @@ def translate(exc: BaseException, what: str) -> BaseException:
         counts = _RETURNS.search(text) if isinstance(cause, ValueError) else None
         if counts is not None:  # the same error a local call gives
             got, declared = counts.groups()
+            if generator:
+                return count_error(what, int(declared), int(got))
             return InvalidArgumentsError(
                 f"{what} declares num_returns={declared} but returned {got} values; return a "
                 f"tuple of exactly {declared} values"

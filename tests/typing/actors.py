@@ -42,6 +42,14 @@ class Counter:
     async def ticks(self) -> AsyncIterator[str]:
         yield "tick"
 
+    @actorio.method(num_returns=1)
+    def first(self) -> Iterator[int]:
+        yield self.count
+
+    @actorio.method(num_returns="dynamic")
+    def parts(self) -> Iterator[int]:
+        yield self.count
+
     @staticmethod
     def util() -> int:
         return 1

@@ -48,6 +48,9 @@ async def handles() -> None:
 
     # generator methods stream: refs of the yielded items
     assert_type(h.chunks.remote(2), ObjectRefGenerator[list[int]])
+    assert_type(h.first.remote(), ObjectRef[int])  # a generator declaring one ref
+    assert_type(h.parts, Any)  # "dynamic": a ref to a DynamicObjectRefGenerator
+    assert_type(h.chunks.options(num_returns=2), Any)
     for ref in h.chunks.remote(2):
         assert_type(ref, ObjectRef[list[int]])
     async for tick in h.ticks.options(_generator_backpressure_num_objects=4).remote():
