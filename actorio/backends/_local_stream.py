@@ -34,6 +34,7 @@ from .._ref import (
 )
 from .._spec import FunctionSpec
 from .._stream import DEFAULT_WINDOW, ObjectRefGenerator
+from .._threads import POOL
 from ..exceptions import TaskError
 
 __all__ = ["TaskStream", "stop_task_streams", "stream_task"]
@@ -59,9 +60,8 @@ def stream_task(
             source.start_task(ctx)
         else:
             host.call_soon_threadsafe(source.start_task, ctx)
-    else:
-        name = f"actorio-task-{spec.name}"[:40]
-        threading.Thread(target=ctx.run, args=(source.run,), name=name, daemon=True).start()
+    else:  # a thread of the pool for as long as the generator runs (it may block)
+        POOL.run(ctx.run, source.run)
     return ObjectRefGenerator(source, 0, spec.name)
 
 
