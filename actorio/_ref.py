@@ -38,6 +38,7 @@ __all__ = [
     "resolve_refs",
     "set_exception",
     "settle_early",
+    "settled_early",
     "when_all_done",
     "deliver",
     "deliver_error",
@@ -252,6 +253,11 @@ def settle_early(ref: Any, value: Any) -> None:
     for cf in waiters or ():
         if not cf.done():
             cf.set_result(value)
+
+
+def settled_early(ref: Any) -> bool:
+    """True if a worker thread delivered ``ref``'s value and its loop has yet to settle it."""
+    return getattr(ref, "_early", None) is not None
 
 
 #: Locks for thread refs, shared (a lock per ref would weigh on every call from sync code).

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._mailbox import Call, CallExtra, Lane, first_ref
+from .._ref import settled_early
 from .._spec import BUILTIN_LANE
 
 __all__ = ["BUILTIN_LANE", "caught", "count_pending", "lane_index", "last_queued", "take_calls"]
@@ -32,14 +33,15 @@ def lane_index(groups: tuple[str, ...]) -> dict[str | None, int]:
 
 def count_pending(lanes: Iterable[Lane], running: Iterable[Call]) -> int:
     """Calls queued or running whose ref is not settled yet (cancelled or timed-out calls
-    do not count, even before they have unwound)."""
+    do not count, even before they have unwound; nor does a call whose reader already has
+    its value from the worker thread)."""
     queued = [c for lane in lanes for c in list(lane.queue)]
     return sum(1 for c in queued + list(running) if not _settled(c[3]))
 
 
 def _settled(ref: Any) -> bool:
     first = first_ref(ref)
-    return first is not None and first.done()
+    return first is not None and (first.done() or settled_early(first))
 
 
 def retried(call: Call, retries: int) -> Call | None:
