@@ -31,9 +31,9 @@ __all__ = ["ProcessBackend", "TaskHost", "backend_class"]
 class TaskHost:
     """Runs remote functions sent by the driver (an async actor in a worker process)."""
 
-    async def run(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], retries: Any
-    ) -> Any:
+    async def run(self, fn: Callable[..., Any], retries: Any, /, *args: Any, **kwargs: Any) -> Any:
+        # The task's own arguments are this call's: so its ref arguments are resolved (in
+        # the driver, in order) as an actor call's are.
         budget, retry_on = retries
         attempt = 0
         while True:
@@ -92,7 +92,12 @@ class ProcessBackend(BackendBase):
         retries = task_retry_policy(options)
         run = host.spec.methods["run"]
         return host.submit(
-            run, (portable(spec.fn), args, kwargs, retries), {}, options.get("num_returns", 1), None
+            run,
+            (portable(spec.fn), retries, *args),
+            kwargs,
+            options.get("num_returns", 1),
+            None,
+            what=spec.name,
         )
 
     def _host(self, loop: asyncio.AbstractEventLoop) -> ProcessActor:

@@ -24,7 +24,7 @@ from .._spec import ClassSpec, FunctionSpec
 from ..exceptions import InvalidOptionsError
 from ._base import BackendBase
 from ._ray_actor import RayActor, wrap_ray_handle
-from ._ray_link import follow, ray_arguments
+from ._ray_link import follow, ray_arguments, ray_placement
 
 __all__ = ["RayBackend", "backend_class"]
 
@@ -121,6 +121,19 @@ class RayBackend(BackendBase):
             return None
         return str(self.ray.get_runtime_context().get_node_id())
 
+    def progress_bar(self, options: dict[str, Any]) -> Any | None:
+        """In a Ray worker, Ray's own bar: Ray's driver draws it with the others (a bar made
+        in the driver is drawn by actorio, as Ray would draw it there)."""
+        if not self.ray.is_initialized():
+            return None
+        worker = getattr(getattr(self.ray, "_private", None), "worker", None)
+        mode = getattr(getattr(worker, "global_worker", None), "mode", None)
+        if mode != getattr(self.ray, "WORKER_MODE", object()):
+            return None
+        from ray.experimental import tqdm_ray
+
+        return tqdm_ray.tqdm(**options)
+
     def submit_task(
         self,
         spec: FunctionSpec,
@@ -135,7 +148,7 @@ class RayBackend(BackendBase):
             # Ray runs plain functions only: an async one gets its own loop in the worker.
             target = _on_own_loop(spec.fn) if spec.is_async else spec.fn
             fn = self._functions[spec.fn] = self.ray.remote(target)
-        ray_opts = dict(options.get("ray_options", {}))
+        ray_opts = ray_placement(options.get("ray_options", {}))
         num_returns = options.get("num_returns", 1)
         if num_returns != 1:
             ray_opts["num_returns"] = max(num_returns, 1)
