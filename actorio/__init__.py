@@ -41,6 +41,9 @@ from ._supervisor import Supervisor as Supervisor
 from ._supervisor import supervisor as supervisor
 
 if TYPE_CHECKING:
+    from . import actor as actor
+    from . import cloudpickle as cloudpickle
+    from . import experimental as experimental
     from . import util as util
 
 __version__ = "0.1.0"
@@ -87,9 +90,13 @@ for _name in __all__:
 del _name, _obj
 
 
+#: submodules reachable as attributes, as Ray's are (``ray.util``, ``ray.actor.exit_actor()``)
+_SUBMODULES = frozenset({"actor", "cloudpickle", "experimental", "util"})
+
+
 def __getattr__(name: str) -> Any:
-    # actorio.util is built on this package's public names, so it is imported on first use
-    # (as ray.util is reachable as ray.util): importing it here would be an import cycle.
-    if name == "util":
-        return import_module("actorio.util")
+    # Built on this package's public names, so imported on first use: importing them here
+    # would be an import cycle (and would load tqdm's and cloudpickle's users for nothing).
+    if name in _SUBMODULES:
+        return import_module(f"actorio.{name}")
     raise AttributeError(f"module 'actorio' has no attribute {name!r}")

@@ -29,6 +29,7 @@ from .exceptions import (
     InvalidArgumentsError,
     NotInActorError,
     TaskCancelledError,
+    TaskError,
 )
 
 __all__ = [
@@ -135,6 +136,11 @@ def method(*args: Any, **options: Any) -> Any:
 
 
 def _as_refs(refs: Any, what: str) -> list[ObjectRef[Any]]:
+    if isinstance(refs, ObjectRef):  # (a ref iterates as a future awaited the old way)
+        raise InvalidArgumentsError(
+            f"{what} takes a list of ObjectRefs, got a single ObjectRef; pass [ref] (or use "
+            f"actorio.get(ref) to wait for one)"
+        )
     items = list(refs)
     for r in items:
         if not isinstance(r, ObjectRef):
@@ -243,13 +249,26 @@ def cancel(ref: ObjectRef[Any], *, force: bool = False, recursive: bool = True) 
     A running sync method or ``def`` task cannot be interrupted in-process: it runs to the end
     and its result is discarded. ``force`` and ``recursive`` are accepted for Ray
     compatibility and change nothing in-process. A ref that is already done is left alone.
+
+    A call cancelled once started (an async method's coroutine running, a call a worker
+    process or Ray has) raises, as in Ray, a ``TaskError`` that is also a
+    ``TaskCancelledError`` and names the call; a queued one a plain ``TaskCancelledError``.
     """
     if not isinstance(ref, ObjectRef):
         raise InvalidArgumentsError(
             f"actorio.cancel() takes an ObjectRef, got {type(ref).__name__}"
         )
-    if not ref.done():
-        abort(ref, TaskCancelledError("the call was cancelled with actorio.cancel()"))
+    if ref.done():
+        return
+    how = "with actorio.cancel()"
+    describe = getattr(getattr(ref, "_actorio_work", None), "describe", None)
+    what = describe() if describe is not None else None
+    exc = (
+        TaskError.cancelled(what, how)
+        if what
+        else TaskCancelledError(f"the call was cancelled {how}")
+    )
+    abort(ref, exc)
 
 
 def monitor(actor: ActorHandle[Any]) -> ObjectRef[ActorDiedError]:

@@ -65,7 +65,11 @@ class RemoteFunction(Generic[R, P]):
     def options(self, **options: Any) -> Any:
         """A copy with other options: ``num_returns``, ``name``, ``backend``,
         ``retry_exceptions`` (True or exception classes) and ``max_retries`` (default 3)."""
-        return RemoteFunction(self._spec, {**self._options, **function_options(options)})
+        given = function_options(options)
+        merged = {**self._options, **given}
+        if "ray_options" in given and "ray_options" in self._options:  # add to, not replace
+            merged["ray_options"] = {**self._options["ray_options"], **given["ray_options"]}
+        return RemoteFunction(self._spec, merged)
 
     def remote(self, *args: P.args, **kwargs: P.kwargs) -> ObjectRef[R]:
         """Start the function and return its ``ObjectRef`` (a list for ``num_returns > 1``;

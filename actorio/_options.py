@@ -9,10 +9,12 @@ otherwise regular).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._scheduling import check_strategy
 from .exceptions import InvalidOptionsError
 
 if TYPE_CHECKING:
@@ -21,7 +23,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKENDS",
     "BACKPRESSURE",
+    "IGNORED_CALL_OPTIONS",
     "METHOD_OPTIONS_ATTR",
+    "RAY_ACTOR_OPTIONS",
+    "RAY_TASK_OPTIONS",
     "ActorOptions",
     "CallOptions",
     "Mode",
@@ -42,23 +47,61 @@ Placement = Literal["inline", "thread"]
 #: Attribute that ``@actorio.method(...)`` sets on a function.
 METHOD_OPTIONS_ATTR = "__actorio_method_options__"
 
-#: Ray options that only mean something on a cluster: kept for the Ray backend (which passes
-#: them to Ray), ignored by the others so that Ray scripts run unchanged.
-RAY_PLACEMENT_OPTIONS = frozenset(
+#: Ray's options of actors and tasks that only mean something on a Ray cluster (placement,
+#: resources, runtime environments, Ray's own task events and labels): kept for the Ray
+#: backend, which passes them to Ray, and ignored by the others so Ray scripts run unchanged.
+_RAY_COMMON_OPTIONS = frozenset(
     {
         "num_cpus",
         "num_gpus",
         "memory",
+        "object_store_memory",
         "resources",
         "accelerator_type",
+        "label_selector",
+        "fallback_strategy",
         "scheduling_strategy",
         "runtime_env",
         "placement_group",
         "placement_group_bundle_index",
         "placement_group_capture_child_tasks",
+        "enable_task_events",
+        "_labels",
         "_metadata",
     }
 )
+#: for actors, also: Ray's out-of-order execution, tensor transport, and its actor-wide cap on
+#: unread streamed items (each call's own backpressure applies everywhere)
+RAY_ACTOR_OPTIONS = _RAY_COMMON_OPTIONS | {
+    "allow_out_of_order_execution",
+    "enable_tensor_transport",
+    "_actor_generator_backpressure_num_objects",
+}
+#: for tasks, also: how many tasks a Ray worker process runs before it is replaced, and the
+#: streaming options of generator tasks (Ray's; actorio's tasks do not stream)
+RAY_TASK_OPTIONS = _RAY_COMMON_OPTIONS | {
+    "max_calls",
+    "_generator_backpressure_num_objects",
+    "_num_objects_per_yield",
+}
+#: Ray's options of a method or call that change nothing outside Ray: accepted, ignored
+#: (``handle.m.options(...)``, ``@actorio.method(...)``), on Ray too
+IGNORED_CALL_OPTIONS = frozenset(
+    {"enable_task_events", "tensor_transport", "_labels", "_num_objects_per_yield", "_metadata"}
+)
+
+
+def _unknown(kind: str, key: str, accepted: Iterable[str], ignored: Iterable[str]) -> str:
+    """The message for an option nobody knows, naming the closest known one."""
+    known = sorted(set(accepted) | set(ignored))
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"unknown {kind} option {key!r}; {hint}actorio accepts {sorted(accepted)}, and "
+        f"ignores Ray's cluster options {sorted(ignored)}"
+    )
+
+
 BACKENDS = ("local", "process", "ray")
 DEFAULT_ASYNC_CONCURRENCY = 1000
 
@@ -182,14 +225,15 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
     """``base`` updated with ``given``, each key validated."""
     updates: dict[str, Any] = {}
     for key, value in given.items():
-        if key in RAY_PLACEMENT_OPTIONS:
+        if key in RAY_ACTOR_OPTIONS:
+            if key == "scheduling_strategy":
+                value = check_strategy(value)
             updates["ray_options"] = {**base.ray_options, **updates.get("ray_options", {})}
             updates["ray_options"][key] = value
             continue
         if key not in _ACTOR_KEYS or key == "ray_options":
             raise InvalidOptionsError(
-                f"unknown actor option {key!r}; actorio accepts {sorted(_ACTOR_KEYS)} "
-                f"(and ignores Ray's placement options {sorted(RAY_PLACEMENT_OPTIONS)})"
+                _unknown("actor", key, _ACTOR_KEYS - {"ray_options"}, RAY_ACTOR_OPTIONS)
             )
         if key == "max_concurrency":
             value = _positive_int(key, value)
@@ -260,12 +304,10 @@ def call_options(given: Mapping[str, Any]) -> dict[str, Any]:
     """Validate per-call options: ``handle.method.options(...)`` and ``@actorio.method(...)``."""
     out: dict[str, Any] = {}
     for key, value in given.items():
-        if key in RAY_PLACEMENT_OPTIONS:
+        if key in IGNORED_CALL_OPTIONS:
             continue
         if key not in _CALL_KEYS:
-            raise InvalidOptionsError(
-                f"unknown method option {key!r}; actorio accepts {sorted(_CALL_KEYS)}"
-            )
+            raise InvalidOptionsError(_unknown("method", key, _CALL_KEYS, IGNORED_CALL_OPTIONS))
         if (
             key == "num_returns"
             and value not in ("streaming", "dynamic")
@@ -331,13 +373,13 @@ def function_options(given: Mapping[str, Any]) -> dict[str, Any]:
     """Validate options of a remote function."""
     out: dict[str, Any] = {}
     for key, value in given.items():
-        if key in RAY_PLACEMENT_OPTIONS:
+        if key in RAY_TASK_OPTIONS:
+            if key == "scheduling_strategy":
+                value = check_strategy(value)
             out.setdefault("ray_options", {})[key] = value  # for the Ray backend only
             continue
         if key not in _FUNCTION_KEYS:
-            raise InvalidOptionsError(
-                f"unknown task option {key!r}; actorio accepts {sorted(_FUNCTION_KEYS)}"
-            )
+            raise InvalidOptionsError(_unknown("task", key, _FUNCTION_KEYS, RAY_TASK_OPTIONS))
         if key == "max_retries":
             value = _count(key, value)
         elif key == "retry_exceptions":

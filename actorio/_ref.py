@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import itertools
+import os
 import threading
 from asyncio import AbstractEventLoop
 from collections.abc import Callable, Generator
@@ -23,6 +25,7 @@ from .exceptions import (
     ActorDiedError,
     DeadlockError,
     TaskCancelledError,
+    TaskError,
 )
 
 __all__ = [
@@ -63,8 +66,10 @@ class ObjectRef(asyncio.Future[T]):
 
     # The asyncio task (or concurrent future) computing this ref, while there is one, so that
     # cancelling the ref reaches the running coroutine. Unset on most refs: read with getattr.
-    __slots__ = ("_actorio_work",)
+    # (Likewise its hex id, made on first use.)
+    __slots__ = ("_actorio_hex", "_actorio_work")
     _actorio_work: Any
+    _actorio_hex: str
 
     # No __await__ of our own: a Python-level one would cost every await ~0.3 us (a call
     # frame, and the getpid() system call inside asyncio._get_running_loop on 3.11), as much
@@ -96,9 +101,28 @@ class ObjectRef(asyncio.Future[T]):
                 cf.set_exception(TaskCancelledError(f"{self!r} belongs to a closed event loop"))
         return cf
 
+    def hex(self) -> str:
+        """This ref's id as 56 hex digits, as Ray's: Ray's own for a ref that follows a Ray
+        call, else one made on first use, unique to this ref in every process."""
+        ray_ref = getattr(getattr(self, "_actorio_work", None), "ray_ref", None)
+        if ray_ref is not None:
+            return str(ray_ref.hex())
+        with _HEX_LOCK:  # two threads asking first must get the same id
+            try:
+                return self._actorio_hex
+            except AttributeError:
+                self._actorio_hex = f"{_HEX_PREFIX}{next(_HEX_IDS):016x}"
+                return self._actorio_hex
+
     def __repr__(self) -> str:
         state = "pending" if not self.done() else "cancelled" if self.cancelled() else "done"
         return f"ObjectRef({state}, 0x{id(self):x})"
+
+
+#: a ref's id: this process's random prefix, then a count (Ray's ids are 28 bytes, too)
+_HEX_PREFIX = os.urandom(20).hex()
+_HEX_IDS = itertools.count(1)
+_HEX_LOCK = threading.Lock()
 
 
 def stop_work(ref: ObjectRef[Any]) -> None:
@@ -400,18 +424,26 @@ def pending_refs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[ObjectRe
     return [r for r in refs if not r.done()]
 
 
-def _value_of(ref: ObjectRef[Any]) -> Any:
+def _value_of(ref: ObjectRef[Any], what: str | None) -> Any:
     if ref.cancelled():
-        raise TaskCancelledError(f"argument {ref!r} was cancelled")
-    return ref.result()  # re-raises the upstream TaskError, as Ray does
+        exc: BaseException | None = TaskCancelledError(f"argument {ref!r} was cancelled")
+    else:
+        exc = ref.exception()
+    if exc is None:
+        return ref.result()
+    if what is None:
+        raise exc
+    # As Ray: the call says it could not run, and is still an instance of the original class.
+    raise TaskError.from_failed_argument(what, exc)
 
 
 def resolve_refs(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
+    args: tuple[Any, ...], kwargs: dict[str, Any], what: str | None = None
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Replace done top-level refs by their values; raises the first upstream error."""
-    args = tuple(_value_of(a) if isinstance(a, ObjectRef) else a for a in args)
-    kwargs = {k: _value_of(v) if isinstance(v, ObjectRef) else v for k, v in kwargs.items()}
+    """Replace done top-level refs by their values. The first upstream error is raised, as
+    the error of the call ``what`` (when given) that could not run because of it."""
+    args = tuple(_value_of(a, what) if isinstance(a, ObjectRef) else a for a in args)
+    kwargs = {k: _value_of(v, what) if isinstance(v, ObjectRef) else v for k, v in kwargs.items()}
     return args, kwargs
 
 
@@ -433,7 +465,7 @@ def when_all_done(refs: list[ObjectRef[Any]], loop: AbstractEventLoop, callback:
 
 
 async def await_refs(
-    args: tuple[Any, ...], kwargs: dict[str, Any]
+    args: tuple[Any, ...], kwargs: dict[str, Any], what: str | None = None
 ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Wait for the top-level refs among the arguments, then substitute their values."""
     pending = pending_refs(args, kwargs)
@@ -444,4 +476,4 @@ async def await_refs(
         for f in futs:  # mark outcomes as seen; resolve_refs raises the first error in order
             if not f.cancelled():
                 f.exception()
-    return resolve_refs(args, kwargs)
+    return resolve_refs(args, kwargs, what)

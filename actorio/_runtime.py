@@ -151,6 +151,14 @@ class Runtime:
                 return hosted
         return None
 
+    def progress_bar(self, options: dict[str, Any]) -> Any | None:
+        """A progress bar drawn by the cluster this code runs on, if it runs on one."""
+        for backend in engaged_backends():
+            bar = backend.progress_bar(options)
+            if bar is not None:
+                return bar
+        return None
+
     def host_loop(self) -> asyncio.AbstractEventLoop:
         """The loop that should host new work created from the calling context."""
         loop = caller_loop()

@@ -15,7 +15,18 @@ from ._handle import ActorHandle, handle_for
 from ._runtime import get_runtime
 from .exceptions import NotInActorError
 
-__all__ = ["RuntimeContext", "get_runtime_context"]
+__all__ = ["NodeID", "RuntimeContext", "get_runtime_context"]
+
+
+class NodeID(str):
+    """A node id: the string ``get_node_id()`` returns, with Ray's ``.hex()`` of its
+    ``node_id`` (the same string)."""
+
+    __slots__ = ()
+
+    def hex(self) -> str:
+        """The id as a plain string (it is one already)."""
+        return str(self)
 
 
 class RuntimeContext:
@@ -43,6 +54,11 @@ class RuntimeContext:
             if node is not None:
                 return node
         return f"local-{socket.gethostname()}"
+
+    @property
+    def node_id(self) -> NodeID:
+        """Ray's older spelling of :meth:`get_node_id` (``.node_id.hex()`` works too)."""
+        return NodeID(self.get_node_id())
 
     def get_actor_name(self) -> str | None:
         """The current actor's name, or None (outside an actor, or an anonymous one)."""

@@ -250,6 +250,11 @@ class Backend(Protocol):
         """The id of the machine as this backend's cluster names it; None: not on one."""
         ...
 
+    def progress_bar(self, options: dict[str, Any]) -> Any | None:
+        """A progress bar that the backend's cluster draws, for code it runs (Ray's
+        ``tqdm_ray`` in a Ray worker); None: actorio draws it (``experimental.tqdm_ray``)."""
+        ...
+
     def close(self) -> None:
         """Release what the backend holds (at shutdown, after every actor died)."""
         ...

@@ -5,8 +5,9 @@ working (``except TimeoutError`` catches :class:`GetTimeoutError`). Ray's names 
 ours, so code written against ``ray.exceptions`` runs unchanged::
 
     ActorioError (RayError)
-    ├── TaskError (RayTaskError)             a method or task raised; also an instance of the
-    │                                         original exception's class
+    ├── TaskError (RayTaskError)             a method or task raised (or a ref argument of it
+    │                                         failed); also an instance of the original
+    │                                         exception's class, with its attributes
     ├── ActorError (RayActorError)
     │   └── ActorDiedError                   the actor is dead: killed, exited, failed to construct
     ├── GetTimeoutError         TimeoutError  actorio.get / actorio.wait ran out of time
@@ -26,6 +27,7 @@ ours, so code written against ``ray.exceptions`` runs unchanged::
     ├── SupervisorError                      a supervisor gave up restarting its children
     ├── AlreadyInitializedError RuntimeError  actorio.init() twice
     ├── ActorPoolError          ValueError    util.ActorPool used out of order (Ray: ValueError)
+    ├── MissingDependencyError  ImportError   an optional package a feature needs is missing
     ├── Empty                   queue.Empty   util.queue.Queue had no item to get
     └── Full                    queue.Full    util.queue.Queue had no room to put
 
@@ -56,6 +58,7 @@ __all__ = [
     "GetTimeoutError",
     "InvalidArgumentsError",
     "InvalidOptionsError",
+    "MissingDependencyError",
     "NotInActorError",
     "PendingCallsLimitExceeded",
     "RayActorError",
@@ -73,22 +76,33 @@ class ActorioError(Exception):
 
 
 class TaskError(ActorioError):
-    """A method or remote function raised ``cause``.
+    """A method or remote function raised ``cause`` (or could not run: see ``summary``).
 
     Raised to the caller as an instance of a class that derives from both ``TaskError`` and
-    ``type(cause)`` (see :meth:`as_instanceof_cause`), so ``except ValueError`` still works.
+    ``type(cause)`` (see :meth:`as_instanceof_cause`), so ``except ValueError`` still works,
+    and the original exception's attributes read through it (``err.code``), as in Ray.
     The remote traceback is kept as text because traceback objects cannot cross processes.
     """
 
     cause: BaseException
     function_name: str
     traceback_str: str
+    #: the message's first line where actorio words it (a failed argument, a cancel)
+    summary: str | None = None
 
-    def __init__(self, function_name: str, cause: BaseException, traceback_str: str) -> None:
+    def __init__(
+        self,
+        function_name: str,
+        cause: BaseException,
+        traceback_str: str,
+        summary: str | None = None,
+    ) -> None:
         super().__init__(function_name, cause, traceback_str)
         self.function_name = function_name
         self.cause = cause
         self.traceback_str = traceback_str
+        if summary is not None:
+            self.summary = summary
 
     @classmethod
     def from_exception(cls, function_name: str, cause: BaseException) -> TaskError:
@@ -102,13 +116,26 @@ class TaskError(ActorioError):
             text = f"{type(cause).__name__}: {cause!r} (traceback could not be formatted)\n"
         return cls(function_name, cause, text).as_instanceof_cause()
 
+    @classmethod
+    def from_failed_argument(cls, function_name: str, upstream: BaseException) -> TaskError:
+        """The error of a call that never ran because a ref argument failed with
+        ``upstream``: it says so, and is still an instance of the original error's class."""
+        tb = upstream.traceback_str if isinstance(upstream, TaskError) else ""
+        why = f"{function_name} did not run: an input argument could not be computed: "
+        return cls(function_name, upstream, tb, why + headline(upstream)).as_instanceof_cause()
+
+    @classmethod
+    def cancelled(cls, function_name: str, how: str) -> TaskError:
+        """The error of a call cancelled while it ran: also a ``TaskCancelledError``, as
+        Ray's is, and it names the call."""
+        cause = TaskCancelledError(f"{function_name} was cancelled {how} while it was running")
+        return cls(function_name, cause, "", str(cause)).as_instanceof_cause()
+
     def as_instanceof_cause(self) -> TaskError:
         """Return an equivalent error that is also an instance of ``type(self.cause)``."""
         # A relayed remote error (an actor re-raising what another one raised) is a TaskError
         # already: build on the innermost original class, so `except ValueError` still works.
-        root = self.cause
-        while isinstance(root, TaskError):
-            root = root.cause
+        root = _root(self)
         cause_cls = type(root)
         if isinstance(self, cause_cls):
             return self
@@ -118,24 +145,73 @@ class TaskError(ActorioError):
         try:
             # The cause class's own __new__ (OSError's builds its C fields), without arguments.
             err: TaskError = dual.__new__(dual)
+            if isinstance(root, OSError):  # C fields: errno and strerror come from its args
+                OSError.__init__(err, *root.args)
+                err.filename, err.filename2 = root.filename, root.filename2  # type: ignore[attr-defined]
         except Exception:  # a __new__ that insists on arguments: keep the plain TaskError
             return self
+        # The cause's instance attributes, so that they win over class-level defaults; the
+        # rest (slots, properties) is read through __getattr__.
+        state = getattr(root, "__dict__", None)
+        if state:
+            err.__dict__.update(state)
         err.args = self.cause.args
         err.function_name = self.function_name
         err.cause = self.cause
         err.traceback_str = self.traceback_str
+        if self.summary is not None:
+            err.summary = self.summary
         err.__cause__ = self.cause
         return err
 
-    def __str__(self) -> str:
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when the normal lookup failed: the original exception's attributes.
+        if name.startswith("__") or name in _OWN_FIELDS:
+            raise AttributeError(name)
+        try:
+            cause = object.__getattribute__(self, "cause")
+        except AttributeError:  # not built yet (unpickling, copying)
+            raise AttributeError(name) from None
+        try:
+            return getattr(_root(cause), name)
+        except AttributeError:
+            raise AttributeError(
+                f"{type(self).__name__!r} object (and the {type(_root(cause)).__name__} it "
+                f"wraps) has no attribute {name!r}"
+            ) from None
+
+    def headline(self) -> str:
+        """The message without the remote traceback."""
         cause = self.cause
-        return (
-            f"{self.function_name} raised {type(cause).__name__}: {cause}\n\n"
-            f"Remote traceback:\n{self.traceback_str.rstrip()}"
-        )
+        return self.summary or f"{self.function_name} raised {type(cause).__name__}: {cause}"
+
+    def __str__(self) -> str:
+        tb = self.traceback_str.rstrip()
+        return f"{self.headline()}\n\nRemote traceback:\n{tb}" if tb else self.headline()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_task_error, (self.function_name, self.cause, self.traceback_str))
+        cause = self.cause
+        return (
+            _rebuild_task_error,
+            (self.function_name, _portable(cause), self.traceback_str, self.summary),
+        )
+
+
+_OWN_FIELDS = frozenset({"cause", "function_name", "traceback_str", "summary"})
+
+
+def _root(err: BaseException) -> BaseException:
+    """The original exception under relayed TaskErrors."""
+    while isinstance(err, TaskError):
+        err = err.cause
+    return err
+
+
+def headline(exc: BaseException) -> str:
+    """One line about ``exc``: a TaskError's own first line, else ``Type: message``."""
+    if isinstance(exc, TaskError):
+        return exc.headline()
+    return f"{type(exc).__name__}: {exc}"
 
 
 _DUALS: dict[type[BaseException], type[TaskError] | None] = {}
@@ -165,8 +241,52 @@ def _dual_class(cause_cls: type[BaseException]) -> type[TaskError] | None:
     return dual
 
 
-def _rebuild_task_error(function_name: str, cause: BaseException, tb: str) -> TaskError:
-    return TaskError(function_name, cause, tb).as_instanceof_cause()
+def _rebuild_task_error(
+    function_name: str, cause: BaseException, tb: str, summary: str | None = None
+) -> TaskError:
+    return TaskError(function_name, cause, tb, summary).as_instanceof_cause()
+
+
+class _Portable:
+    """Pickles an exception that uses the default pickling so that it always loads.
+
+    That default rebuilds it as ``cls(*args)``, which fails for a class whose constructor
+    takes other arguments than it passes on (``MyError(msg, code)`` calling
+    ``super().__init__(msg)``): then the error would be lost where it is unpickled.
+    """
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        exc = self.exc
+        return (_rebuild_error, (type(exc), exc.args, getattr(exc, "__dict__", None) or None))
+
+
+def _portable(exc: BaseException) -> Any:
+    cls = type(exc)
+    if (
+        cls.__reduce__ is BaseException.__reduce__
+        and cls.__reduce_ex__ is BaseException.__reduce_ex__
+        and cls.__setstate__ is BaseException.__setstate__
+    ):
+        return _Portable(exc)
+    return exc  # it pickles its own way (actorio's errors, OSError, ...)
+
+
+def _rebuild_error(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any] | None
+) -> BaseException:
+    try:
+        err = cls(*args)
+    except Exception:  # its constructor wants other arguments: build it without calling it
+        err = cls.__new__(cls, *args)
+        err.args = args
+    if state:
+        err.__dict__.update(state)
+    return err
 
 
 class ActorError(ActorioError):
@@ -273,6 +393,11 @@ class SupervisorError(_WithCause):
 
 class AlreadyInitializedError(ActorioError, RuntimeError):
     """``actorio.init()`` was called while actorio was already running."""
+
+
+class MissingDependencyError(ActorioError, ImportError):
+    """A feature needs an optional package that is not installed; the message says which
+    ``pip install`` adds it."""
 
 
 class ActorPoolError(ActorioError, ValueError):

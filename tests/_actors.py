@@ -54,6 +54,15 @@ class Boom(Exception):
         self.detail = detail
 
 
+class Coded(Exception):
+    """A user error that takes more than it passes on to ``Exception`` (so the default
+    pickling cannot rebuild it), with an attribute the caller reads: ``err.code``."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def resolved(ref: actorio.ObjectRef[T]) -> T:
     """A ref passed as an argument, typed as the value the callee receives: actorio resolves a
     top-level ref argument before the call, which the types of ``.remote()`` do not model."""
@@ -92,6 +101,14 @@ class Counter:
 
     def fail_custom(self, code: int, detail: str) -> None:
         raise Boom(code, detail)
+
+    def fail_coded(self, message: str, code: int) -> None:
+        raise Coded(message, code)
+
+    def fail_tagged(self, message: str, code: int) -> None:
+        err = ValueError(message)
+        err.code = code  # type: ignore[attr-defined]  # an attribute set on the instance
+        raise err
 
     def split(self, n: int) -> tuple[int, ...]:
         return tuple(range(n))

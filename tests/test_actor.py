@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _actors import WAIT, Boom, Counter, Flaky, Keys, Relay, bump_and_read
+from _actors import WAIT, Boom, Coded, Counter, Flaky, Keys, Relay, bump_and_read
 
 import actorio
 from actorio.exceptions import (
@@ -166,6 +166,34 @@ def test_method_error_is_the_original_type_with_the_remote_traceback(backend: st
     assert actorio.get(k.wait_open.remote(1), timeout=WAIT) == 1
 
 
+def test_method_error_exposes_the_original_attributes(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
+    with pytest.raises(ValueError, match="tagged") as tagged:
+        actorio.get(c.fail_tagged.remote("tagged", 7), timeout=WAIT)
+    assert isinstance(tagged.value, TaskError)
+    assert tagged.value.code == 7  # as Ray's RayTaskError does: err.code is the cause's
+    with pytest.raises(AttributeError, match="'nothing'"):
+        tagged.value.nothing  # an attribute neither error has
+
+
+@pytest.mark.ray_differs(
+    "Ray cannot unpickle an exception whose constructor takes other arguments than it passes "
+    "on to Exception: the caller gets Ray's UnserializableException"
+)
+def test_method_error_with_its_own_constructor_keeps_its_attributes(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
+    with pytest.raises(Coded, match="disk full") as info:
+        actorio.get(c.fail_coded.remote("disk full", 28), timeout=WAIT)
+    err = info.value
+    assert isinstance(err, TaskError)
+    assert err.code == 28
+    assert isinstance(err.cause, Coded)
+    assert err.cause.code == 28
+    assert "Counter.fail_coded raised Coded: disk full" in str(err)
+    # The actor lives on: the error came back from a worker process intact.
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 1
+
+
 async def test_errors_reach_async_callers_too(backend: str) -> None:
     c = Counter.options(backend=backend).remote()
     async with asyncio.timeout(WAIT):
@@ -227,6 +255,15 @@ def test_kill_drops_the_result_of_a_running_threaded_call() -> None:
         actorio.get(ref, timeout=WAIT)
 
 
+def test_constructor_error_in_the_message(backend: str, tmp_path: Path) -> None:
+    broken = Flaky.options(backend=backend, max_restarts=0).remote(str(tmp_path / "t"), 9)
+    with pytest.raises(ActorDiedError) as died:
+        actorio.get(broken.which.remote(), timeout=WAIT)
+    # On Ray, in Ray's words (its message carries the constructor's traceback).
+    assert "ConnectionError" in str(died.value)
+    assert "attempt 1 failed" in str(died.value)
+
+
 def test_exit_actor_outside_an_actor() -> None:
     with pytest.raises(NotInActorError, match="inside an actor method"):
         actorio.exit_actor()
@@ -272,7 +309,9 @@ def test_calls_after_death_say_why(backend: str, tmp_path: Path) -> None:
         actorio.get(exited.get.remote(), timeout=WAIT)
 
     broken = Flaky.options(backend=backend, max_restarts=0).remote(str(tmp_path / "t"), 9)
-    with pytest.raises(ActorDiedError, match="is dead: its constructor raised") as died:
+    # What the constructor raised is in the message, not only in .cause.
+    said = "is dead: its constructor raised ConnectionError: attempt 1 failed. Calls to it fail"
+    with pytest.raises(ActorDiedError, match=said) as died:
         actorio.get(broken.which.remote(), timeout=WAIT)
     assert "create a new actor to continue" in str(died.value)
     assert isinstance(died.value.cause, ConnectionError)

@@ -346,6 +346,13 @@ def test_wait_rejects_non_refs_and_duplicates() -> None:
         actorio.wait([ref, ref])
 
 
+def test_wait_on_a_single_ref_says_to_pass_a_list() -> None:
+    ref = actorio.put(1)
+    with pytest.raises(InvalidArgumentsError, match=r"got a single ObjectRef; pass \[ref\]"):
+        actorio.wait(ref)  # type: ignore[arg-type]  # Ray's misuse: one ref, not a list
+    assert actorio.wait([ref]) == ([ref], [])
+
+
 async def test_wait_on_event_loop_thread_refuses_when_it_would_block() -> None:
     done = actorio.put(1)
     ev = asyncio.Event()

@@ -20,6 +20,7 @@ from actorio.exceptions import (
     InvalidArgumentsError,
     InvalidOptionsError,
     TaskCancelledError,
+    TaskError,
 )
 
 
@@ -302,6 +303,56 @@ def test_cancel_queued_and_running_calls(backend: str) -> None:
     assert actorio.get(done, timeout=WAIT) == "done"
     actorio.cancel(done)  # a ref that is done is left alone
     assert actorio.get(done, timeout=WAIT) == "done"
+
+
+@actorio.remote
+class Parker:
+    """Async, all in the default group (one event loop on Ray too): ``park`` waits forever."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = asyncio.Event()
+
+    async def park(self) -> None:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+
+    async def wait_started(self) -> None:
+        await self.started.wait()
+
+    async def wait_cancelled(self) -> None:
+        await self.cancelled.wait()
+
+
+def test_cancelled_running_async_call_is_a_task_error_naming_the_call(backend: str) -> None:
+    p = Parker.options(backend=backend).remote()
+    running = p.park.remote()
+    actorio.get(p.wait_started.remote(), timeout=WAIT)
+    actorio.cancel(running)
+    # As Ray's: catchable as TaskCancelledError and as TaskError, and it says which call.
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG) as info:
+        actorio.get(running, timeout=WAIT)
+    assert isinstance(info.value, TaskError)
+    assert info.value.function_name == "Parker.park"
+    assert str(info.value).startswith("Parker.park was cancelled with actorio.cancel()")
+    actorio.get(p.wait_cancelled.remote(), timeout=WAIT)  # its coroutine saw CancelledError
+
+
+def test_cancelled_queued_call_is_a_plain_task_cancelled_error() -> None:
+    g = WatchedGate.remote()
+    holder = g.park.remote("hold")  # its one slot, held
+    actorio.get(g.wait_started.remote(), timeout=WAIT)
+    queued = g.park.remote("queued")
+    actorio.cancel(queued)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG) as info:
+        actorio.get(queued, timeout=WAIT)
+    assert not isinstance(info.value, TaskError)  # it never ran: nothing raised in it
+    actorio.get(g.open.remote(), timeout=WAIT)
+    assert actorio.get(holder, timeout=WAIT) == "hold"
 
 
 async def test_cancel_before_the_call_took_a_step_frees_its_slot(backend: str) -> None:

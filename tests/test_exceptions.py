@@ -276,3 +276,72 @@ def test_task_error_from_a_remote_call_pickles() -> None:
     assert isinstance(loaded, TwoArgError)
     assert str(loaded) == str(info.value)
     assert "fails" in str(loaded)
+
+
+# -- the original exception's attributes, through TaskError -------------------------------------
+
+
+class PassesLess(Exception):
+    """Passes on less than it takes: the default pickling cannot rebuild it (cls(*args))."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class WithDefault(Exception):
+    status = 500  # a class-level default that instances override
+
+    @property
+    def doubled(self) -> int:
+        return self.status * 2
+
+
+def test_task_error_reads_the_causes_attributes() -> None:
+    cause = WithDefault("teapot")
+    cause.status = 418
+    err = TaskError.from_exception("f", _raised(cause))
+    assert err.status == 418  # the instance's value, not the class default
+    assert err.doubled == 836  # a property of the cause's class, on its values
+    slotted = SlottedError("s")
+    slotted.code = 3  # type: ignore[attr-defined]  # an unannotated slot
+    assert TaskError.from_exception("f", _raised(slotted)).code == 3  # a slot, read through
+    relayed = TaskError.from_exception("g", TaskError.from_exception("f", _raised(cause)))
+    assert relayed.status == 418  # through a relayed error, from the original
+    with pytest.raises(AttributeError, match=r"\(and the WithDefault it wraps\) has no .*'nope'"):
+        err.nope
+
+
+def test_an_os_errors_fields_are_kept() -> None:
+    err = TaskError.from_exception("f", _raised(FileNotFoundError(2, "No such file", "a.txt")))
+    assert isinstance(err, FileNotFoundError)
+    assert (err.errno, err.strerror, err.filename) == (2, "No such file", "a.txt")
+
+
+def test_an_error_that_passes_on_less_than_it_takes_survives_pickling() -> None:
+    err = TaskError.from_exception("f", _raised(PassesLess("disk full", 28)))
+    with pytest.raises(TypeError):  # what the default pickling does with it
+        pickle.loads(pickle.dumps(err.cause))
+    loaded = pickle.loads(pickle.dumps(err))
+    assert isinstance(loaded, TaskError)
+    assert isinstance(loaded, PassesLess)
+    assert isinstance(loaded.cause, PassesLess)
+    assert (loaded.code, loaded.cause.code, loaded.cause.args) == (28, 28, ("disk full",))
+    assert str(loaded) == str(err)
+
+
+def test_failed_argument_and_cancelled_errors() -> None:
+    upstream = TaskError.from_exception("f", _raised(KeyError("k")))
+    err = TaskError.from_failed_argument("g", upstream)
+    assert isinstance(err, KeyError)
+    assert err.function_name == "g"
+    assert err.cause is upstream
+    assert str(err).startswith("g did not run: an input argument could not be computed: f raised")
+    assert err.traceback_str == upstream.traceback_str
+    again = pickle.loads(pickle.dumps(err))
+    assert str(again) == str(err)
+    assert isinstance(again, KeyError)
+    cancelled = TaskError.cancelled("A.m", "with actorio.cancel()")
+    assert isinstance(cancelled, exceptions.TaskCancelledError)
+    assert str(cancelled) == "A.m was cancelled with actorio.cancel() while it was running"
+    assert str(pickle.loads(pickle.dumps(cancelled))) == str(cancelled)

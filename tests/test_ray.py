@@ -302,6 +302,50 @@ def test_ray_only_options_pass_through() -> None:
     assert actorio.get(add.options(num_cpus=0.5).remote(2, 2), timeout=WAIT) == 4
 
 
+def test_actorios_scheduling_strategies_become_rays() -> None:
+    from ray.util.placement_group import placement_group, remove_placement_group
+
+    from actorio.util.scheduling_strategies import (
+        In,
+        NodeLabelSchedulingStrategy,
+        PlacementGroupSchedulingStrategy,
+    )
+
+    pg = placement_group([{"CPU": 0.5}])
+    ray.get(pg.ready(), timeout=WAIT)
+    try:
+        in_group = PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=0)
+        c = Counter.options(num_cpus=0, scheduling_strategy=in_group).remote()
+        assert actorio.get(c.increment.remote(), timeout=WAIT) == 1
+        bundled = add.options(num_cpus=0.5, scheduling_strategy=in_group)
+        assert actorio.get(bundled.remote(1, 2), timeout=WAIT) == 3
+        actorio.kill(c)
+    finally:
+        remove_placement_group(pg)
+    preferring = NodeLabelSchedulingStrategy({}, soft={"no-such-label": In("x")})
+    assert actorio.get(add.options(scheduling_strategy=preferring).remote(2, 3), timeout=WAIT) == 5
+
+
+@actorio.remote
+def bar_in_a_ray_task(total: int) -> str:
+    from actorio.experimental import tqdm_ray
+
+    bar = tqdm_ray.tqdm(total=total, desc="ray")
+    bar.update(total)
+    bar.close()
+    return type(bar).__module__
+
+
+def test_a_bar_made_in_a_ray_worker_is_rays_own() -> None:
+    assert actorio.get(bar_in_a_ray_task.remote(3), timeout=WAIT) == "ray.experimental.tqdm_ray"
+
+
+def test_a_refs_hex_is_rays() -> None:
+    ref = add.remote(1, 1)
+    assert ref.hex() == ref._actorio_work.ray_ref.hex()
+    assert actorio.get(ref, timeout=WAIT) == 2
+
+
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import re
 import threading
 from typing import Any
 
@@ -13,7 +14,7 @@ from _actors import Counter, Keys, resolved
 
 import actorio
 from actorio import ObjectRef
-from actorio.exceptions import TaskError
+from actorio.exceptions import ActorDiedError, TaskError
 
 WAIT = 10.0  # generous bound for anything that should happen "soon"
 
@@ -521,7 +522,11 @@ def test_failed_ref_argument_fails_actor_call_with_upstream_error() -> None:
     with pytest.raises(ValueError, match="upstream broke") as info:
         actorio.get(dependent, timeout=WAIT)
     assert isinstance(info.value, TaskError)
-    assert "boom" in info.value.function_name
+    # As Ray: the call's own error, saying it could not run, around the upstream one.
+    assert info.value.function_name == "Summer.add"
+    assert "Summer.add did not run: an input argument could not be computed" in str(info.value)
+    assert isinstance(info.value.cause, TaskError)
+    assert "boom" in info.value.cause.function_name
     # The method never ran, and the actor still works afterwards.
     assert actorio.get(c.get_seen.remote(), timeout=WAIT) == []
     assert actorio.get(c.add.remote(1), timeout=WAIT) == 1
@@ -549,4 +554,76 @@ async def test_failed_ref_argument_fails_remote_function(consumer: Any) -> None:
     with pytest.raises(ValueError, match="bad input upstream") as info:
         await asyncio.wait_for(dependent, WAIT)
     assert isinstance(info.value, TaskError)
-    assert "boom" in info.value.function_name
+    assert info.value.function_name.endswith(consumer.__name__)
+    assert "an input argument could not be computed" in str(info.value)
+    assert isinstance(info.value.cause, TaskError)
+    assert "boom" in info.value.cause.function_name
+
+
+@actorio.remote
+def missing_key(key: str) -> None:
+    raise KeyError(key)
+
+
+def test_failed_ref_argument_says_an_input_could_not_be_computed(backend: str) -> None:
+    upstream: ObjectRef[Any] = missing_key.options(backend=backend).remote("no-such-key")
+    c = Counter.options(backend=backend).remote()
+    dependents = {
+        "actor call": c.add.remote(resolved(upstream)),
+        "task": plus_one_sync.options(backend=backend).remote(resolved(upstream)),
+    }
+    for what, dependent in dependents.items():
+        with pytest.raises(KeyError, match="no-such-key") as info:  # still the original type
+            actorio.get(dependent, timeout=BACKEND_WAIT)
+        assert isinstance(info.value, TaskError), what
+        # Ray's own words on Ray: "At least one of the input arguments ... could not be computed"
+        assert re.search(r"input arguments?\b.* could not be computed", str(info.value)), what
+    assert actorio.get(c.add.remote(1), timeout=BACKEND_WAIT) == 1  # the actor lives on
+
+
+def test_failed_ref_argument_of_a_constructor_kills_the_actor(backend: str) -> None:
+    upstream: ObjectRef[Any] = missing_key.options(backend=backend).remote("no-such-key")
+    actorio.wait([upstream], timeout=BACKEND_WAIT)  # failed already, or about to
+    c = Counter.options(backend=backend).remote(resolved(upstream))  # never raises here
+    with pytest.raises(ActorDiedError) as info:
+        actorio.get(c.get.remote(), timeout=BACKEND_WAIT)
+    assert re.search(r"input arguments?\b.* could not be computed", str(info.value))
+    assert "no-such-key" in str(info.value)
+
+
+def test_ref_arguments_of_a_task_are_resolved_first(backend: str) -> None:
+    done = plus_one_sync.options(backend=backend).remote(1)
+    actorio.get(done, timeout=BACKEND_WAIT)
+    later = plus_one_sync.options(backend=backend).remote(10)  # maybe still running
+    total = plus_one_sync.options(backend=backend).remote(resolved(done))
+    assert actorio.get(total, timeout=BACKEND_WAIT) == 3
+    c = Counter.options(backend=backend).remote()
+    ref = adds.options(backend=backend).remote(resolved(later), b=resolved(done))
+    assert actorio.get(ref, timeout=BACKEND_WAIT) == 13
+    assert actorio.get(c.add.remote(resolved(later)), timeout=BACKEND_WAIT) == 11
+
+
+@actorio.remote
+def adds(a: int, b: int = 0) -> int:
+    return a + b
+
+
+# -- ObjectRef.hex -----------------------------------------------------------------------------
+
+
+def test_hex_is_a_stable_id_unique_to_each_ref(backend: str) -> None:
+    c = Counter.options(backend=backend).remote()
+    refs = [c.increment.remote() for _ in range(3)]
+    refs += [plus_one_sync.options(backend=backend).remote(1), actorio.put(0)]
+    ids = [ref.hex() for ref in refs]
+    assert all(re.fullmatch(r"[0-9a-f]{56}", i) for i in ids)  # Ray's shape: 28 bytes
+    assert len(set(ids)) == len(ids)
+    actorio.get(refs, timeout=BACKEND_WAIT)
+    assert [ref.hex() for ref in refs] == ids  # the same once done
+
+
+def test_hex_of_a_ref_asked_from_many_threads_at_once() -> None:
+    ref = actorio.put(1)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        seen = set(pool.map(lambda _: ref.hex(), range(64)))
+    assert seen == {ref.hex()}

@@ -16,12 +16,22 @@ import pytest
 from _actors import WAIT, Counter
 
 import actorio
+from actorio._options import IGNORED_CALL_OPTIONS, RAY_ACTOR_OPTIONS, RAY_TASK_OPTIONS
 from actorio.exceptions import (
     ActorDiedError,
     ActorNotFoundError,
     AlreadyInitializedError,
     InvalidOptionsError,
     NotInActorError,
+)
+from actorio.util.scheduling_strategies import (
+    DoesNotExist,
+    Exists,
+    In,
+    NodeAffinitySchedulingStrategy,
+    NodeLabelSchedulingStrategy,
+    NotIn,
+    PlacementGroupSchedulingStrategy,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,6 +245,154 @@ def test_ray_placement_options_in_decorator_are_ignored() -> None:
             return "pong"
 
     assert actorio.get(Placed.remote().ping.remote(), timeout=TIMEOUT) == "pong"
+
+
+#: a value Ray would take for each of its options that mean nothing outside Ray
+RAY_ONLY_VALUES: dict[str, Any] = {
+    "num_cpus": 1,
+    "num_gpus": 0,
+    "memory": 1024,
+    "object_store_memory": 1024,
+    "resources": {"x": 1},
+    "accelerator_type": "A100",
+    "label_selector": {"zone": "a"},
+    "fallback_strategy": [{"label_selector": {"zone": "b"}}],
+    "scheduling_strategy": "SPREAD",
+    "runtime_env": {"env_vars": {"A": "1"}},
+    "placement_group": None,
+    "placement_group_bundle_index": -1,
+    "placement_group_capture_child_tasks": False,
+    "enable_task_events": False,
+    "_labels": {"team": "a"},
+    "_metadata": {"owner": "test"},
+    "allow_out_of_order_execution": False,
+    "enable_tensor_transport": False,
+    "_actor_generator_backpressure_num_objects": 4,
+    "max_calls": 1,
+    "_generator_backpressure_num_objects": 2,
+    "_num_objects_per_yield": 1,
+    "tensor_transport": "object_store",
+}
+
+
+@actorio.remote
+def doubled(x: int) -> int:
+    return 2 * x
+
+
+@pytest.mark.parametrize("where", ["local", "process"])
+def test_rays_cluster_options_are_accepted_and_ignored(where: str) -> None:
+    actor_options = {k: RAY_ONLY_VALUES[k] for k in sorted(RAY_ACTOR_OPTIONS)}
+    h = Counter.options(backend=where, **actor_options).remote(10)
+    assert actorio.get(h.increment.remote(), timeout=WAIT) == 11
+    task_options = {k: RAY_ONLY_VALUES[k] for k in sorted(RAY_TASK_OPTIONS)}
+    assert actorio.get(doubled.options(backend=where, **task_options).remote(4), timeout=WAIT) == 8
+    call_options = {k: RAY_ONLY_VALUES[k] for k in sorted(IGNORED_CALL_OPTIONS)}
+    assert actorio.get(h.increment.options(**call_options).remote(), timeout=WAIT) == 12
+
+    @actorio.remote(**actor_options)
+    class Tagged:
+        @actorio.method(**call_options)
+        def ping(self) -> str:
+            return "pong"
+
+    assert actorio.get(Tagged.options(backend=where).remote().ping.remote(), timeout=WAIT) == "pong"
+
+
+@pytest.mark.parametrize(
+    ("make", "kind", "wrong", "meant"),
+    [
+        (lambda: Counter.options(max_restart=1), "actor", "max_restart", "max_restarts"),
+        (lambda: Counter.options(num_cpu=1), "actor", "num_cpu", "num_cpus"),
+        (lambda: doubled.options(max_retry=2), "task", "max_retry", "max_retries"),
+        (lambda: doubled.options(runtime_envs={}), "task", "runtime_envs", "runtime_env"),
+        (lambda: actorio.method(num_return=2), "method", "num_return", "num_returns"),
+        (
+            lambda: Counter.remote().increment.options(enable_task_event=False),
+            "method",
+            "enable_task_event",
+            "enable_task_events",
+        ),
+    ],
+)
+def test_a_misspelled_option_names_the_close_match(
+    make: Any, kind: str, wrong: str, meant: str
+) -> None:
+    with pytest.raises(InvalidOptionsError) as info:
+        make()
+    message = str(info.value)
+    assert message.startswith(f"unknown {kind} option {wrong!r}; did you mean {meant!r}?")
+    assert "actorio accepts" in message
+    assert "ignores Ray's cluster options" in message
+
+
+def test_an_option_nothing_like_a_known_one_lists_them() -> None:
+    with pytest.raises(InvalidOptionsError, match=r"unknown actor option 'zzz'; actorio accepts"):
+        Counter.options(zzz=1)
+
+
+# -- scheduling strategies ----------------------------------------------------------------------
+
+
+@actorio.remote
+class NodeProbe:
+    def node(self) -> tuple[str, str, str]:
+        ctx = actorio.get_runtime_context()
+        return ctx.get_node_id(), ctx.node_id, ctx.node_id.hex()
+
+
+@actorio.remote
+def node_of_task() -> str:
+    return actorio.get_runtime_context().get_node_id()
+
+
+def test_node_id_is_get_node_id(backend: str) -> None:
+    ctx = actorio.get_runtime_context()
+    node = ctx.get_node_id()
+    assert ctx.node_id == node
+    assert ctx.node_id.hex() == node  # Ray's older spelling, ctx.node_id.hex(), works too
+    probe = NodeProbe.options(backend=backend).remote()
+    assert actorio.get(probe.node.remote(), timeout=WAIT) == (node, node, node)
+    assert actorio.get(node_of_task.options(backend=backend).remote(), timeout=WAIT) == node
+
+
+def test_scheduling_strategies_are_taken_by_actors_and_tasks(backend: str) -> None:
+    node = actorio.get_runtime_context().get_node_id()
+    strategies: list[Any] = [
+        "DEFAULT",
+        "SPREAD",
+        None,
+        NodeAffinitySchedulingStrategy(node, soft=False),
+        NodeAffinitySchedulingStrategy(node_id=node, soft=True, _spill_on_unavailable=True),
+    ]
+    if backend != "ray":  # on Ray: with a real placement group and labels, in test_ray.py
+        strategies += [
+            PlacementGroupSchedulingStrategy(placement_group=object()),
+            NodeLabelSchedulingStrategy(
+                {"region": In("us", "eu"), "gpu": Exists()},
+                soft={"spot": NotIn("yes"), "old": DoesNotExist()},
+            ),
+        ]
+    for strategy in strategies:
+        probe = NodeProbe.options(backend=backend, scheduling_strategy=strategy).remote()
+        assert actorio.get(probe.node.remote(), timeout=WAIT)[0] == node, strategy
+        task = node_of_task.options(backend=backend, scheduling_strategy=strategy)
+        assert actorio.get(task.remote(), timeout=WAIT) == node, strategy
+
+
+def test_bad_scheduling_strategies_are_refused() -> None:
+    with pytest.raises(InvalidOptionsError, match="scheduling_strategy must be None, 'DEFAULT'"):
+        Counter.options(scheduling_strategy="NEAREST")
+    with pytest.raises(InvalidOptionsError, match="scheduling_strategy must be"):
+        doubled.options(scheduling_strategy=3)
+    with pytest.raises(InvalidOptionsError, match="takes one or more label values"):
+        In()
+    with pytest.raises(InvalidOptionsError, match="at least one condition"):
+        NodeLabelSchedulingStrategy({})
+    with pytest.raises(InvalidOptionsError, match="must map to In"):
+        NodeLabelSchedulingStrategy({"region": "us"})  # type: ignore[dict-item]
+    with pytest.raises(InvalidOptionsError, match="_spill_on_unavailable needs soft=True"):
+        NodeAffinitySchedulingStrategy("n", soft=False, _spill_on_unavailable=True)
 
 
 def test_unknown_actor_option_lists_accepted_ones() -> None:

@@ -19,7 +19,13 @@ from .._mailbox import fail_new
 from .._ref import ObjectRef, abort, new_ref
 from .._seam import ActorCore, Hosted, Reducer, StreamSource, Supervising
 from .._stats import CallStats
-from ..exceptions import ActorDiedError, CallTimeoutError, PendingCallsLimitExceeded
+from ..exceptions import (
+    ActorDiedError,
+    CallTimeoutError,
+    PendingCallsLimitExceeded,
+    TaskError,
+    headline,
+)
 
 if TYPE_CHECKING:
     from .._options import ActorOptions, CallOptions, Mode, RetryOn
@@ -39,6 +45,9 @@ class BackendBase:
 
     def node_id(self) -> str | None:
         return None
+
+    def progress_bar(self, options: dict[str, Any]) -> Any | None:
+        return None  # actorio draws its bars itself
 
     def close(self) -> None:
         pass
@@ -135,6 +144,20 @@ class CoreBase(ABC):
             cause,
             why,
         )
+
+    def construction_error(self, exc: BaseException, hook: str = "__init__") -> ActorDiedError:
+        """The death of this actor when its constructor (or start hook ``hook``) raised
+        ``exc``, or never ran because a ref argument failed; the message says what it was."""
+        name = f"{self.spec.name}.{hook}"
+        label = "constructor" if hook == "__init__" else hook
+        if isinstance(exc, TaskError) and exc.summary and exc.function_name == name:
+            why = f"its {label} did not run: an input argument could not be computed"
+            return self.died(f"{why} ({headline(exc.cause)})", exc)
+        raised = exc
+        while isinstance(raised, TaskError):  # it re-raised a call's error: the original
+            raised = raised.cause
+        why = f"its {label} raised {type(raised).__name__}: {raised}"
+        return self.died(why, TaskError.from_exception(name, exc))
 
     # -- policies -------------------------------------------------------------------------------
 

@@ -366,7 +366,7 @@ class LocalActor(Lifecycle):
                 self._park(lane, call, waiting)
                 return _PARKED
             try:
-                args, kwargs = resolve_refs(args, kwargs)
+                args, kwargs = resolve_refs(args, kwargs, self.qualname(method))
             except Exception as exc:  # an argument's call failed: so does this one
                 fail(ref, exc, loop)
                 return _HANDED_OFF

@@ -34,7 +34,7 @@ from .._mailbox import Call, Lane, fail
 from .._ref import deliver, has_refs, pending_refs, resolve_refs, when_all_done
 from .._seam import START_HOOK
 from .._stats import ActorState, make_state
-from ..exceptions import ActorDiedError, TaskError
+from ..exceptions import ActorDiedError
 from ._base import CoreBase
 from ._local_hooks import construct_async, run_start_hook, run_stop_hook
 from ._local_lanes import last_queued, retried, take_calls
@@ -222,7 +222,8 @@ class Lifecycle(CoreBase, ABC):
                 when_all_done(waiting, self.loop, lambda: self.to_loop(self._construct, generation))
                 return
             try:
-                self.init_args = args, kwargs = resolve_refs(args, kwargs)
+                what = f"{self.spec.name}.__init__"
+                self.init_args = args, kwargs = resolve_refs(args, kwargs, what)
             except Exception as exc:
                 self._construction_failed(exc)
                 return
@@ -281,9 +282,7 @@ class Lifecycle(CoreBase, ABC):
     ) -> None:
         if generation is not None and generation != self.incarnation:
             return
-        cause = TaskError.from_exception(f"{self.spec.name}.{hook_name}", exc)
-        what = "its constructor raised" if hook_name == "__init__" else f"its {hook_name} raised"
-        self._failed(self.died(what, cause), restart=True)
+        self._failed(self.construction_error(exc, hook_name), restart=True)
 
     # -- retries --------------------------------------------------------------------------------
 

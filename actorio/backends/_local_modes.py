@@ -172,6 +172,12 @@ class TaskWork:
             actor.to_loop(self._cancel)
         return True
 
+    def describe(self) -> str | None:
+        """The running call's name (``Class.method``), for the error of its cancel."""
+        actor = self.actor()
+        entry = actor.inflight.get(self.key) if actor is not None else None
+        return actor.qualname(entry[1][0]) if actor is not None and entry is not None else None
+
     def _cancel(self) -> None:
         task = self.task
         if task.done():

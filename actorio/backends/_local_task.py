@@ -107,7 +107,7 @@ async def _run_async(
 ) -> None:
     here = asyncio.get_running_loop()
     try:
-        args, kwargs = await await_refs(args, kwargs)
+        args, kwargs = await await_refs(args, kwargs, spec.name)
     except Exception as exc:  # an argument's call failed: pass its error on, as Ray does
         fail(ref, exc, here)
         return
@@ -142,7 +142,7 @@ def _run_sync(
     try:
         for r in pending_refs(args, kwargs):  # a worker thread may simply block on them
             concurrent.futures.wait([r.future()])
-        args, kwargs = resolve_refs(args, kwargs)
+        args, kwargs = resolve_refs(args, kwargs, spec.name)
     except Exception as exc:
         fail(ref, exc, None)
         return

@@ -40,12 +40,15 @@ class TaskHost:
     async def run(
         self,
         fn: Callable[..., Any],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
         retries: Any,
-        num_returns: int | None = 1,
+        num_returns: int | None,
+        /,
+        *args: Any,
+        **kwargs: Any,
     ) -> Any:
-        """Run ``fn`` (a generator to its end, for its ``num_returns``: see ``_yield``)."""
+        """Run ``fn`` (a generator to its end, for its ``num_returns``: see ``_yield``). The
+        task's own arguments are this call's: so its ref arguments are resolved (in the
+        driver, in order) as an actor call's are."""
         budget, retry_on = retries
         what = getattr(fn, "__qualname__", "task")
         attempt = 0
@@ -149,8 +152,14 @@ class ProcessBackend(BackendBase):
         retries = task_retry_policy(options)
         run = host.spec.methods["run"]
         declared = None if num_returns == "dynamic" else num_returns
-        call = (portable(spec.fn), args, kwargs, retries, declared)
-        return host.submit(run, call, {}, 1 if declared is None else declared, None)
+        return host.submit(
+            run,
+            (portable(spec.fn), retries, declared, *args),
+            kwargs,
+            1 if declared is None else declared,
+            None,
+            what=spec.name,
+        )
 
     def _host(self, loop: asyncio.AbstractEventLoop) -> ProcessActor:
         with self._lock:

@@ -44,15 +44,21 @@ _running_loop = asyncio._get_running_loop
 class _RemoteWork:
     """What ``actorio.cancel`` reaches through a ref: asks the worker to cancel the call."""
 
-    __slots__ = ("actor", "call_id")
+    __slots__ = ("actor", "call_id", "what")
 
-    def __init__(self, actor: ProcessActor, call_id: int) -> None:
+    def __init__(self, actor: ProcessActor, call_id: int, what: str) -> None:
         self.actor = actor
         self.call_id = call_id
+        self.what = what
 
     def cancel(self) -> bool:
         self.actor.cancelled(self.call_id)
         return True
+
+    def describe(self) -> str | None:
+        """The call's name once the worker has it (it may be running), else None."""
+        entry = self.actor.pending.get(self.call_id)
+        return self.what if entry is not None and entry.sent else None
 
 
 class ProcessActor(Forwarding):
@@ -102,7 +108,11 @@ class ProcessActor(Forwarding):
 
     def _start_worker(self, args: tuple[Any, ...], kwargs: dict[str, Any], raising: bool) -> None:
         try:
-            self.init_args = resolve_refs(args, kwargs)
+            self.init_args = resolve_refs(args, kwargs, f"{self.spec.name}.__init__")
+        except Exception as exc:  # a ref argument failed: the actor dies, as in-process
+            self._worker_gone(self.construction_error(exc), intentional=True, unserved=True)
+            return
+        try:
             first = self._create_frame()
         except Exception as exc:
             if raising:  # at the call site: an unpicklable argument, say
@@ -256,9 +266,13 @@ class ProcessActor(Forwarding):
         num_returns: int,
         group: str | None,
         options: Any = None,
+        *,
+        what: str | None = None,
     ) -> Any:
+        """Send a call (``what`` names it in errors: a task host runs a task's function)."""
         loop = _running_loop()
         ref = make_refs(loop, self.loop, num_returns)
+        what = what or self.qualname(method)
         if self.refuse(ref):
             return ref
         self.check_room(method, self.options.max_pending_calls)
@@ -271,7 +285,7 @@ class ProcessActor(Forwarding):
         waiting = pending_refs(args, kwargs) if with_refs else []
         if with_refs and not waiting:
             try:
-                args, kwargs = resolve_refs(args, kwargs)
+                args, kwargs = resolve_refs(args, kwargs, what)
             except Exception as exc:  # a ref argument failed: so does this call
                 fail_new(ref, exc)
                 return ref
@@ -289,10 +303,10 @@ class ProcessActor(Forwarding):
                 calls.pending[call_id] = entry
                 first = first_ref(ref)
                 if first is not None:
-                    first._actorio_work = _RemoteWork(self, call_id)
+                    first._actorio_work = _RemoteWork(self, call_id, what)
             calls.put(entry)
         if waiting:  # sent once its ref arguments are done; the calls after it wait behind it
-            calls.send_when_done(waiting, entry, call)
+            calls.send_when_done(waiting, entry, call, what)
         return ref
 
     def bind(

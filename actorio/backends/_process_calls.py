@@ -104,15 +104,16 @@ class Calls:
         except OSError:
             pass
 
-    def send_when_done(self, waiting: list[Any], entry: PendingCall, call: Call) -> None:
-        """Send ``call`` in its turn once the ``waiting`` refs among its arguments are done."""
-        when_done = AllDone(len(waiting), lambda: self._resolved(entry, call))
+    def send_when_done(self, waiting: list[Any], entry: PendingCall, call: Call, what: str) -> None:
+        """Send ``call`` in its turn once the ``waiting`` refs among its arguments are done
+        (``what``: the call's name, for the error if one of them failed)."""
+        when_done = AllDone(len(waiting), lambda: self._resolved(entry, call, what))
         for ref in waiting:
             ref.future().add_done_callback(when_done)
 
-    def _resolved(self, entry: PendingCall, call: Call) -> None:
+    def _resolved(self, entry: PendingCall, call: Call, what: str) -> None:
         try:
-            args, kwargs = resolve_refs(call.args, call.kwargs)
+            args, kwargs = resolve_refs(call.args, call.kwargs, what)
             ready = call._replace(args=args, kwargs=kwargs)
             entry.frame = call_frame(ready, self.actor_name)
         except Exception as exc:  # an argument's call failed, or a value cannot be pickled

@@ -25,7 +25,7 @@ from .._stream import ObjectRefGenerator
 from ..exceptions import InvalidOptionsError
 from ._base import BackendBase
 from ._ray_actor import RayActor, wrap_ray_handle
-from ._ray_link import RaySource, follow, ray_arguments, with_options
+from ._ray_link import RaySource, follow, ray_arguments, ray_placement, with_options
 
 __all__ = ["RayBackend", "backend_class"]
 
@@ -122,6 +122,19 @@ class RayBackend(BackendBase):
             return None
         return str(self.ray.get_runtime_context().get_node_id())
 
+    def progress_bar(self, options: dict[str, Any]) -> Any | None:
+        """In a Ray worker, Ray's own bar: Ray's driver draws it with the others (a bar made
+        in the driver is drawn by actorio, as Ray would draw it there)."""
+        if not self.ray.is_initialized():
+            return None
+        worker = getattr(getattr(self.ray, "_private", None), "worker", None)
+        mode = getattr(getattr(worker, "global_worker", None), "mode", None)
+        if mode != getattr(self.ray, "WORKER_MODE", object()):
+            return None
+        from ray.experimental import tqdm_ray
+
+        return tqdm_ray.tqdm(**options)
+
     def submit_task(
         self,
         spec: FunctionSpec,
@@ -138,7 +151,7 @@ class RayBackend(BackendBase):
             if spec.is_async:
                 target = _agen_on_own_loop(spec.fn) if spec.stream else _on_own_loop(spec.fn)
             fn = self._functions[spec.fn] = self.ray.remote(target)
-        ray_opts = dict(options.get("ray_options", {}))
+        ray_opts = ray_placement(options.get("ray_options", {}))
         num_returns = options.get("num_returns", 1)
         if spec.stream:  # Ray's own generator calls: streaming, static or dynamic
             ray_opts["num_returns"] = num_returns

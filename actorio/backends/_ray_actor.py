@@ -33,7 +33,7 @@ from ..exceptions import (
 )
 from ._base import Forwarding, checked_remote, expire, settle_soon
 from ._ray_hosted import hosted_class
-from ._ray_link import RaySource, follow, ray_arguments, translate, with_options
+from ._ray_link import RaySource, follow, ray_arguments, ray_placement, translate, with_options
 
 __all__ = ["RayActor", "ray_class"]
 
@@ -87,7 +87,7 @@ class RayActor(Forwarding):
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         opts = self.options
-        ray_opts: dict[str, Any] = dict(opts.ray_options)
+        ray_opts: dict[str, Any] = ray_placement(opts.ray_options)
         if opts.name:
             ray_opts.update(name=opts.name, namespace=self.namespace)
             if opts.get_if_exists:

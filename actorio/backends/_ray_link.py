@@ -8,8 +8,10 @@ import asyncio
 import concurrent.futures
 import re
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
+from .. import _scheduling as ours
 from .._dynamic import DynamicObjectRefGenerator
 from .._handle import ActorHandle
 from .._ref import ObjectRef, new_ref, set_exception, set_result_if_pending
@@ -23,23 +25,36 @@ from ..exceptions import (
     TaskError,
 )
 
-__all__ = ["RaySource", "RayWork", "follow", "ray_arguments", "with_options", "translate"]
+__all__ = [
+    "RaySource",
+    "RayWork",
+    "follow",
+    "ray_arguments",
+    "ray_placement",
+    "translate",
+    "with_options",
+]
 
 
 class RayWork:
     """What ``actorio.cancel`` reaches through a ref; also where its Ray ref is found when the
     ref is passed on to another Ray call."""
 
-    __slots__ = ("ray_ref",)
+    __slots__ = ("ray_ref", "what")
 
-    def __init__(self, ray_ref: Any) -> None:
+    def __init__(self, ray_ref: Any, what: str) -> None:
         self.ray_ref = ray_ref
+        self.what = what
 
     def cancel(self) -> bool:
         import ray
 
         ray.cancel(self.ray_ref)
         return True
+
+    def describe(self) -> str:
+        """The call's name, for the error of its cancel (Ray may have started it)."""
+        return self.what
 
 
 def follow(
@@ -53,7 +68,7 @@ def follow(
     """Complete ``ref`` (on its own loop) with the outcome of ``ray_ref``; then call
     ``on_done(ok, value)`` in Ray's thread, if given. ``generator``: the call runs a
     generator with its refs known up front (Ray's ``"dynamic"`` value becomes actorio's)."""
-    ref._actorio_work = RayWork(ray_ref)
+    ref._actorio_work = RayWork(ray_ref, what)
     loop = ref._loop
 
     def done(future: Any) -> None:
@@ -150,6 +165,10 @@ def translate(exc: BaseException, what: str, generator: bool = False) -> BaseExc
         if isinstance(cause, TaskError):
             return cause
         text = _ANSI.sub("", str(exc))  # Ray colours its tracebacks for terminals
+        if isinstance(cause, rex.TaskCancelledError):  # a running async call: also actorio's
+            summary = f"{what} was cancelled while it was running"
+            cancelled = _dual(TaskCancelledError, cause, summary)
+            return TaskError(what, cancelled, text, summary).as_instanceof_cause()
         counts = _RETURNS.search(text) if isinstance(cause, ValueError) else None
         if counts is not None:  # the same error a local call gives
             got, declared = counts.groups()
@@ -200,6 +219,43 @@ def ray_arguments(
         return value
 
     return tuple(one(a) for a in args), {k: one(v) for k, v in kwargs.items()}
+
+
+def ray_placement(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Ray's cluster options of an actor or task, for Ray: actorio's scheduling strategies
+    (``actorio.util.scheduling_strategies``) become Ray's own classes."""
+    out = dict(options)
+    strategy = out.get("scheduling_strategy")
+    if strategy is not None and not isinstance(strategy, str):
+        out["scheduling_strategy"] = _ray_strategy(strategy)
+    return out
+
+
+def _ray_strategy(strategy: Any) -> Any:
+    import ray.util.scheduling_strategies as rs
+
+    if isinstance(strategy, ours.PlacementGroupSchedulingStrategy):
+        return rs.PlacementGroupSchedulingStrategy(
+            strategy.placement_group,
+            strategy.placement_group_bundle_index,
+            strategy.placement_group_capture_child_tasks,
+        )
+    if isinstance(strategy, ours.NodeAffinitySchedulingStrategy):
+        return rs.NodeAffinitySchedulingStrategy(
+            strategy.node_id,
+            strategy.soft,
+            _spill_on_unavailable=strategy._spill_on_unavailable,
+            _fail_on_unavailable=strategy._fail_on_unavailable,
+        )
+    if isinstance(strategy, ours.NodeLabelSchedulingStrategy):
+
+        def conditions(given: dict[str, Any]) -> dict[str, Any] | None:
+            return {k: getattr(rs, type(op).__name__)(*op.values) for k, op in given.items()}
+
+        return rs.NodeLabelSchedulingStrategy(
+            conditions(strategy.hard), soft=conditions(strategy.soft) or None
+        )
+    return strategy  # Ray's own already
 
 
 def _not_ready(ref: ObjectRef[Any], what: str) -> Any:

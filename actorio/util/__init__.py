@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from .._runtime import get_runtime
-from . import metrics, state
+from . import metrics, scheduling_strategies, state
 from .actor_pool import ActorPool
 
-__all__ = ["ActorPool", "list_named_actors", "metrics", "state"]
+__all__ = ["ActorPool", "list_named_actors", "metrics", "scheduling_strategies", "state"]
 
 
 def list_named_actors(all_namespaces: bool = False) -> list[Any]:
