@@ -77,11 +77,10 @@ RAY_ACTOR_OPTIONS = _RAY_COMMON_OPTIONS | {
     "enable_tensor_transport",
     "_actor_generator_backpressure_num_objects",
 }
-#: for tasks, also: how many tasks a Ray worker process runs before it is replaced, and the
-#: streaming options of generator tasks (Ray's; actorio's tasks do not stream)
+#: for tasks, also: how many tasks a Ray worker process runs before it is replaced, and how
+#: Ray batches a generator task's items (a generator task's backpressure is actorio's too)
 RAY_TASK_OPTIONS = _RAY_COMMON_OPTIONS | {
     "max_calls",
-    "_generator_backpressure_num_objects",
     "_num_objects_per_yield",
 }
 #: Ray's options of a method or call that change nothing outside Ray: accepted, ignored

@@ -94,9 +94,11 @@ class _DrawerActor:
 
 
 def _drawer_actor() -> Any:
-    """The handle of this process's drawer actor (made on first use)."""
+    """The handle of this process's drawer actor (made on first use). Inline on its loop:
+    drawing never blocks, and an update is drawn before the result of the call that made
+    it reaches the caller (both pass through that loop, in order)."""
     options = {"name": _DRAWER_NAME, "namespace": _NAMESPACE, "get_if_exists": True}
-    return remote(_DrawerActor).options(backend="local", **options).remote()
+    return remote(_DrawerActor).options(backend="local", placement="inline", **options).remote()
 
 
 def _sink() -> Any:
