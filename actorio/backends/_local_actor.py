@@ -33,12 +33,13 @@ from time import perf_counter
 from typing import Any
 
 from .._context import call_chain, current_actor
-from .._mailbox import Call, CallExtra, Lane, complete, fail, fail_new, make_refs
+from .._mailbox import Call, CallExtra, Lane, fail, fail_new, make_refs
 from .._options import ActorOptions, Mode
-from .._ref import CycleRef, ObjectRef, dropped, has_refs, pending_refs, resolve_refs, when_all_done
+from .._ref import CycleRef, ObjectRef, dropped
+from .._ref_args import has_refs, pending_refs, resolve_refs, when_all_done
 from .._seam import ActorExit
 from .._spec import ClassSpec, MethodSpec
-from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded, TaskError
+from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded
 from ._base import expire
 from ._local_deadlock import wait_cycle
 from ._local_lanes import BUILTIN_LANE, count_pending, lane_index
@@ -397,14 +398,6 @@ class LocalActor(Lifecycle):
             self.deliver(ref, result, method)
         return _INLINE
 
-    def call_failed(
-        self, method: MethodSpec, ref: Any, exc: BaseException, latency: float | None
-    ) -> None:
-        """A method raised (and is not retried): count it, fail its ref(s) with a TaskError."""
-        err = TaskError.from_exception(self.qualname(method), exc)
-        self.stats.error(latency, method.name, err)
-        fail(ref, err, self.loop)
-
     def _park(self, lane: Lane, call: Call, waiting: list[Any]) -> None:
         """Hold the lane (keeping call order) until the call's ref arguments are done."""
         lane.open().appendleft(call)
@@ -417,37 +410,6 @@ class LocalActor(Lifecycle):
                 self.loop.call_soon(self.drain, lane, context=self.ctx)
 
         when_all_done(waiting, self.loop, resume)
-
-    def deliver(self, ref: Any, result: Any, method: MethodSpec) -> None:
-        """Set a finished call's result: directly on a plain ref of this loop (the usual),
-        else through ``complete`` (other loops, several refs)."""
-        if type(ref) is ObjectRef and ref._loop is self.loop:
-            if not ref.done():
-                ref.set_result(result)
-        else:
-            complete(ref, result, self.loop, self.qualname(method))
-
-    def finish_call(
-        self,
-        lane: Lane,
-        call: Call,
-        generation: int,
-        result: Any,
-        error: BaseException | None,
-        elapsed: float,
-    ) -> None:
-        """A call that ran as a task or on a thread returned or raised (host loop)."""
-        method, _, _, ref, _ = call
-        if self.incarnation == generation:
-            if isinstance(error, ActorExit):
-                self.exited(ref, error)
-            elif error is not None:
-                if not self.retry_on_error(lane, call, error):
-                    self.call_failed(method, ref, error, elapsed)
-            else:
-                self.stats.ok(elapsed)
-                self.deliver(ref, result, method)
-        self.call_finished(lane, call, generation)
 
 
 def _enter(actor: weakref.ref[LocalActor]) -> None:

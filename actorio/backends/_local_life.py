@@ -1,4 +1,4 @@
-"""An in-process actor's life: construction, hooks, retries, restarts, death, graceful stop.
+"""An in-process actor's life: states, retries, restarts, death, graceful stop.
 
 States (``LocalActor.state``)::
 
@@ -13,81 +13,54 @@ Everything here runs on the host loop, except :meth:`Lifecycle.kill`,
 :meth:`Lifecycle.monitor` and :meth:`Lifecycle.begin_stop`, which any thread may call.
 
 :class:`Lifecycle` is the abstract base of ``LocalActor``: it owns the states and their
-transitions, and leaves to its subclass how calls are queued (``bind``, ``submit``), run
-(``drain``) and counted (``pending_calls``).
+transitions (building an instance is its base's, :class:`._local_build.Building`), and leaves
+to its subclass how calls are queued (``bind``, ``submit``), run (``drain``) and counted
+(``pending_calls``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 import os
-import threading
-from abc import ABC, abstractmethod
 from collections.abc import Callable
-from threading import get_ident
 from typing import Any
 
 from .._context import current_actor
-from .._mailbox import Call, Lane, fail
-from .._ref import deliver, has_refs, pending_refs, resolve_refs, when_all_done
-from .._seam import START_HOOK
+from .._mailbox import Call, Lane, complete, fail
+from .._ref import ObjectRef, deliver
+from .._seam import ActorExit
+from .._spec import MethodSpec
 from .._stats import ActorState, make_state
-from ..exceptions import ActorDiedError
-from ._base import CoreBase
-from ._local_hooks import construct_async, run_start_hook, run_stop_hook
+from ..exceptions import ActorDiedError, TaskError
+from ._local_build import ALIVE, DEAD, PENDING, PENDING_STOPPING, STOPPING, Building, lock_for
+from ._local_hooks import run_stop_hook
 from ._local_lanes import last_queued, retried, take_calls
-from ._local_modes import Placement
 
 __all__ = ["ALIVE", "DEAD", "PENDING", "PENDING_STOPPING", "STOPPING", "Lifecycle", "lock_for"]
 
 _running_loop = asyncio._get_running_loop
 
-# Ordered so that "state > ALIVE" means "refuse new calls". PENDING_STOPPING: shutdown began
-# while the actor was being built; it serves what it accepted once built, then stops.
-PENDING, ALIVE, STOPPING, DEAD, PENDING_STOPPING = 0, 1, 2, 3, 4
 
-#: The locks actors use, shared: one per actor would be 88 B of each idle actor's footprint.
-#: An actor's lock guards only short sections that never take another actor's lock, so
-#: sharing cannot deadlock (and they are reentrant, should two that share one ever nest).
-_LOCKS = tuple(threading.RLock() for _ in range(64))
-
-
-def lock_for(actor: object) -> Any:
-    """The shared lock that guards ``actor``."""
-    return _LOCKS[(id(actor) >> 4) % len(_LOCKS)]
-
-
-class Lifecycle(CoreBase, ABC):
+class Lifecycle(Building):
     """The states and transitions of an in-process actor (the base of ``LocalActor``)."""
 
     __slots__ = (
         "__weakref__",
         "ctx",
         "ending",
-        "host_thread",
         "idle_waiters",
         "incarnation",
         "inflight",
-        "init_args",
-        "instance",
         "lane_index",
         "lanes",
         "placement",
         "restart_marks",
-        "state",
     )
 
-    # Set by LocalActor.__init__; declared here for the type checker.
-    ctx: contextvars.Context
-    host_thread: int | None
+    # Set by LocalActor.__init__; declared here (and in Building) for the type checker.
     inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]]
-    instance: Any
-    lanes: tuple[Lane, ...]
     lane_index: dict[str | None, int]
-    placement: Placement
-    state: int
     # The calls' side, provided by LocalActor (ActorCore's bind and submit).
     bind: Callable[..., Callable[..., Any]]
     submit: Callable[..., Any]
@@ -96,15 +69,9 @@ class Lifecycle(CoreBase, ABC):
         self.incarnation = 0
         #: per lane, the last call queued when kill(no_restart=False) was called (see kill)
         self.restart_marks: dict[Lane, Call | None] | None = None
-        self.init_args: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
+        self.init_args = ((), {})
         self.idle_waiters: tuple[concurrent.futures.Future[None], ...] = ()
         self.ending = False  # _finalize has begun: no more restarts or second finalize
-
-    # -- what the subclass provides -------------------------------------------------------------
-
-    @abstractmethod
-    def drain(self, lane: Lane) -> None:
-        """Start the lane's queued calls while it has room (host loop)."""
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -201,88 +168,46 @@ class Lifecycle(CoreBase, ABC):
             for call in calls:
                 fail(call[3], self.rejection(), _running_loop())
 
-    # -- construction ---------------------------------------------------------------------------
+    # -- outcomes of calls that ran as tasks or on threads (or failed) ---------------------------
 
-    def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        """Schedule the constructor (any thread); calls submitted meanwhile queue behind it."""
-        self.init_args = (args, kwargs)
-        if _running_loop() is self.loop:  # never inside .remote(): it returns at once
-            self.loop.call_soon(self._construct, context=self.ctx)
-        else:
-            self.loop.call_soon_threadsafe(self._construct, context=self.ctx)
-
-    def _construct(self, generation: int = 0) -> None:
-        self.host_thread = get_ident()
-        if self.state == DEAD or generation != self.incarnation:
-            return  # killed before it was built, or a later restart superseded this one
-        args, kwargs = self.init_args
-        if has_refs(args, kwargs):
-            waiting = pending_refs(args, kwargs)
-            if waiting:
-                when_all_done(waiting, self.loop, lambda: self.to_loop(self._construct, generation))
-                return
-            try:
-                what = f"{self.spec.name}.__init__"
-                self.init_args = args, kwargs = resolve_refs(args, kwargs, what)
-            except Exception as exc:
-                self._construction_failed(exc)
-                return
-        if self.spec.async_init:  # `async def __init__`: awaited on the loop (_local_hooks)
-            return construct_async(self, args, kwargs, generation)
-        if not self.placement.inline:  # actors on threads are built on one, too (it may block)
-            self.placement.run(self.ctx.copy().run, self._build_in_thread, generation)
-            return
-        try:
-            instance = self.spec.cls(*args, **kwargs)  # already inside self.ctx
-        except Exception as exc:
-            self._construction_failed(exc)
-        else:
-            self._built(instance)
-
-    def _build_in_thread(self, generation: int) -> None:
-        args, kwargs = self.init_args
-        try:
-            instance = self.spec.cls(*args, **kwargs)
-        except Exception as exc:
-            self.to_loop(self._construction_failed, exc, generation)
-        else:
-            self.to_loop(self._built, instance, generation)
-
-    def _built(self, instance: Any, generation: int | None = None) -> None:
-        """The constructor returned: run ``__actorio_start__`` (if any), then serve calls."""
-        if generation is not None and generation != self.incarnation:
-            return
-        generation = self.incarnation
-
-        def started() -> None:
-            if generation == self.incarnation:
-                self._serve(instance)
-
-        def failed(exc: BaseException) -> None:
-            if generation == self.incarnation:
-                self._construction_failed(exc, hook_name=START_HOOK)
-
-        run_start_hook(instance, self.loop, started, failed)
-
-    def _serve(self, instance: Any) -> None:
-        if self.state == DEAD:  # killed while it was being built: give it a chance to clean up
-            self.run_stop_hook(instance, lambda: None)
-            return
-        self.instance = instance
-        with self.lock:
-            if self.state == PENDING:
-                self.state = ALIVE
-            elif self.state == PENDING_STOPPING:
-                self.state = STOPPING
-        for lane in list(self.lanes):
-            self.drain(lane)
-
-    def _construction_failed(
-        self, exc: BaseException, generation: int | None = None, hook_name: str = "__init__"
+    def call_failed(
+        self, method: MethodSpec, ref: Any, exc: BaseException, latency: float | None
     ) -> None:
-        if generation is not None and generation != self.incarnation:
-            return
-        self._failed(self.construction_error(exc, hook_name), restart=True)
+        """A method raised (and is not retried): count it, fail its ref(s) with a TaskError."""
+        err = TaskError.from_exception(self.qualname(method), exc)
+        self.stats.error(latency, method.name, err)
+        fail(ref, err, self.loop)
+
+    def deliver(self, ref: Any, result: Any, method: MethodSpec) -> None:
+        """Set a finished call's result: directly on a plain ref of this loop (the usual),
+        else through ``complete`` (other loops, several refs)."""
+        if type(ref) is ObjectRef and ref._loop is self.loop:
+            if not ref.done():
+                ref.set_result(result)
+        else:
+            complete(ref, result, self.loop, self.qualname(method))
+
+    def finish_call(
+        self,
+        lane: Lane,
+        call: Call,
+        generation: int,
+        result: Any,
+        error: BaseException | None,
+        elapsed: float,
+    ) -> None:
+        """A call that ran as a task or on a thread returned or raised (host loop)."""
+        method, _, _, ref, _ = call
+        if self.incarnation == generation:
+            if isinstance(error, ActorExit):
+                self.exited(ref, error)
+            elif error is not None:
+                if not self.retry_on_error(lane, call, error):
+                    self.call_failed(method, ref, error, elapsed)
+            else:
+                self.stats.ok(elapsed)
+                self.deliver(ref, result, method)
+        self.call_finished(lane, call, generation)
 
     # -- retries --------------------------------------------------------------------------------
 

@@ -23,15 +23,8 @@ from collections import deque
 from typing import Any
 
 from .._options import BACKPRESSURE
-from .._ref import (
-    ObjectRef,
-    await_refs,
-    new_ref,
-    pending_refs,
-    resolve_refs,
-    set_exception,
-    set_result_if_pending,
-)
+from .._ref import ObjectRef, new_ref, set_exception, set_result_if_pending
+from .._ref_args import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
 from .._stream import DEFAULT_WINDOW, ObjectRefGenerator
 from .._threads import POOL

@@ -22,7 +22,7 @@ from typing import Any
 from .._context import call_chain, current_actor, current_loop
 from .._mailbox import complete, fail, first_ref, make_refs
 from .._options import task_retry_policy
-from .._ref import await_refs, pending_refs, resolve_refs
+from .._ref_args import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
 from .._yield import acollect, collect
 from ..exceptions import TaskCancelledError, TaskError

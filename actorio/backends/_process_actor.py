@@ -20,7 +20,7 @@ from typing import Any
 
 from .._mailbox import fail, fail_new, first_ref, make_refs
 from .._options import ActorOptions, Mode
-from .._ref import has_refs, pending_refs, resolve_refs
+from .._ref_args import has_refs, pending_refs, resolve_refs
 from .._seam import STOP_HOOK_TIMEOUT_S
 from .._spec import ClassSpec, MethodSpec
 from .._stats import ActorState, make_state

@@ -11,7 +11,8 @@ from time import perf_counter
 from typing import Any
 
 from .._mailbox import complete, fail, first_ref
-from .._ref import resolve_refs, set_result_if_pending
+from .._ref import set_result_if_pending
+from .._ref_args import resolve_refs
 from .._spec import MethodSpec
 from .._stats import CallStats
 from . import _wire
