@@ -21,6 +21,7 @@ from .._options import task_retry_policy
 from .._ref import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
 from ..exceptions import TaskCancelledError, TaskError
+from ._base import InFlight
 
 __all__ = ["submit_task"]
 
@@ -34,19 +35,32 @@ def submit_task(
     options: dict[str, Any],
     host: asyncio.AbstractEventLoop,
     pool: Executor,
+    inflight: InFlight,
 ) -> Any:
+    """Start one task; ``inflight`` counts it until it has ended (run, failed or dropped)."""
     loop = _running_loop()
     ref = make_refs(loop, host, options.get("num_returns", 1))
     ctx = contextvars.copy_context()
     ctx.run(_enter_task, host)
     retries = task_retry_policy(options)
+    inflight.enter()
     if spec.is_async:
+        start = (host, spec, args, kwargs, ref, ctx, retries, inflight)
         if loop is host:
-            _start_async(host, spec, args, kwargs, ref, ctx, retries)
+            _start_async(*start)
         else:
-            host.call_soon_threadsafe(_start_async, host, spec, args, kwargs, ref, ctx, retries)
+            try:
+                host.call_soon_threadsafe(_start_async, *start)
+            except RuntimeError:  # its loop is closed
+                inflight.leave()
+                raise
     else:
-        work = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, retries)
+        try:
+            work = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, retries)
+        except RuntimeError:  # the pool is shut down
+            inflight.leave()
+            raise
+        work.add_done_callback(inflight.leave)  # also when it is dropped before it starts
         first = first_ref(ref)
         if first is not None:
             first._actorio_work = work  # cancelling the ref drops it if it has not started
@@ -75,11 +89,14 @@ def _start_async(
     ref: Any,
     ctx: contextvars.Context,
     retries: tuple[int, Any],
+    inflight: InFlight,
 ) -> None:
     first = first_ref(ref)
     if first is not None and first.done():
+        inflight.leave()
         return  # cancelled before it started
     task = host.create_task(_run_async(spec, args, kwargs, ref, retries), context=ctx)
+    task.add_done_callback(inflight.leave)
     if first is not None:
         first._actorio_work = task  # cancelling the ref cancels the task
 

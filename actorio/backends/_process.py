@@ -6,6 +6,7 @@ and plain ``def`` functions on its threads."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import inspect
@@ -21,8 +22,9 @@ from .._portable import portable
 from .._seam import ActorCore, Backend
 from .._spec import ClassSpec, FunctionSpec
 from ..exceptions import ActorDiedError
-from ._base import BackendBase
+from ._base import BackendBase, done_future
 from ._process_actor import ProcessActor
+from ._process_calls import AllDone
 from ._spawner import stop_spawner
 
 __all__ = ["ProcessBackend", "TaskHost", "backend_class"]
@@ -31,9 +33,7 @@ __all__ = ["ProcessBackend", "TaskHost", "backend_class"]
 class TaskHost:
     """Runs remote functions sent by the driver (an async actor in a worker process)."""
 
-    async def run(
-        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], retries: Any
-    ) -> Any:
+    async def run(self, fn: Callable[..., Any], retries: Any, /, *args: Any, **kwargs: Any) -> Any:
         budget, retry_on = retries
         attempt = 0
         while True:
@@ -91,9 +91,24 @@ class ProcessBackend(BackendBase):
         host = self._host(host_loop)
         retries = task_retry_policy(options)
         run = host.spec.methods["run"]
-        return host.submit(
-            run, (portable(spec.fn), args, kwargs, retries), {}, options.get("num_returns", 1), None
-        )
+        # The function's arguments go as the call's own, so that ref arguments among them are
+        # resolved (in the driver, in order) as for an actor call.
+        call_args = (portable(spec.fn), retries, *args)
+        return host.submit(run, call_args, kwargs, options.get("num_returns", 1), None)
+
+    def tasks_finished(self) -> concurrent.futures.Future[None]:
+        """Done once every task host has answered all it was sent (it accepts more meanwhile:
+        actors stopping later may still start tasks)."""
+        with self._lock:
+            hosts = list(self._hosts)
+        idle = [host.idle() for host in hosts]
+        if not idle:
+            return done_future()
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        when_all = AllDone(len(idle), lambda: done.set_result(None))
+        for cf in idle:
+            cf.add_done_callback(when_all)
+        return done
 
     def _host(self, loop: asyncio.AbstractEventLoop) -> ProcessActor:
         with self._lock:

@@ -285,11 +285,12 @@ class ProcessActor(Forwarding):
             if self.death is not None:
                 fail_new(ref, self.death)
                 return ref
-            if ref is not None:
-                calls.pending[call_id] = entry
-                first = first_ref(ref)
-                if first is not None:
-                    first._actorio_work = _RemoteWork(self, call_id)
+            # num_returns=0 too: the worker answers it (without a value), and graceful stop
+            # waits for it like any other call.
+            calls.pending[call_id] = entry
+            first = first_ref(ref)
+            if first is not None:
+                first._actorio_work = _RemoteWork(self, call_id)
             calls.put(entry)
         if waiting:  # sent once its ref arguments are done; the calls after it wait behind it
             calls.send_when_done(waiting, entry, call)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import importlib
 import sys
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from .._runtime import get_runtime, reset
 from .._seam import ActorCore, Backend, Hosted
 from .._spec import ClassSpec, FunctionSpec
 from ..exceptions import InvalidOptionsError
-from ._base import BackendBase
+from ._base import BackendBase, InFlight
 from ._ray_actor import RayActor, wrap_ray_handle
 from ._ray_link import follow, ray_arguments
 
@@ -58,6 +59,7 @@ class RayBackend(BackendBase):
             self.started_ray = True
         _shutdown_before_ray()
         self._functions: dict[Any, Any] = {}
+        self.tasks = InFlight()
 
     def create_actor(
         self,
@@ -147,11 +149,17 @@ class RayBackend(BackendBase):
         result = (fn.options(**ray_opts) if ray_opts else fn).remote(*args, **kwargs)
         ref = make_refs(_running_loop(), host_loop, num_returns)
         refs = ref if isinstance(ref, list) else [ref] if ref is not None else []
-        for mine, theirs in zip(
-            refs, result if isinstance(result, list) else [result], strict=False
-        ):
-            follow(theirs, mine, spec.name)
+        theirs = result if isinstance(result, list) else [result]
+        # Counted until Ray has its outcome, so that shutdown waits for it before it shuts
+        # down a Ray it started (Ray does not promise to run a task its driver left behind).
+        self.tasks.enter()
+        theirs[0].future().add_done_callback(self.tasks.leave)
+        for mine, their in zip(refs, theirs, strict=False):
+            follow(their, mine, spec.name)
         return ref
+
+    def tasks_finished(self) -> concurrent.futures.Future[None]:
+        return self.tasks.idle()
 
     def close(self) -> None:
         if self.started_ray and self.ray.is_initialized():
