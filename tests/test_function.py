@@ -11,6 +11,7 @@ from _actors import WAIT as BACKEND_WAIT
 
 import actorio
 from actorio import ObjectRef, RemoteFunction
+from actorio._runtime import get_runtime
 from actorio.exceptions import (
     ActorioError,
     DirectCallError,
@@ -176,6 +177,27 @@ async def test_async_task_runs_on_the_callers_loop() -> None:
     assert await asyncio.wait_for(current_thread_async.remote(), WAIT) is threading.current_thread()
 
 
+def test_def_tasks_waiting_for_ref_arguments_hold_no_thread() -> None:
+    """More def tasks wait for a ref argument than there are worker threads; the def task
+    that computes the argument, made last, still gets a thread (it would wait forever
+    behind them if each held one)."""
+    release = threading.Event()
+
+    @actorio.remote
+    def gated() -> int:
+        assert release.wait(WAIT)
+        return 3
+
+    workers = get_runtime().task_pool()._max_workers
+    # Refs passed where values are expected (resolved before the call): typed as Any.
+    blocker: Any = gated.remote()  # takes one thread until released
+    waiting = [square.remote(blocker) for _ in range(workers * 2)]
+    last = square.remote(cast(Any, square.remote(2)))
+    assert actorio.get(last, timeout=WAIT) == 16  # runs while the others wait
+    release.set()
+    assert actorio.get(waiting, timeout=WAIT) == [9] * (workers * 2)
+
+
 def test_def_task_can_call_get_inside() -> None:
     assert actorio.get(sum_of_squares.remote([1, 2, 3]), timeout=WAIT) == 14
     assert actorio.get(get_async_from_thread.remote(5), timeout=WAIT) == 25
@@ -205,8 +227,9 @@ def test_remote_functions_on_every_backend(backend: str) -> None:
 
 
 def test_ref_arguments_of_remote_functions_on_every_backend(backend: str) -> None:
-    seven = square.options(backend=backend).remote(7)
-    total = add_async.options(backend=backend).remote(seven, b=square.remote(2))
+    seven: Any = square.options(backend=backend).remote(7)  # refs where values are expected
+    four: Any = square.remote(2)
+    total = add_async.options(backend=backend).remote(seven, b=four)
     assert actorio.get(total, timeout=BACKEND_WAIT) == 53
 
 

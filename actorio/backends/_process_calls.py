@@ -111,6 +111,8 @@ class Calls:
             ref.future().add_done_callback(when_done)
 
     def _resolved(self, entry: PendingCall, call: Call) -> None:
+        if entry.cancelled:
+            return  # never sent: nothing to make
         try:
             args, kwargs = resolve_refs(call.args, call.kwargs)
             ready = call._replace(args=args, kwargs=kwargs)
@@ -147,6 +149,11 @@ class Calls:
             self.stats.error(perf_counter() - entry.started, entry.method.name, None)
             if entry.sent:
                 self.write(_wire.dumps(Cancel(call_id)))
+            elif entry.frame is None:
+                # Still waiting for its ref arguments: it will never be sent, so the calls
+                # behind it need not wait for them.
+                entry.frame = b""
+                self.flush()
         return True
 
     def resume(self, link: WorkerLink, unserved: bool) -> list[PendingCall]:
