@@ -340,7 +340,6 @@ def test_cancelled_call_waiting_for_a_ref_argument_never_runs(backend: str) -> N
         actorio.get(held, timeout=WAIT)  # still cancelled, never overwritten
 
 
-@pytest.mark.ray_differs("cancelling a Ray task waiting for its arguments is up to Ray")
 @pytest.mark.parametrize("kind", ["def", "async def"])
 def test_cancelled_task_waiting_for_a_ref_argument_never_runs(
     backend: str, kind: str, tmp_path: Path

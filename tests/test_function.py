@@ -11,7 +11,6 @@ from _actors import WAIT as BACKEND_WAIT
 
 import actorio
 from actorio import ObjectRef, RemoteFunction
-from actorio._runtime import get_runtime
 from actorio.exceptions import (
     ActorioError,
     DirectCallError,
@@ -175,27 +174,6 @@ async def test_async_task_runs_on_the_callers_loop() -> None:
     assert ref.get_loop() is loop
     assert await asyncio.wait_for(ref, WAIT) is loop
     assert await asyncio.wait_for(current_thread_async.remote(), WAIT) is threading.current_thread()
-
-
-def test_def_tasks_waiting_for_ref_arguments_hold_no_thread() -> None:
-    """More def tasks wait for a ref argument than there are worker threads; the def task
-    that computes the argument, made last, still gets a thread (it would wait forever
-    behind them if each held one)."""
-    release = threading.Event()
-
-    @actorio.remote
-    def gated() -> int:
-        assert release.wait(WAIT)
-        return 3
-
-    workers = get_runtime().task_pool()._max_workers
-    # Refs passed where values are expected (resolved before the call): typed as Any.
-    blocker: Any = gated.remote()  # takes one thread until released
-    waiting = [square.remote(blocker) for _ in range(workers * 2)]
-    last = square.remote(cast(Any, square.remote(2)))
-    assert actorio.get(last, timeout=WAIT) == 16  # runs while the others wait
-    release.set()
-    assert actorio.get(waiting, timeout=WAIT) == [9] * (workers * 2)
 
 
 def test_def_task_can_call_get_inside() -> None:

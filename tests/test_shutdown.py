@@ -376,6 +376,8 @@ def test_exit_with_a_call_pending_forever_is_bounded_and_clean() -> None:
 
 #: Ray programs whose last line hands work off and exits at once. Each piece of work outlasts
 #: that line (a short sleep stands for it) and then appends a line to the file in argv[1].
+#: What they use is started first (warm_up): a worker process takes a moment to start, which
+#: counts against the shutdown grace (1 s) and on a loaded machine could use it all up.
 _LAST_LINES = {
     "actor method": """
         @ray.remote
@@ -385,6 +387,7 @@ _LAST_LINES = {
                 write(path, "actor method")
 
         worker = Worker.remote()
+        warm_up(worker)
         worker.work.remote(sys.argv[1])
         """,
     "remote function": """
@@ -393,6 +396,7 @@ _LAST_LINES = {
             time.sleep(0.05)
             write(path, "remote function")
 
+        warm_up()
         work.remote(sys.argv[1])
         """,
     "more kinds": """
@@ -418,6 +422,7 @@ _LAST_LINES = {
                 write(path, "method without a result")
 
         logger = Logger.remote()
+        warm_up(logger)
         later.remote(sys.argv[1])
         logger.log.remote(sys.argv[1])
         write_value.remote(sys.argv[1], slow_value.remote())
@@ -430,6 +435,7 @@ _EXPECTED = {
 }
 _PRELUDE = """
     import asyncio
+    import os
     import sys
     import time
 
@@ -439,6 +445,16 @@ _PRELUDE = """
     def write(path, line):
         with open(path, "a") as f:
             f.write(line + "\\n")
+
+
+    @ray.remote
+    def nothing():
+        return None
+
+
+    def warm_up(*actors):
+        ray.get([nothing.remote() for _ in range(os.cpu_count() or 2)])
+        ray.get([a.__ray_ready__.remote() for a in actors])
 """
 
 

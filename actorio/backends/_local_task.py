@@ -1,8 +1,7 @@
 """Remote functions on the in-process backend.
 
 ``async def`` tasks run as asyncio tasks on the host loop; plain ``def`` tasks run on the
-runtime's worker threads, so they never block a loop (and may call ``actorio.get``); a ``def``
-task with ref arguments still running takes a thread only once they are done. With
+runtime's worker threads, so they never block a loop (and may call ``actorio.get``). With
 ``retry_exceptions``, a task whose function raises a matching exception runs again, up to
 ``max_retries`` more times (Ray's default: 3). In-process there are no worker crashes, so
 ``max_retries`` alone changes nothing.
@@ -11,17 +10,15 @@ task with ref arguments still running takes a thread only once they are done. Wi
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
-import functools
-import threading
-from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from .._context import call_chain, current_actor, current_loop
 from .._mailbox import complete, fail, first_ref, make_refs
 from .._options import task_retry_policy
-from .._ref import ObjectRef, await_refs, dropped, has_refs, pending_refs, resolve_refs
+from .._ref import await_refs, dropped, pending_refs, resolve_refs
 from .._spec import FunctionSpec
 from ..exceptions import TaskCancelledError, TaskError
 from ._base import InFlight
@@ -58,89 +55,36 @@ def submit_task(
                 inflight.leave()
                 raise
     else:
-        start = functools.partial(_start_sync, spec, args, kwargs, ref, ctx, retries, pool)
-        waiting = pending_refs(args, kwargs) if has_refs(args, kwargs) else []
-        if not waiting:
-            try:
-                start(inflight)
-            except RuntimeError:  # the pool is shut down
-                inflight.leave()
-                raise
-        else:
-            # Its ref arguments first, holding no thread meanwhile: the tasks computing them
-            # may need those threads. Cancelled meanwhile, it never starts.
-            held = _Held()
-            first = first_ref(ref)
-            if first is not None:
-                first._actorio_work = held
-            _after(waiting, functools.partial(_start_held, held, start, ref, spec, inflight))
+        work = _SyncWork()
+        try:
+            future = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, retries, work)
+        except RuntimeError:  # the pool is shut down
+            inflight.leave()
+            raise
+        future.add_done_callback(inflight.leave)  # also when it is dropped before it starts
+        work.future = future
+        first = first_ref(ref)
+        if first is not None:
+            first._actorio_work = work  # cancelling the ref drops it if it has not started
     return ref
 
 
-class _Held:
-    """What cancelling the ref of a ``def`` task still waiting for its arguments reaches."""
+class _SyncWork:
+    """What cancelling the ref of a ``def`` task reaches: its place in the pool's queue, and
+    a flag it reads once its ref arguments are done (it waits for them on its thread)."""
 
-    __slots__ = ("cancelled",)
+    __slots__ = ("cancelled", "future")
 
     def __init__(self) -> None:
         self.cancelled = False
+        self.future: concurrent.futures.Future[None] | None = None
 
     def cancel(self) -> bool:
         self.cancelled = True
+        future = self.future
+        if future is not None:
+            future.cancel()  # not started yet: it never will be
         return True
-
-
-def _after(refs: list[ObjectRef[Any]], then: Callable[[], None]) -> None:
-    """Call ``then()`` once every ref in ``refs`` is done, in the thread that completes the
-    last one (refs of any loop)."""
-    lock = threading.Lock()
-    left = [len(refs)]
-
-    def one_done(_: object) -> None:
-        with lock:
-            left[0] -= 1
-            last = left[0] == 0
-        if last:
-            then()
-
-    for r in refs:
-        r.future().add_done_callback(one_done)
-
-
-def _start_sync(
-    spec: FunctionSpec,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    ref: Any,
-    ctx: contextvars.Context,
-    retries: tuple[int, Any],
-    pool: Executor,
-    inflight: InFlight,
-) -> None:
-    work = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, retries)
-    work.add_done_callback(inflight.leave)  # also when it is dropped before it starts
-    first = first_ref(ref)
-    if first is not None:
-        first._actorio_work = work  # cancelling the ref drops it if it has not started
-
-
-def _start_held(
-    held: _Held,
-    start: Callable[[InFlight], None],
-    ref: Any,
-    spec: FunctionSpec,
-    inflight: InFlight,
-) -> None:
-    """The arguments of a held ``def`` task are done: start it, unless it was cancelled."""
-    first = first_ref(ref)
-    if held.cancelled or (first is not None and dropped(first)):
-        inflight.leave()
-        return
-    try:
-        start(inflight)
-    except RuntimeError:  # the pool is shut down: actorio is shutting down
-        inflight.leave()
-        fail(ref, TaskCancelledError(f"task {spec.name} could not start: actorio shut down"), None)
 
 
 def _should_retry(exc: Exception, attempt: int, retries: tuple[int, Any]) -> bool:
@@ -216,12 +160,18 @@ def _run_sync(
     kwargs: dict[str, Any],
     ref: Any,
     retries: tuple[int, Any],
+    work: _SyncWork,
 ) -> None:
     try:
-        args, kwargs = resolve_refs(args, kwargs)  # done: it started once they were
+        for r in pending_refs(args, kwargs):  # a worker thread may simply block on them
+            concurrent.futures.wait([r.future()])
+        args, kwargs = resolve_refs(args, kwargs)
     except Exception as exc:
         fail(ref, exc, None)
         return
+    first = first_ref(ref)
+    if work.cancelled or (first is not None and dropped(first)):
+        return  # cancelled while it waited for its ref arguments: it never runs
     attempt = 0
     while True:
         try:

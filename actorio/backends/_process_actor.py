@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import weakref
 from typing import Any
 
 from .._mailbox import fail, fail_new, first_ref, make_refs
@@ -42,16 +43,19 @@ _running_loop = asyncio._get_running_loop
 
 
 class _RemoteWork:
-    """What ``actorio.cancel`` reaches through a ref: asks the worker to cancel the call."""
+    """What ``actorio.cancel`` reaches through a ref: asks the worker to cancel the call. It
+    holds the actor weakly: a ref kept after its call does not keep the actor alive."""
 
     __slots__ = ("actor", "call_id")
 
     def __init__(self, actor: ProcessActor, call_id: int) -> None:
-        self.actor = actor
+        self.actor = weakref.ref(actor)
         self.call_id = call_id
 
     def cancel(self) -> bool:
-        self.actor.cancelled(self.call_id)
+        actor = self.actor()
+        if actor is not None:
+            actor.cancelled(self.call_id)
         return True
 
 
@@ -84,8 +88,11 @@ class ProcessActor(Forwarding):
         #: the constructor's arguments, resolved: each worker's Create frame is made of them
         self.init_args: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
         # (its stats count the calls as the driver sees them: round trips)
-        self.calls = Calls(spec.name, self.stats, self.send_lock)
+        self.calls = Calls(self, spec.name, self.stats, self.send_lock)
         self.pending: dict[int, PendingCall] = self.calls.pending  # what Forwarding counts
+        # Released (every handle dropped, no call pending): its worker is stopped. Not at
+        # exit: the graceful shutdown stops workers there, after their last calls.
+        weakref.finalize(self, self.calls.release).atexit = False
 
     # -- the worker process ---------------------------------------------------------------------
 
@@ -287,7 +294,7 @@ class ProcessActor(Forwarding):
                 return ref
             # num_returns=0 too: the worker answers it (without a value), and graceful stop
             # waits for it like any other call.
-            calls.pending[call_id] = entry
+            calls.add(call_id, entry)
             first = first_ref(ref)
             if first is not None:
                 first._actorio_work = _RemoteWork(self, call_id)
