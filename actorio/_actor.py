@@ -16,6 +16,7 @@ from ._options import ActorOptions, actor_options
 from ._runtime import get_runtime
 from ._seam import ActorCore
 from ._spec import ClassSpec
+from ._weak_handle import weak_handle
 from .exceptions import DirectCallError
 
 __all__ = ["ActorClass"]
@@ -102,8 +103,9 @@ class ActorClass(Generic[T, P]):
             actor, _ = rt.registry.create_named(namespace, opts.name, opts.get_if_exists, create)
         else:
             actor = create()
-        if fresh:
-            actor.start(args, kwargs)
+        if not fresh:  # get_if_exists found it: a handle as get_actor() gives, as in Ray
+            return weak_handle(actor)
+        actor.start(args, kwargs)
         return handle_for(actor)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

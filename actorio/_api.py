@@ -23,6 +23,7 @@ from ._ref import ObjectRef, abort, new_ref
 from ._runtime import get_runtime
 from ._seam import ActorCore, ActorExit
 from ._spec import ClassSpec, FunctionSpec
+from ._weak_handle import weak_handle
 from .exceptions import (
     ActorDiedError,
     ActorNotFoundError,
@@ -318,6 +319,11 @@ def get_actor(name: str, namespace: str | None = None) -> ActorHandle[Any]:
         raise ActorNotFoundError(
             f"Failed to look up actor {name!r} in namespace {ns!r}: no live actor has that name "
             f"there (named actors in it: {known}). Create it with "
-            f"Cls.options(name={name!r}).remote(), or pass the namespace it was created in."
+            f"Cls.options(name={name!r}).remote(), or pass the namespace it was created in; "
+            f"a named actor that is not detached is released once the handle its creation "
+            f"returned is gone (keep it, or pass lifetime='detached')."
         )
-    return handle_for(actor)
+    if rt.registry.lookup(ns, name) is actor:
+        # Created in this process: the handle does not keep it alive, as in Ray.
+        return weak_handle(actor)
+    return handle_for(actor)  # a stand-in made for an actor found elsewhere (driver, Ray)

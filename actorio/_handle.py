@@ -173,7 +173,8 @@ class ActorHandle(Generic[T]):
         return self._actorio_actor.actor_id
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ActorHandle) and other._actorio_actor is self._actorio_actor
+        # By id: a handle from get_actor() holds a stand-in for the core (_weak_handle).
+        return isinstance(other, ActorHandle) and other._actorio_id == self._actorio_id
 
     def __hash__(self) -> int:
         return hash(self._actorio_actor.actor_id)

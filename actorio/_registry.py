@@ -2,6 +2,11 @@
 
 One lock makes get-or-create atomic: the name is claimed in the same critical section that
 creates the actor, so two racing ``get_if_exists=True`` creations get the same actor.
+
+What keeps an actor alive is its handles, as in Ray: every actor is held here weakly, so an
+actor, named or not, is released once the last handle that counts is gone and no call is
+pending (handles from ``get_actor`` do not count: :mod:`._weak_handle`). A detached actor
+(``lifetime="detached"``) is held by its name until it is killed or the runtime shuts down.
 """
 
 from __future__ import annotations
@@ -55,11 +60,21 @@ class WeakActors:
         self._refs.clear()
 
 
+def _entry(actor: ActorCore) -> ActorCore | weakref.ref[ActorCore]:
+    """How the registry holds a named actor: a detached one strongly, the others weakly."""
+    return actor if actor.options.lifetime == "detached" else weakref.ref(actor)
+
+
+def _follow(entry: ActorCore | weakref.ref[ActorCore] | None) -> ActorCore | None:
+    return entry() if isinstance(entry, weakref.ref) else entry
+
+
 class Registry:
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self._named: dict[tuple[str, str], ActorCore] = {}
-        #: every live actor, weakly: anonymous actors die with their last handle
+        #: named actors: detached ones strongly, the others weakly (their handles keep them)
+        self._named: dict[tuple[str, str], ActorCore | weakref.ref[ActorCore]] = {}
+        #: every live actor, weakly: an actor dies with its last handle (see above)
         self.actors = WeakActors()
         #: the latest dead actors, kept so the state API can still show how they ended
         self.dead: deque[ActorCore] = deque(maxlen=100)
@@ -71,9 +86,11 @@ class Registry:
 
     def lookup(self, namespace: str, name: str) -> ActorCore | None:
         with self.lock:
-            actor = self._named.get((namespace, name))
-            if actor is not None and not actor.alive:
-                del self._named[(namespace, name)]
+            key = (namespace, name)
+            entry = self._named.get(key)
+            actor = _follow(entry)
+            if entry is not None and (actor is None or not actor.alive):
+                del self._named[key]  # released (all its handles dropped) or dead
                 return None
             return actor
 
@@ -92,7 +109,7 @@ class Registry:
                     f"reuse it, or actorio.kill() it first"
                 )
             actor = create()
-            self._named[(namespace, name)] = actor
+            self._named[(namespace, name)] = _entry(actor)
             return actor, True
 
     def release(self, actor: ActorCore) -> None:
@@ -100,7 +117,7 @@ class Registry:
         self.dead.append(actor)
         with self.lock:
             key = (actor.namespace, actor.name or "")
-            if self._named.get(key) is actor:
+            if _follow(self._named.get(key)) is actor:
                 del self._named[key]
 
     def names(self, namespace: str | None) -> list[tuple[str, str]]:
@@ -108,8 +125,10 @@ class Registry:
         with self.lock:
             return [
                 key
-                for key, actor in list(self._named.items())
-                if actor.alive and (namespace is None or key[0] == namespace)
+                for key, entry in list(self._named.items())
+                if (actor := _follow(entry)) is not None
+                and actor.alive
+                and (namespace is None or key[0] == namespace)
             ]
 
     def clear(self) -> list[ActorCore]:

@@ -14,6 +14,7 @@ import atexit
 import concurrent.futures
 import os
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -23,7 +24,7 @@ from ._registry import Registry
 from ._seam import STOP_HOOK_TIMEOUT_S, ActorCore, ActorDirectory, Backend, Hosted
 from ._threads import POOL, TaskPool
 from ._watchdog import Watchdog
-from .backends import close_backends, engaged_backends, get_backend
+from .backends import close_backends, engaged_backends, get_backend, tasks_finished
 from .exceptions import ActorDiedError
 
 __all__ = [
@@ -227,15 +228,26 @@ class Runtime:
                 actor.kill(ActorDiedError(f"The {actor.describe()} is dead: {why}."))
 
     async def drain(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        """The graceful part of :meth:`close`, awaited on a loop instead of blocking it: refuse
-        new calls, give accepted ones ``timeout`` seconds, fail the rest, run stop hooks."""
+        """The graceful part of :meth:`close`, awaited on a loop instead of blocking it: give
+        accepted remote functions and calls ``timeout`` seconds (refusing new calls), fail the
+        rest, run stop hooks."""
         timeout = self.shutdown_timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+
+        async def wait_all(futures: list[concurrent.futures.Future[None]]) -> None:
+            pending = [asyncio.wrap_future(f) for f in futures if not f.done()]
+            left = deadline - time.monotonic()
+            if pending and left > 0:
+                await asyncio.wait(pending, timeout=left)
+
+        if timeout > 0:
+            await wait_all(tasks_finished())  # first: they may still call actors
         actors = self.owned_actors()
         if not actors:
             return
         if timeout > 0:
-            idle = [asyncio.wrap_future(a.begin_stop()) for a in actors]
-            await asyncio.wait(idle, timeout=timeout)
+            await wait_all([a.begin_stop() for a in actors])
+            await wait_all(tasks_finished())  # the ones those calls started
         endings = [asyncio.wrap_future(a.monitor().future()) for a in actors]
         why = (
             f"actorio.shutdown_async() was called (calls still pending after its {timeout} s "
@@ -245,17 +257,29 @@ class Runtime:
         await asyncio.wait(endings, timeout=STOP_HOOK_TIMEOUT_S + 1)
 
     def close(self, timeout: float | None = None) -> None:
-        """Graceful stop: refuse new calls, give accepted ones ``timeout`` seconds, fail the
-        rest, run stop hooks, then stop the runtime thread and worker threads.
+        """Graceful stop: give accepted remote functions, then accepted calls (new calls are
+        refused), ``timeout`` seconds in all; fail the rest, run stop hooks, then stop the
+        runtime thread and worker threads.
 
         Waiting needs a thread that runs no event loop; on a loop's thread, actors are killed
         at once and their stop hooks run when that loop next gets control.
         """
         timeout = self.shutdown_timeout_s if timeout is None else timeout
-        actors = self.owned_actors()
+        deadline = time.monotonic() + timeout
         may_wait = _running_loop() is None
-        if actors and timeout > 0 and may_wait:
-            concurrent.futures.wait([a.begin_stop() for a in actors], timeout=timeout)
+
+        def wait_all(futures: list[concurrent.futures.Future[None]]) -> None:
+            left = deadline - time.monotonic()
+            if futures and left > 0:
+                concurrent.futures.wait(futures, timeout=left)
+
+        graceful = may_wait and timeout > 0
+        if graceful:  # remote functions first: they may still call actors, which take calls
+            wait_all(tasks_finished())
+        actors = self.owned_actors()
+        if actors and graceful:
+            wait_all([a.begin_stop() for a in actors])
+            wait_all(tasks_finished())  # the ones those calls started
         endings = [a.monitor().future() for a in actors] if may_wait else []
         why = (
             f"actorio.shutdown() was called (calls still pending after its {timeout} s "

@@ -13,6 +13,7 @@ from typing import Any
 from ._context import current_core
 from ._handle import ActorHandle, handle_for
 from ._runtime import get_runtime
+from ._weak_handle import weak_handle
 from .exceptions import NotInActorError
 
 __all__ = ["NodeID", "RuntimeContext", "get_runtime_context"]
@@ -70,14 +71,15 @@ class RuntimeContext:
 
     @property
     def current_actor(self) -> ActorHandle[Any]:
-        """A handle to the current actor (raises ``NotInActorError`` outside an actor)."""
+        """A handle to the current actor (raises ``NotInActorError`` outside an actor); like
+        a handle from ``get_actor``, it does not keep the actor alive (as in Ray)."""
         actor = current_core()
-        if actor is None:
-            hosted = get_runtime().hosted()
-            if hosted is None:
-                raise NotInActorError("get_runtime_context().current_actor is only set in an actor")
-            actor = hosted.core()
-        return handle_for(actor)
+        if actor is not None:
+            return weak_handle(actor)
+        hosted = get_runtime().hosted()
+        if hosted is None:
+            raise NotInActorError("get_runtime_context().current_actor is only set in an actor")
+        return handle_for(hosted.core())  # Ray's own handle, which Ray holds weakly
 
     def was_current_actor_reconstructed(self) -> bool:
         """True in an actor that was restarted at least once (``max_restarts``, a supervisor,

@@ -237,6 +237,11 @@ class Backend(Protocol):
         """Start a remote function; its ref (or refs, or None), as for ``submit``."""
         ...
 
+    def tasks_finished(self) -> concurrent.futures.Future[None]:
+        """A future done once every remote function accepted so far has finished (shutdown
+        waits on it before it stops the actors, which those functions may still call)."""
+        ...
+
     def lookup(self, name: str, namespace: str) -> ActorCore | None:
         """A named actor this backend hosts that this process has not registered (made by
         another process of a cluster); None if there is none, or nothing to ask."""

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
-from _actors import CANCELLED_MSG, WAIT, Counter, Keys
+from _actors import CANCELLED_MSG, WAIT, Counter, Keys, lines, note
 
 import actorio
 from actorio._runtime import get_runtime
@@ -381,11 +382,48 @@ def test_cancelled_call_waiting_for_a_ref_argument_never_runs(backend: str) -> N
     with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
         actorio.get(held, timeout=WAIT)
     assert actorio.pending_calls(c) == 0
+    # The calls behind it no longer wait for its argument: it is gone from the queue.
+    assert actorio.get(c.record.remote("next"), timeout=WAIT) == ["next"]
     keys.open.remote(9)
-    assert actorio.get(c.record.remote("after"), timeout=WAIT) == ["after"]
+    assert actorio.get(keys.wait_open.remote(9), timeout=WAIT) == 9  # its argument is done
+    assert actorio.get(c.record.remote("after"), timeout=WAIT) == ["next", "after"]
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(held, timeout=WAIT)  # still cancelled, never overwritten
+
+
+@pytest.mark.parametrize("kind", ["def", "async def"])
+def test_cancelled_task_waiting_for_a_ref_argument_never_runs(
+    backend: str, kind: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    fn = (note_value if kind == "def" else note_value_async).options(backend=backend)
+    keys = Keys.options(backend=backend).remote()
+    held = fn.remote(str(log), keys.wait_open.remote(1))
+    actorio.cancel(held)
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(held, timeout=WAIT)
+    keys.open.remote(1)
+    assert actorio.get(keys.wait_open.remote(1), timeout=WAIT) == 1  # its argument is done
+    assert actorio.get(fn.remote(str(log), "after"), timeout=WAIT) == "ran"
+    actorio.shutdown()  # waits for every task still under way: had it started, it would end
+    assert lines(log) == ["ran with after"]
+    with pytest.raises(TaskCancelledError, match=CANCELLED_MSG):
+        actorio.get(held, timeout=WAIT)
 
 
 # -- actorio.cancel on remote functions --------------------------------------------------------
+
+
+@actorio.remote
+def note_value(path: str, value: object) -> str:
+    note(path, f"ran with {value}")
+    return "ran"
+
+
+@actorio.remote
+async def note_value_async(path: str, value: object) -> str:
+    note(path, f"ran with {value}")
+    return "ran"
 
 
 @actorio.remote

@@ -204,6 +204,13 @@ def test_remote_functions_on_every_backend(backend: str) -> None:
     assert actorio.get(add_async.options(backend=backend).remote(2, 3), timeout=BACKEND_WAIT) == 5
 
 
+def test_ref_arguments_of_remote_functions_on_every_backend(backend: str) -> None:
+    seven: Any = square.options(backend=backend).remote(7)  # refs where values are expected
+    four: Any = square.remote(2)
+    total = add_async.options(backend=backend).remote(seven, b=four)
+    assert actorio.get(total, timeout=BACKEND_WAIT) == 53
+
+
 # -- num_returns ------------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -157,6 +158,23 @@ def test_kill_runs_the_stop_hook_and_ends_the_process(tmp_path: Path) -> None:
     assert _wait_gone([pid]) == []
     with pytest.raises(ActorDiedError, match="killed"):
         actorio.get(c.increment.remote(), timeout=WAIT)
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_released_actor_stops_its_worker_after_its_last_call(tmp_path: Path, named: bool) -> None:
+    """Dropped by its last handle (named or not, as in Ray), with a call still pending: the
+    call runs, then the worker runs the stop hook and exits."""
+    log = tmp_path / "log"
+    c = (Counter.options(name="dropped") if named else Counter).remote(0, str(log))
+    assert actorio.get(c.increment.remote(), timeout=WAIT) == 1
+    pid = actorio.get(c.pid.remote(), timeout=WAIT)
+    c.nap.remote(0.2)  # fire and forget on the last handle
+    c.increment.remote()
+    del c
+    gc.collect()
+    assert _wait_gone([pid]) == []
+    assert log.read_text() == "stopped at 2"
+    assert actorio.util.list_named_actors() == []
 
 
 def test_named_process_actor_is_found_from_the_driver() -> None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from _actors import WAIT, Counter
+from _actors import WAIT, Counter, Keys
 
 import actorio
 from actorio.exceptions import (
@@ -143,9 +144,10 @@ def test_get_actor_name_inside_method() -> None:
 
 
 def test_duplicate_name_in_explicit_namespace_names_it() -> None:
-    Registered.options(name="dup", namespace="ns1").remote()
+    first = Registered.options(name="dup", namespace="ns1").remote()
     with pytest.raises(ActorNameTakenError, match=r"'dup'.*'ns1'.*get_if_exists"):
         Registered.options(name="dup", namespace="ns1").remote()
+    assert actorio.get_actor("dup", namespace="ns1") == first
 
 
 async def test_duplicate_name_raises_in_async_code() -> None:
@@ -194,7 +196,7 @@ def test_get_if_exists_race_constructs_once() -> None:
 
 
 def test_unknown_name_in_namespace_raises_not_found() -> None:
-    Registered.options(name="present", namespace="here").remote()
+    present = Registered.options(name="present", namespace="here").remote()
     with pytest.raises(ActorNotFoundError) as info:
         actorio.get_actor("missing", namespace="elsewhere")
     msg = str(info.value)
@@ -203,6 +205,7 @@ def test_unknown_name_in_namespace_raises_not_found() -> None:
     # The name exists in another namespace only: looking in the wrong one still fails.
     with pytest.raises(ActorNotFoundError, match=r"'present'.*'default'"):
         actorio.get_actor("present")
+    assert actorio.get_actor("present", namespace="here") == present
 
 
 # -- listing -----------------------------------------------------------------------------------
@@ -211,10 +214,12 @@ def test_unknown_name_in_namespace_raises_not_found() -> None:
 def test_list_named_actors() -> None:
     assert actorio.util.list_named_actors() == []
     assert actorio.util.list_named_actors(all_namespaces=True) == []
-    Registered.options(name="one").remote()
-    Registered.options(name="two").remote()
-    Registered.options(name="other", namespace="elsewhere").remote()
-    Registered.remote()  # anonymous: never listed
+    kept = [
+        Registered.options(name="one").remote(),
+        Registered.options(name="two").remote(),
+        Registered.options(name="other", namespace="elsewhere").remote(),
+        Registered.remote(),  # anonymous: never listed
+    ]
 
     assert sorted(actorio.util.list_named_actors()) == ["one", "two"]
     listed = actorio.util.list_named_actors(all_namespaces=True)
@@ -224,6 +229,9 @@ def test_list_named_actors() -> None:
         ("default", "two"),
         ("elsewhere", "other"),
     ]
+    del kept
+    gc.collect()
+    assert actorio.util.list_named_actors(all_namespaces=True) == []  # released
 
 
 def test_list_named_actors_drops_killed_actors() -> None:
@@ -267,30 +275,115 @@ def test_get_if_exists_after_kill_creates_a_new_actor() -> None:
 # -- lifetime ----------------------------------------------------------------------------------
 
 
-def test_named_actor_outlives_its_creating_handle() -> None:
+def gone(name: str) -> None:
+    """Wait until no actor answers to ``name`` (at once in-process; Ray releases an actor a
+    moment after its last handle is gone)."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        try:
+            actorio.get_actor(name)
+        except ActorNotFoundError:
+            return
+        assert time.monotonic() < deadline, f"{name!r} was not released"
+        time.sleep(0.05)
+
+
+def test_named_actor_is_released_with_its_last_handle(backend: str) -> None:
+    """As in Ray: a named actor that is not detached lives while the handle its creation
+    returned (or a copy) does, or a call is pending; a handle from get_actor() does not
+    keep it alive. Then its name is free again."""
+    h = Counter.options(backend=backend, name="kept").remote(3)
+    found = actorio.get_actor("kept")
+    assert found == h
+    assert actorio.get(found.increment.remote(), timeout=WAIT) == 4
+    del h
+    gc.collect()
+    gone("kept")
+    with pytest.raises(ActorDiedError) as info:
+        actorio.get(found.increment.remote(), timeout=WAIT)
+    message = str(info.value)
+    assert "named 'kept'" in message
+    if backend != "ray":  # (Ray's own error once Ray has released it)
+        assert "is gone: it was released once the handles that keep it alive" in message
+        assert "get_actor() does not keep an actor alive" in message
+    again = Counter.options(backend=backend, name="kept").remote(10)
+    assert actorio.get(again.increment.remote(), timeout=WAIT) == 11
+    assert actorio.get(actorio.get_actor("kept").get.remote(), timeout=WAIT) == 11
+
+
+def test_named_actor_dropped_with_a_call_pending_runs_it_first(backend: str) -> None:
+    keys = Keys.options(backend=backend).remote()
+    h = Counter.options(backend=backend, name="busy").remote()
+    ref = h.record.remote(keys.wait_open.remote(1))  # pending until the key opens
+    del h
+    gc.collect()
+    still = actorio.get_actor("busy")  # kept by its pending call
+    del still
+    keys.open.remote(1)
+    assert actorio.get(ref, timeout=WAIT) == [1]
+    del ref
+    gc.collect()
+    gone("busy")
+
+
+def test_detached_named_actor_lives_until_killed(backend: str) -> None:
+    h = Counter.options(backend=backend, name="stays", lifetime="detached").remote(1)
+    assert actorio.get(h.increment.remote(), timeout=WAIT) == 2
+    del h
+    gc.collect()
+    found = actorio.get_actor("stays")
+    assert actorio.get(found.increment.remote(), timeout=WAIT) == 3
+    del found
+    gc.collect()
+    actorio.kill(actorio.get_actor("stays"))
+    gone("stays")
+
+
+def test_get_if_exists_of_a_live_actor_gives_a_handle_that_does_not_keep_it() -> None:
+    constructions: list[int] = []
+    first = Registered.options(name="g", get_if_exists=True).remote(1, constructions)
+    second = Registered.options(name="g", get_if_exists=True).remote(2, constructions)
+    assert second == first
+    assert actorio.get(second.increment.remote()) == 2
+    del first
+    gc.collect()
+    with pytest.raises(ActorDiedError, match="named 'g' in namespace 'default' is gone"):
+        actorio.get(second.increment.remote())
+    assert actorio.util.list_named_actors() == []
+    assert constructions == [1]
+
+
+@actorio.remote
+class Selfish:
+    def keep_me(self) -> actorio.ActorHandle[Any]:
+        self.me = actorio.get_runtime_context().current_actor
+        return self.me
+
+    def ping(self) -> str:
+        return "pong"
+
+
+def test_current_actor_handle_does_not_keep_the_actor_alive() -> None:
+    h = Selfish.remote()
+    me = actorio.get(h.keep_me.remote(), timeout=WAIT)  # also kept by the actor itself
+    assert me == h
+    assert actorio.get(me.ping.remote(), timeout=WAIT) == "pong"
+    del h
+    gc.collect()
+    with pytest.raises(ActorDiedError, match="is gone: it was released"):
+        actorio.get(me.ping.remote(), timeout=WAIT)
+
+
+async def test_named_actor_is_released_with_its_last_handle_async() -> None:
     h = Registered.options(name="keeper").remote(3)
-    assert actorio.get(h.increment.remote()) == 4
+    found = actorio.get_actor("keeper")
+    assert await found.increment.remote() == 4
     del h
     gc.collect()
-    again = actorio.get_actor("keeper")
-    assert actorio.get(again.increment.remote()) == 5
-    assert actorio.util.list_named_actors() == ["keeper"]
-
-
-async def test_named_actor_outlives_its_creating_handle_async() -> None:
-    h = Registered.options(name="keeper").remote(3)
-    assert await h.increment.remote() == 4
-    del h
-    gc.collect()
-    assert await actorio.get_actor("keeper").increment.remote() == 5
-
-
-def test_detached_lifetime_is_accepted() -> None:
-    h = Registered.options(name="d", lifetime="detached").remote(1)
-    assert actorio.get(h.increment.remote()) == 2
-    del h
-    gc.collect()
-    assert actorio.get(actorio.get_actor("d").value.remote()) == 2
+    with pytest.raises(ActorNotFoundError, match="'keeper'"):
+        actorio.get_actor("keeper")
+    with pytest.raises(ActorDiedError, match="is gone"):
+        await found.increment.remote()
 
 
 def test_invalid_lifetime_is_rejected() -> None:

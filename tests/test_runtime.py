@@ -523,9 +523,10 @@ def test_runtime_namespace_reaches_actors(backend: str) -> None:
     actorio.init(namespace="team")
     c = Counter.options(backend=backend).remote()
     assert actorio.get(c.context.remote(), timeout=WAIT)["namespace"] == "team"
-    Counter.options(backend=backend, name="mate").remote()
+    mate = Counter.options(backend=backend, name="mate").remote()
     finder = Counter.options(backend=backend, mode="threaded").remote()
     assert actorio.get(finder.find.remote("mate"), timeout=WAIT) == 1
+    assert actorio.get(mate.get.remote(), timeout=WAIT) == 1
 
 
 # -- actorio.run -------------------------------------------------------------------------------

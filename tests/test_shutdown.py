@@ -374,6 +374,119 @@ def test_exit_with_a_call_pending_forever_is_bounded_and_clean() -> None:
     assert elapsed < 10
 
 
+#: Ray programs whose last line hands work off and exits at once. Each piece of work outlasts
+#: that line (a short sleep stands for it) and then appends a line to the file in argv[1].
+#: What they use is started first (warm_up): a worker process takes a moment to start, which
+#: counts against the shutdown grace (1 s) and on a loaded machine could use it all up.
+_LAST_LINES = {
+    "actor method": """
+        @ray.remote
+        class Worker:
+            def work(self, path):
+                time.sleep(0.05)
+                write(path, "actor method")
+
+        worker = Worker.remote()
+        warm_up(worker)
+        worker.work.remote(sys.argv[1])
+        """,
+    "remote function": """
+        @ray.remote
+        def work(path):
+            time.sleep(0.05)
+            write(path, "remote function")
+
+        warm_up()
+        work.remote(sys.argv[1])
+        """,
+    "more kinds": """
+        @ray.remote
+        async def later(path):
+            await asyncio.sleep(0.05)
+            write(path, "async function")
+
+        @ray.remote
+        def slow_value():
+            time.sleep(0.05)
+            return "function with a ref argument"
+
+        @ray.remote
+        def write_value(path, line):
+            write(path, line)
+
+        @ray.remote
+        class Logger:
+            @ray.method(num_returns=0)
+            def log(self, path):
+                time.sleep(0.05)
+                write(path, "method without a result")
+
+        logger = Logger.remote()
+        warm_up(logger)
+        later.remote(sys.argv[1])
+        logger.log.remote(sys.argv[1])
+        write_value.remote(sys.argv[1], slow_value.remote())
+        """,
+}
+_EXPECTED = {
+    "actor method": ["actor method"],
+    "remote function": ["remote function"],
+    "more kinds": ["async function", "function with a ref argument", "method without a result"],
+}
+_PRELUDE = """
+    import asyncio
+    import os
+    import sys
+    import time
+
+    import actorio as ray
+
+
+    def write(path, line):
+        with open(path, "a") as f:
+            f.write(line + "\\n")
+
+
+    @ray.remote
+    def nothing():
+        return None
+
+
+    def warm_up(*actors):
+        ray.get([nothing.remote() for _ in range(os.cpu_count() or 2)])
+        ray.get([a.__ray_ready__.remote() for a in actors])
+"""
+
+
+@pytest.mark.parametrize("variant", sorted(_LAST_LINES))
+def test_exit_runs_work_handed_off_by_the_last_line(
+    backend: str, variant: str, tmp_path: Path
+) -> None:
+    """What a plain sync driver starts on its last line runs before the process exits, within
+    the shutdown grace. Run several times on worker processes, where a task used to be lost
+    when the exit killed the task hosts first; on Ray once (each run starts a Ray)."""
+    script = textwrap.dedent(_PRELUDE) + textwrap.dedent(_LAST_LINES[variant])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["ACTORIO_BACKEND"] = backend
+    runs = {"local": 3, "process": 10}.get(backend, 1)
+    for run in range(runs):
+        marker = tmp_path / f"run{run}"
+        proc = subprocess.run(
+            [sys.executable, "-c", script, str(marker)],
+            capture_output=True,
+            text=True,
+            timeout=100,
+            check=False,
+            cwd=ROOT,
+            env=env,
+        )
+        assert proc.returncode == 0, proc.stderr
+        if backend != "ray":  # Ray logs to stderr
+            assert proc.stderr == ""
+        assert sorted(lines(marker)) == _EXPECTED[variant], f"run {run}: {proc.stderr}"
+
+
 @actorio.remote
 class Reporter:
     """An async actor on the test's own loop, like an actor made in a server's lifespan."""

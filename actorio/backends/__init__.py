@@ -7,12 +7,13 @@ imports a concrete backend itself.
 
 from __future__ import annotations
 
+import concurrent.futures
 from importlib import import_module
 from typing import Protocol, cast
 
 from .._seam import Backend
 
-__all__ = ["close_backends", "engaged_backends", "get_backend"]
+__all__ = ["close_backends", "engaged_backends", "get_backend", "tasks_finished"]
 
 _LOADED: dict[str, Backend] = {}
 
@@ -49,6 +50,12 @@ def engaged_backends() -> list[Backend]:
         if name not in _LOADED and _module(name).running_here():
             get_backend(name)
     return list(_LOADED.values())
+
+
+def tasks_finished() -> list[concurrent.futures.Future[None]]:
+    """For each loaded backend, a future done once the remote functions it accepted have
+    finished (shutdown waits on them; it loads nothing)."""
+    return [backend.tasks_finished() for backend in list(_LOADED.values())]
 
 
 def close_backends() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -31,11 +32,64 @@ if TYPE_CHECKING:
     from .._options import ActorOptions, CallOptions, Mode, RetryOn
     from .._spec import ClassSpec, MethodSpec
 
-__all__ = ["BackendBase", "CoreBase", "Forwarding", "checked_remote", "expire", "settle_soon"]
+__all__ = [
+    "BackendBase",
+    "CoreBase",
+    "Forwarding",
+    "InFlight",
+    "checked_remote",
+    "done_future",
+    "expire",
+    "settle_soon",
+]
+
+
+def done_future() -> concurrent.futures.Future[None]:
+    cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+    cf.set_result(None)
+    return cf
+
+
+class InFlight:
+    """A count of work accepted and not finished (remote functions), kept from any thread, so
+    that shutdown can wait for it: :meth:`idle` is a future done once the count is zero."""
+
+    __slots__ = ("_count", "_lock", "_waiters")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self._waiters: list[concurrent.futures.Future[None]] = []
+
+    def enter(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def leave(self, _: object = None) -> None:
+        """One piece of work ended (also usable as a done-callback: its argument is ignored)."""
+        with self._lock:
+            self._count -= 1
+            if self._count:
+                return
+            waiters, self._waiters = self._waiters, []
+        for cf in waiters:
+            if not cf.done():
+                cf.set_result(None)
+
+    def idle(self) -> concurrent.futures.Future[None]:
+        with self._lock:
+            if self._count:
+                cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+                self._waiters.append(cf)
+                return cf
+        return done_future()
 
 
 class BackendBase:
     """The neutral answers of a backend that runs on no cluster (``actorio._seam.Backend``)."""
+
+    def tasks_finished(self) -> concurrent.futures.Future[None]:
+        return done_future()  # overridden by the backends that run remote functions
 
     def lookup(self, name: str, namespace: str) -> ActorCore | None:
         return None  # every actor it hosts is in this process's registry already
@@ -260,9 +314,14 @@ class Forwarding(CoreBase):
 
     def begin_stop(self) -> concurrent.futures.Future[None]:
         """Refuse new calls; the future completes once every forwarded call is answered."""
-        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self.lock:
             self.stopping = True
+        return self.idle()
+
+    def idle(self) -> concurrent.futures.Future[None]:
+        """A future done once every forwarded call is answered (new calls still accepted)."""
+        cf: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self.lock:
             self.idle_waiters += (cf,)
         self._check_idle()
         return cf

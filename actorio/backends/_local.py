@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from .._options import ActorOptions, Mode
 from .._seam import ActorCore, Backend
 from .._spec import ClassSpec, FunctionSpec
-from ._base import BackendBase
+from ._base import BackendBase, InFlight
 from ._local_actor import LocalActor
 from ._local_stream import stop_task_streams
 from ._local_task import submit_task
@@ -22,6 +23,9 @@ class LocalBackend(BackendBase):
     """Creates :class:`LocalActor` objects and runs remote functions in-process."""
 
     name = "local"
+
+    def __init__(self) -> None:
+        self.tasks = InFlight()
 
     def create_actor(
         self,
@@ -45,7 +49,10 @@ class LocalBackend(BackendBase):
         host: asyncio.AbstractEventLoop,
         pool: Executor,
     ) -> Any:
-        return submit_task(spec, args, kwargs, options, host, pool)
+        return submit_task(spec, args, kwargs, options, host, pool, self.tasks)
+
+    def tasks_finished(self) -> concurrent.futures.Future[None]:
+        return self.tasks.idle()
 
     def close(self) -> None:
         stop_task_streams()  # a generator task nobody reads would wait for room for ever

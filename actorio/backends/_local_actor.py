@@ -33,7 +33,7 @@ from time import perf_counter
 from typing import Any
 
 from .._context import call_chain, current_actor
-from .._mailbox import Call, CallExtra, Lane, fail, fail_new, make_refs
+from .._mailbox import Call, CallExtra, Lane, fail, fail_new, first_ref, make_refs
 from .._options import ActorOptions, Mode
 from .._ref import CycleRef, ObjectRef, dropped
 from .._ref_args import has_refs, pending_refs, resolve_refs, when_all_done
@@ -362,6 +362,8 @@ class LocalActor(Lifecycle):
         method, args, kwargs, ref, extra = call
         loop = self.loop
         if extra is not None and extra.has_refs:
+            if isinstance(ref, ObjectRef) and dropped(ref):
+                return _HANDED_OFF  # cancelled while parked on its ref arguments: never runs
             waiting = pending_refs(args, kwargs)
             if waiting:
                 self._park(lane, call, waiting)
@@ -399,17 +401,23 @@ class LocalActor(Lifecycle):
         return _INLINE
 
     def _park(self, lane: Lane, call: Call, waiting: list[Any]) -> None:
-        """Hold the lane (keeping call order) until the call's ref arguments are done."""
+        """Hold the lane (keeping call order) until the call's ref arguments are done, or
+        until it is cancelled: then the drain drops it and the calls behind it go on."""
         lane.open().appendleft(call)
         lane.paused = True
         generation = self.incarnation
+        parked = [True]  # the first of the two events resumes the lane
 
         def resume() -> None:
-            if self.incarnation == generation:
+            if self.incarnation == generation and parked[0]:
+                parked[0] = False
                 lane.paused = False
                 self.loop.call_soon(self.drain, lane, context=self.ctx)
 
         when_all_done(waiting, self.loop, resume)
+        first = first_ref(call[3])
+        if isinstance(first, ObjectRef):
+            when_all_done([first], self.loop, resume)
 
 
 def _enter(actor: weakref.ref[LocalActor]) -> None:

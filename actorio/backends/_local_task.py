@@ -22,10 +22,13 @@ from typing import Any
 from .._context import call_chain, current_actor, current_loop
 from .._mailbox import complete, fail, first_ref, make_refs
 from .._options import task_retry_policy
+from .._ref import dropped
 from .._ref_args import await_refs, pending_refs, resolve_refs
 from .._spec import FunctionSpec
+from .._threads import lend_slot
 from .._yield import acollect, collect
 from ..exceptions import TaskCancelledError, TaskError
+from ._base import InFlight
 from ._local_stream import stream_task
 
 __all__ = ["submit_task"]
@@ -40,7 +43,9 @@ def submit_task(
     options: dict[str, Any],
     host: asyncio.AbstractEventLoop,
     pool: Executor,
+    inflight: InFlight,
 ) -> Any:
+    """Start one task; ``inflight`` counts it until it has ended (run, failed or dropped)."""
     loop = _running_loop()
     num_returns = options.get("num_returns", 1)
     ctx = contextvars.copy_context()
@@ -50,13 +55,26 @@ def submit_task(
     ref = make_refs(loop, host, num_returns)
     # (a generator's items split over its refs; None: "dynamic", one ref for all of them)
     how = task_retry_policy(options), None if num_returns == "dynamic" else num_returns
+    inflight.enter()
     if spec.is_async:
+        begin = (host, spec, args, kwargs, ref, ctx, how, inflight)
         if loop is host:
-            _start_async(host, spec, args, kwargs, ref, ctx, how)
+            _start_async(*begin)
         else:
-            host.call_soon_threadsafe(_start_async, host, spec, args, kwargs, ref, ctx, how)
+            try:
+                host.call_soon_threadsafe(_start_async, *begin)
+            except RuntimeError:  # its loop is closed
+                inflight.leave()
+                raise
     else:
-        work = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, how)
+        work = _SyncWork()
+        try:
+            future = pool.submit(ctx.run, _run_sync, spec, args, kwargs, ref, how, work)
+        except RuntimeError:  # the pool is shut down
+            inflight.leave()
+            raise
+        future.add_done_callback(inflight.leave)  # also when it is dropped before it starts
+        work.future = future
         first = first_ref(ref)
         if first is not None:
             first._actorio_work = work  # cancelling the ref drops it if it has not started
@@ -65,6 +83,24 @@ def submit_task(
 
 #: ((max_retries, retry_exceptions), the generator's num_returns): how a task runs
 _How = tuple[tuple[int, Any], int | None]
+
+
+class _SyncWork:
+    """What cancelling the ref of a ``def`` task reaches: its place in the pool's queue, and
+    a flag it reads once its ref arguments are done (it waits for them on its thread)."""
+
+    __slots__ = ("cancelled", "future")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.future: concurrent.futures.Future[None] | None = None
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        future = self.future
+        if future is not None:
+            future.cancel()  # not started yet: it never will be
+        return True
 
 
 def _should_retry(exc: Exception, attempt: int, retries: tuple[int, Any]) -> bool:
@@ -89,11 +125,14 @@ def _start_async(
     ref: Any,
     ctx: contextvars.Context,
     how: _How,
+    inflight: InFlight,
 ) -> None:
     first = first_ref(ref)
     if first is not None and first.done():
+        inflight.leave()
         return  # cancelled before it started
     task = host.create_task(_run_async(spec, args, kwargs, ref, how), context=ctx)
+    task.add_done_callback(inflight.leave)
     if first is not None:
         first._actorio_work = task  # cancelling the ref cancels the task
 
@@ -111,6 +150,9 @@ async def _run_async(
     except Exception as exc:  # an argument's call failed: pass its error on, as Ray does
         fail(ref, exc, here)
         return
+    first = first_ref(ref)
+    if first is not None and dropped(first):
+        return  # cancelled while it waited for its arguments (from another thread)
     retries, declared = how
     attempt = 0
     while True:
@@ -138,14 +180,24 @@ def _run_sync(
     kwargs: dict[str, Any],
     ref: Any,
     how: _How,
+    work: _SyncWork,
 ) -> None:
     try:
-        for r in pending_refs(args, kwargs):  # a worker thread may simply block on them
-            concurrent.futures.wait([r.future()])
+        waiting = pending_refs(args, kwargs)
+        if waiting:  # a worker thread may simply block on them, lending its slot meanwhile
+            lent = lend_slot()
+            try:
+                concurrent.futures.wait([r.future() for r in waiting])
+            finally:
+                if lent is not None:
+                    lent.take_back()
         args, kwargs = resolve_refs(args, kwargs, spec.name)
     except Exception as exc:
         fail(ref, exc, None)
         return
+    first = first_ref(ref)
+    if work.cancelled or (first is not None and dropped(first)):
+        return  # cancelled while it waited for its ref arguments: it never runs
     retries, declared = how
     attempt = 0
     while True:

@@ -8,6 +8,7 @@ with a static ``num_returns`` or ``"dynamic"`` it runs to its end in ``TaskHost.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import inspect
@@ -25,8 +26,9 @@ from .._spec import ClassSpec, FunctionSpec
 from .._stream import DEFAULT_WINDOW, ObjectRefGenerator, PullSource
 from .._yield import acollect, collect
 from ..exceptions import ActorDiedError
-from ._base import BackendBase
+from ._base import BackendBase, done_future
 from ._process_actor import ProcessActor
+from ._process_calls import AllDone
 from ._spawner import stop_spawner
 
 __all__ = ["ProcessBackend", "TaskHost", "backend_class"]
@@ -160,6 +162,20 @@ class ProcessBackend(BackendBase):
             None,
             what=spec.name,
         )
+
+    def tasks_finished(self) -> concurrent.futures.Future[None]:
+        """Done once every task host has answered all it was sent (it accepts more meanwhile:
+        actors stopping later may still start tasks)."""
+        with self._lock:
+            hosts = list(self._hosts)
+        idle = [host.idle() for host in hosts]
+        if not idle:
+            return done_future()
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        when_all = AllDone(len(idle), lambda: done.set_result(None))
+        for cf in idle:
+            cf.add_done_callback(when_all)
+        return done
 
     def _host(self, loop: asyncio.AbstractEventLoop) -> ProcessActor:
         with self._lock:

@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import weakref
 from typing import Any
 
 from .._mailbox import fail, fail_new, first_ref, make_refs
@@ -42,22 +43,26 @@ _running_loop = asyncio._get_running_loop
 
 
 class _RemoteWork:
-    """What ``actorio.cancel`` reaches through a ref: asks the worker to cancel the call."""
+    """What ``actorio.cancel`` reaches through a ref: asks the worker to cancel the call. It
+    holds the actor weakly: a ref kept after its call does not keep the actor alive."""
 
     __slots__ = ("actor", "call_id", "what")
 
     def __init__(self, actor: ProcessActor, call_id: int, what: str) -> None:
-        self.actor = actor
+        self.actor = weakref.ref(actor)
         self.call_id = call_id
         self.what = what
 
     def cancel(self) -> bool:
-        self.actor.cancelled(self.call_id)
+        actor = self.actor()
+        if actor is not None:
+            actor.cancelled(self.call_id)
         return True
 
     def describe(self) -> str | None:
         """The call's name once the worker has it (it may be running), else None."""
-        entry = self.actor.pending.get(self.call_id)
+        actor = self.actor()
+        entry = actor.pending.get(self.call_id) if actor is not None else None
         return self.what if entry is not None and entry.sent else None
 
 
@@ -90,8 +95,11 @@ class ProcessActor(Forwarding):
         #: the constructor's arguments, resolved: each worker's Create frame is made of them
         self.init_args: tuple[tuple[Any, ...], dict[str, Any]] = ((), {})
         # (its stats count the calls as the driver sees them: round trips)
-        self.calls = Calls(spec.name, self.stats, self.send_lock)
+        self.calls = Calls(self, spec.name, self.stats, self.send_lock)
         self.pending: dict[int, PendingCall] = self.calls.pending  # what Forwarding counts
+        # Released (every handle dropped, no call pending): its worker is stopped. Not at
+        # exit: the graceful shutdown stops workers there, after their last calls.
+        weakref.finalize(self, self.calls.release).atexit = False
 
     # -- the worker process ---------------------------------------------------------------------
 
@@ -299,11 +307,12 @@ class ProcessActor(Forwarding):
             if self.death is not None:
                 fail_new(ref, self.death)
                 return ref
-            if ref is not None:
-                calls.pending[call_id] = entry
-                first = first_ref(ref)
-                if first is not None:
-                    first._actorio_work = _RemoteWork(self, call_id, what)
+            # num_returns=0 too: the worker answers it (without a value), and graceful stop
+            # waits for it like any other call.
+            calls.add(call_id, entry)
+            first = first_ref(ref)
+            if first is not None:
+                first._actorio_work = _RemoteWork(self, call_id, what)
             calls.put(entry)
         if waiting:  # sent once its ref arguments are done; the calls after it wait behind it
             calls.send_when_done(waiting, entry, call, what)

@@ -1,10 +1,16 @@
 """The calls a process actor has accepted and its worker has not answered: numbered, written
-to the worker in the order they were made, sent again after a restart, settled on answer."""
+to the worker in the order they were made, sent again after a restart, settled on answer.
+
+While it has calls pending, a process actor is held here (``_BUSY``), so that it lives until
+they are answered even when every handle to it is gone (``A.remote().f.remote()``); once it
+has none, only its handles keep it, and when they are dropped its worker is stopped
+(:meth:`Calls.release`)."""
 
 from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from time import perf_counter
@@ -13,14 +19,18 @@ from typing import Any
 from .._mailbox import complete, fail, first_ref
 from .._ref import set_result_if_pending
 from .._ref_args import resolve_refs
+from .._seam import STOP_HOOK_TIMEOUT_S
 from .._spec import MethodSpec
 from .._stats import CallStats
 from . import _wire
-from ._messages import Call, Cancel
+from ._messages import Call, Cancel, Stop
 from ._process_frames import call_frame
 from ._process_link import WorkerLink
 
 __all__ = ["AllDone", "Calls", "PendingCall"]
+
+#: the owners (process actors) of the ``Calls`` that have calls pending
+_BUSY: set[Any] = set()
 
 
 class PendingCall:
@@ -66,7 +76,8 @@ class Calls:
     also holds to change its life (death, restarts), so no call slips past either.
     """
 
-    def __init__(self, actor_name: str, stats: CallStats, lock: threading.Lock) -> None:
+    def __init__(self, owner: Any, actor_name: str, stats: CallStats, lock: threading.Lock) -> None:
+        self.owner: weakref.ref[Any] = weakref.ref(owner)
         self.actor_name = actor_name
         self.stats = stats
         self.lock = lock
@@ -75,6 +86,28 @@ class Calls:
         self.held = True  # calls wait in the queue until the (next) worker is up
         self.link: WorkerLink | None = None  # the current worker, once there is one
         self.ids = itertools.count(1)
+
+    def add(self, call_id: int, entry: PendingCall) -> None:
+        """Count a new call as pending (under ``lock``); its owner is held until none is."""
+        if not self.pending:
+            _BUSY.add(self.owner())
+        self.pending[call_id] = entry
+
+    def settled(self) -> None:
+        """Some calls left ``pending`` (under ``lock``): if none is left, let the owner go."""
+        if not self.pending:
+            _BUSY.discard(self.owner())
+
+    def release(self) -> None:
+        """The owner was released (its handles dropped, no call pending): stop its worker,
+        which runs the stop hook; one that does not exit in time is killed."""
+        link = self.link
+        if link is None:
+            return
+        # Without the lock: nobody else writes for a released actor, and the release may
+        # happen under it (settled() dropping the last reference).
+        self.write(_wire.dumps(Stop(False)))
+        link.kill_after(STOP_HOOK_TIMEOUT_S + 1)
 
     def put(self, entry: PendingCall) -> None:
         """Send ``entry`` now, or queue it behind the calls ahead (under ``lock``)."""
@@ -113,6 +146,8 @@ class Calls:
             ref.future().add_done_callback(when_done)
 
     def _resolved(self, entry: PendingCall, call: Call, what: str) -> None:
+        if entry.cancelled:
+            return  # never sent: nothing to make
         try:
             args, kwargs = resolve_refs(call.args, call.kwargs, what)
             ready = call._replace(args=args, kwargs=kwargs)
@@ -123,12 +158,16 @@ class Calls:
             entry.frame = b""  # nothing to send: let the calls behind it go
         with self.lock:
             self.flush()
+            self.settled()
 
     def answered(self, call_id: int, ok: bool, value: Any) -> bool:
         """Settle a call with the worker's answer (reader thread); False if it was not pending."""
         entry = self.pending.pop(call_id, None)
         if entry is None:
             return False
+        if not self.pending:
+            with self.lock:
+                self.settled()
         elapsed = perf_counter() - entry.started
         if ok:
             self.stats.ok(elapsed)
@@ -145,10 +184,16 @@ class Calls:
             entry = self.pending.pop(call_id, None)
             if entry is None:
                 return False
+            self.settled()
             entry.cancelled = True
             self.stats.error(perf_counter() - entry.started, entry.method.name, None)
             if entry.sent:
                 self.write(_wire.dumps(Cancel(call_id)))
+            elif entry.frame is None:
+                # Still waiting for its ref arguments: it will never be sent, so the calls
+                # behind it need not wait for them.
+                entry.frame = b""
+                self.flush()
         return True
 
     def resume(self, link: WorkerLink, unserved: bool) -> list[PendingCall]:
@@ -171,6 +216,7 @@ class Calls:
             if entry.frame:
                 link.send(entry.frame)
         failed = [self.pending.pop(i) for i in dropped]
+        self.settled()
         self.held = False
         self.flush()  # calls held back while it restarted go to the new worker
         return failed
@@ -179,6 +225,7 @@ class Calls:
         """The actor is dead (under ``lock``): every call leaves; returns those still pending."""
         failed = list(self.pending.values())
         self.pending.clear()
+        self.settled()
         self.queue.clear()
         self.held = False
         return failed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Protocol
 
@@ -41,7 +42,9 @@ class WorkerLink:
 
     def __init__(self, owner: LinkOwner, create_frame: bytes) -> None:
         driver_end, worker_end = _wire.socket_pair()
-        self.owner = owner
+        #: held weakly: the reader thread must not keep a released actor alive (the actor
+        #: keeps itself alive while it has calls pending, see _process_calls)
+        self.owner: weakref.ref[LinkOwner] = weakref.ref(owner)
         self.proc: subprocess.Popen[bytes] = spawn_worker(worker_end)
         self.sock = driver_end
         #: Writes one frame (any thread, one at a time); OSError once the worker is gone.
@@ -68,18 +71,24 @@ class WorkerLink:
         frames = _wire.Frames()
         while (payloads := _wire.recv_frames(self.sock, frames)) is not None:
             for payload in payloads:
+                owner = self.owner()
                 try:
                     message = _wire.loads(payload)
                 except Exception:
                     # A reply we cannot read would leave its caller waiting forever: end the
                     # worker instead, so every call it holds fails (or is retried) like after
                     # a crash.
-                    log.exception("cannot read a reply from %s; stopping it", self.owner.describe())
+                    what = owner.describe() if owner is not None else "a released actor"
+                    log.exception("cannot read a reply from %s; stopping it", what)
                     self.proc.kill()
                     continue
                 if isinstance(message, Dead):
                     dead = message
-                else:
-                    self.owner.worker_said(message)
+                elif owner is not None:  # (released: nobody is waiting for anything)
+                    owner.worker_said(message)
+            owner = None  # not held while the next recv waits
         self.sock.close()
-        self.owner.worker_ended(dead, self.proc.wait())
+        code = self.proc.wait()
+        owner = self.owner()
+        if owner is not None:
+            owner.worker_ended(dead, code)

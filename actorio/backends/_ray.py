@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import importlib
 import sys
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from .._seam import ActorCore, Backend, Hosted
 from .._spec import ClassSpec, FunctionSpec
 from .._stream import ObjectRefGenerator
 from ..exceptions import InvalidOptionsError
-from ._base import BackendBase
+from ._base import BackendBase, InFlight
 from ._ray_actor import RayActor, wrap_ray_handle
 from ._ray_link import RaySource, follow, ray_arguments, ray_placement, with_options
 
@@ -59,6 +60,7 @@ class RayBackend(BackendBase):
             self.started_ray = True
         _shutdown_before_ray()
         self._functions: dict[Any, Any] = {}
+        self.tasks = InFlight()
 
     def create_actor(
         self,
@@ -169,11 +171,17 @@ class RayBackend(BackendBase):
             return ObjectRefGenerator(RaySource(result, spec.name, host_loop), 0, spec.name)
         ref = make_refs(_running_loop(), host_loop, num_returns)
         refs = ref if isinstance(ref, list) else [ref] if ref is not None else []
-        for mine, theirs in zip(
-            refs, result if isinstance(result, list) else [result], strict=False
-        ):
-            follow(theirs, mine, spec.name, generator=spec.stream)
+        theirs = result if isinstance(result, list) else [result]
+        # Counted until Ray has its outcome, so that shutdown waits for it before it shuts
+        # down a Ray it started (Ray does not promise to run a task its driver left behind).
+        self.tasks.enter()
+        theirs[0].future().add_done_callback(self.tasks.leave)
+        for mine, their in zip(refs, theirs, strict=False):
+            follow(their, mine, spec.name, generator=spec.stream)
         return ref
+
+    def tasks_finished(self) -> concurrent.futures.Future[None]:
+        return self.tasks.idle()
 
     def close(self) -> None:
         if self.started_ray and self.ray.is_initialized():

@@ -194,7 +194,9 @@ class Worker:
         if self.handle is None:
             return  # the actor could not be created: the driver fails the call on Dead
         core = self.handle._actorio_actor
-        ref = None if num_returns == 0 else _ReplyRef(self, call_id)
+        # A call without a result (num_returns=0) is answered too, with None: the driver
+        # counts it as pending until then (graceful stop waits for it).
+        ref = _ReplyRef(self, call_id, quiet=num_returns == 0)
         try:
             method = core.spec.methods[name]
             opts = CallOptions(**options) if options else None
@@ -204,7 +206,7 @@ class Worker:
         except Exception as exc:
             self.send(Result(call_id, False, exc))
             return
-        if ref is not None and not ref.done():
+        if not ref.done():
             self.calls[call_id] = ref
 
     def create(self, message: Create) -> None:
@@ -269,16 +271,17 @@ class _ReplyRef(ObjectRef[Any]):
     no done-callback and loop iteration in between. A cancelled call sends nothing (the
     driver settled it when it asked for the cancel)."""
 
-    __slots__ = ("call_id", "worker")
+    __slots__ = ("call_id", "quiet", "worker")
 
-    def __init__(self, worker: Worker, call_id: int) -> None:
+    def __init__(self, worker: Worker, call_id: int, quiet: bool) -> None:
         super().__init__(loop=worker.loop)
         self.worker = worker
         self.call_id = call_id
+        self.quiet = quiet  # num_returns=0: say that it finished, not what it returned
 
     def set_result(self, result: Any, /) -> None:
         super().set_result(result)
-        self.worker.finished(self.call_id, True, result)
+        self.worker.finished(self.call_id, True, None if self.quiet else result)
 
     def set_exception(self, exception: type | BaseException, /) -> None:
         super().set_exception(exception)
