@@ -220,6 +220,7 @@ def test_list_named_actors() -> None:
         Registered.options(name="other", namespace="elsewhere").remote(),
         Registered.remote(),  # anonymous: never listed
     ]
+    actorio.get([k.__ray_ready__.remote() for k in kept], timeout=WAIT)  # built, nothing pending
 
     assert sorted(actorio.util.list_named_actors()) == ["one", "two"]
     listed = actorio.util.list_named_actors(all_namespaces=True)
