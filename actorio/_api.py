@@ -8,10 +8,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from ._actor import ActorClass
-from ._context import caller_loop, current_core
+from ._context import current_core
 from ._function import RemoteFunction
 from ._get import blocking_futures, check_may_block, timeout_error
 from ._handle import ActorHandle, handle_for
+from ._kernel import caller_loop
 from ._options import (
     METHOD_OPTIONS_ATTR,
     ActorOptions,

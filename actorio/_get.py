@@ -11,7 +11,7 @@ import concurrent.futures
 import time
 from typing import Any, TypeVar
 
-from ._context import caller_loop
+from ._kernel import caller_loop
 from ._ref import CycleRef, ObjectRef
 from ._threads import lend_slot
 from .exceptions import BlockingCallOnLoopError, DeadlockError, GetTimeoutError

@@ -20,7 +20,7 @@ from asyncio import AbstractEventLoop
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from ._context import KERNEL_LOOPS
+from ._kernel import KERNEL_LOOPS
 from .exceptions import (
     ActorDiedError,
     DeadlockError,

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from ._context import caller_loop, current_core, current_loop
+from ._context import current_core, current_loop
+from ._kernel import caller_loop
 from ._options import Placement, check_backend, check_placement
 from ._registry import Registry
 from ._seam import STOP_HOOK_TIMEOUT_S, ActorCore, ActorDirectory, Backend, Hosted

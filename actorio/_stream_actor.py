@@ -16,12 +16,12 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
-from ._context import current_core
 from ._yield import acollect, collect
 
-__all__ = ["stream_methods"]
+__all__ = ["SIDE_BY_SIDE", "stream_methods"]
 
 _END = (False, None)
 _OPEN: dict[str, Any] = {}  # stream id -> its _Pull, _ThreadPump or _TaskPump; per process
@@ -46,7 +46,7 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
         gen = fn(instance, *args, **kwargs)
         if is_async:
             _OPEN[sid] = _TaskPump(sid, gen, window)
-        elif _runs_calls_at_once():
+        elif SIDE_BY_SIDE.get():
             _OPEN[sid] = _ThreadPump(sid, gen, window)
         else:  # one call at a time, on the loop or on the actor's thread
             _OPEN[sid] = _Pull(sid, gen)
@@ -84,15 +84,11 @@ def stream_methods(fn: Callable[..., Any], is_async: bool) -> dict[str, Callable
     return {"open": open_, "next": next_sync, "close": close_sync, "collect": collect_sync}
 
 
-def _runs_calls_at_once() -> bool:
-    """True in a threaded actor (its sync methods run side by side on threads). A regular
-    actor runs one call at a time even on a thread of its own: its generator is pulled, so
-    the actor's other calls wait while it advances, and each item still goes out as soon as
-    it is yielded."""
-    core = current_core()
-    if core is not None:
-        return core.mode == "threaded"
-    return asyncio._get_running_loop() is None  # a backend's own actor thread (Ray)
+#: True in the context of an actor whose sync methods run side by side on threads (a threaded
+#: actor: its in-process backend sets it). A regular actor runs one call at a time even on a
+#: thread of its own: its generator is pulled, so the actor's other calls wait while it
+#: advances, and each item still goes out as soon as it is yielded.
+SIDE_BY_SIDE: ContextVar[bool] = ContextVar("actorio_side_by_side", default=False)
 
 
 def _unpack(step: tuple[int, Any]) -> tuple[bool, Any]:

@@ -39,6 +39,7 @@ from .._ref import CycleRef, ObjectRef, dropped
 from .._ref_args import has_refs, pending_refs, resolve_refs, when_all_done
 from .._seam import ActorExit
 from .._spec import ClassSpec, MethodSpec
+from .._stream_actor import SIDE_BY_SIDE
 from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded
 from ._base import expire
 from ._local_deadlock import wait_cycle
@@ -85,6 +86,8 @@ class LocalActor(Lifecycle):
         # inherit its creator's context variables (a web request's, say).
         self.ctx = contextvars.Context()
         self.ctx.run(_enter, weakref.ref(self))
+        if mode == "threaded":  # (only then: each variable set grows every actor's context)
+            self.ctx.run(SIDE_BY_SIDE.set, True)
         # Threaded actors, and regular ones placed on a thread (made from plain sync code, or
         # asked for), run sync methods on pool threads; the rest inline on the host loop.
         on_threads = mode == "threaded" or (mode == "regular" and options.placement == "thread")
