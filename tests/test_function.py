@@ -206,9 +206,12 @@ def test_remote_functions_on_every_backend(backend: str) -> None:
 
 def test_ref_arguments_of_remote_functions_on_every_backend(backend: str) -> None:
     seven: Any = square.options(backend=backend).remote(7)  # refs where values are expected
-    four: Any = square.remote(2)
+    four: Any = square.options(backend=backend).remote(2)
     total = add_async.options(backend=backend).remote(seven, b=four)
     assert actorio.get(total, timeout=BACKEND_WAIT) == 53
+    if backend != "ray":  # (Ray waits only for its own refs: README, Ray section)
+        local: Any = square.remote(3)  # an in-process ref, maybe still running
+        assert actorio.get(add_async.options(backend=backend).remote(local, 1)) == 10
 
 
 # -- num_returns ------------------------------------------------------------------------------
