@@ -10,6 +10,8 @@ that workers can import them by name (``tests/`` is on their path).
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -61,6 +63,23 @@ class Coded(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
+
+
+@actorio.remote
+async def _tick() -> None:
+    """A turn of the runtime loop (run there, so everything scheduled on it before is done)."""
+
+
+def collect() -> None:
+    """Collect garbage once the actors are done with the calls that just returned. A sync
+    caller may get a value from the worker thread that computed it a moment before the
+    actor's loop lets the call go (``actorio._ref.settle_early``), and only then is an actor
+    whose handles were dropped released (as on Ray, a release is not synchronous)."""
+    actorio.get(_tick.remote(), timeout=WAIT)  # the calls' ends, queued before, have run
+    for _ in range(3):  # and the worker threads have left the calls' frames
+        gc.collect()
+        time.sleep(0.01)
+    gc.collect()
 
 
 def resolved(ref: actorio.ObjectRef[T]) -> T:

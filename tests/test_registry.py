@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from _actors import WAIT, Counter, Keys
+from _actors import WAIT, Counter, Keys, collect
 
 import actorio
 from actorio.exceptions import (
@@ -231,7 +231,7 @@ def test_list_named_actors() -> None:
         ("elsewhere", "other"),
     ]
     del kept
-    gc.collect()
+    collect()
     assert actorio.util.list_named_actors(all_namespaces=True) == []  # released
 
 
@@ -298,7 +298,7 @@ def test_named_actor_is_released_with_its_last_handle(backend: str) -> None:
     assert found == h
     assert actorio.get(found.increment.remote(), timeout=WAIT) == 4
     del h
-    gc.collect()
+    collect()
     gone("kept")
     with pytest.raises(ActorDiedError) as info:
         actorio.get(found.increment.remote(), timeout=WAIT)
@@ -317,13 +317,13 @@ def test_named_actor_dropped_with_a_call_pending_runs_it_first(backend: str) -> 
     h = Counter.options(backend=backend, name="busy").remote()
     ref = h.record.remote(keys.wait_open.remote(1))  # pending until the key opens
     del h
-    gc.collect()
+    collect()
     still = actorio.get_actor("busy")  # kept by its pending call
     del still
     keys.open.remote(1)
     assert actorio.get(ref, timeout=WAIT) == [1]
     del ref
-    gc.collect()
+    collect()
     gone("busy")
 
 
@@ -331,11 +331,11 @@ def test_detached_named_actor_lives_until_killed(backend: str) -> None:
     h = Counter.options(backend=backend, name="stays", lifetime="detached").remote(1)
     assert actorio.get(h.increment.remote(), timeout=WAIT) == 2
     del h
-    gc.collect()
+    collect()
     found = actorio.get_actor("stays")
     assert actorio.get(found.increment.remote(), timeout=WAIT) == 3
     del found
-    gc.collect()
+    collect()
     actorio.kill(actorio.get_actor("stays"))
     gone("stays")
 
@@ -347,7 +347,7 @@ def test_get_if_exists_of_a_live_actor_gives_a_handle_that_does_not_keep_it() ->
     assert second == first
     assert actorio.get(second.increment.remote()) == 2
     del first
-    gc.collect()
+    collect()
     with pytest.raises(ActorDiedError, match="named 'g' in namespace 'default' is gone"):
         actorio.get(second.increment.remote())
     assert actorio.util.list_named_actors() == []
@@ -370,7 +370,7 @@ def test_current_actor_handle_does_not_keep_the_actor_alive() -> None:
     assert me == h
     assert actorio.get(me.ping.remote(), timeout=WAIT) == "pong"
     del h
-    gc.collect()
+    collect()
     with pytest.raises(ActorDiedError, match="is gone: it was released"):
         actorio.get(me.ping.remote(), timeout=WAIT)
 

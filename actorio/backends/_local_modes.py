@@ -99,15 +99,15 @@ def _run_in_thread(
         except SystemExit:  # sys.exit() in a method ends its actor only, as on Ray
             error = ActorExit("it called sys.exit()")
     elapsed = perf_counter() - started
+    actor.to_loop(actor.finish_call, lane, call, generation, result, error, elapsed)
     if error is None:
         # A reader blocked in get() learns the value now, not a turn of the loop later; the
-        # loop still settles the ref and frees the slot. (Under the lock, which kill and
-        # restart take: once the actor was killed, or restarted to re-run this call, its
-        # late value is dropped.)
+        # loop settles the ref and frees the slot (asked first, so a reader that then turns
+        # to the loop finds it done). Under the lock, which kill and restart take: once the
+        # actor was killed, or restarted to re-run this call, its late value is dropped.
         with actor.lock:
             if actor.still_serving(generation):
                 settle_early(ref, result)
-    actor.to_loop(actor.finish_call, lane, call, generation, result, error, elapsed)
 
 
 def start_task(actor: LocalActor, lane: Lane, call: Call) -> None:

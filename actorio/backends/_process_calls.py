@@ -81,6 +81,10 @@ class Calls:
         self.actor_name = actor_name
         self.stats = stats
         self.lock = lock
+        #: orders a new call with the reader settling the last one, so the owner is held
+        #: while any is pending; never held while writing (the reader thread takes it, and a
+        #: write that waits for room in the socket must not keep the reader from draining it)
+        self.count_lock = threading.Lock()
         self.pending: dict[int, PendingCall] = {}
         self.queue: deque[PendingCall] = deque()  # accepted, not sent yet
         self.held = True  # calls wait in the queue until the (next) worker is up
@@ -89,14 +93,16 @@ class Calls:
 
     def add(self, call_id: int, entry: PendingCall) -> None:
         """Count a new call as pending (under ``lock``); its owner is held until none is."""
-        if not self.pending:
-            _BUSY.add(self.owner())
-        self.pending[call_id] = entry
+        with self.count_lock:
+            if not self.pending:
+                _BUSY.add(self.owner())
+            self.pending[call_id] = entry
 
     def settled(self) -> None:
-        """Some calls left ``pending`` (under ``lock``): if none is left, let the owner go."""
-        if not self.pending:
-            _BUSY.discard(self.owner())
+        """Some calls left ``pending``: if none is left, let the owner go."""
+        with self.count_lock:
+            if not self.pending:
+                _BUSY.discard(self.owner())
 
     def release(self) -> None:
         """The owner was released (its handles dropped, no call pending): stop its worker,
@@ -166,8 +172,7 @@ class Calls:
         if entry is None:
             return False
         if not self.pending:
-            with self.lock:
-                self.settled()
+            self.settled()
         elapsed = perf_counter() - entry.started
         if ok:
             self.stats.ok(elapsed)
