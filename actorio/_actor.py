@@ -19,7 +19,7 @@ from ._spec import ClassSpec
 from ._weak_handle import weak_handle
 from .exceptions import DirectCallError
 
-__all__ = ["ActorClass"]
+__all__ = ["ActorClass", "number_ids_from"]
 
 T = TypeVar("T")
 if TYPE_CHECKING:  # a default (PEP 696) keeps ActorClass[T] meaning "any constructor arguments"
@@ -31,6 +31,13 @@ else:
 
     P = ParamSpec("P")
 _ids = itertools.count(1)
+
+
+def number_ids_from(start: int) -> None:
+    """Make new actor ids from ``start`` on (a worker process: ids unique across processes,
+    so a handle to one of its children means that child in the driver too)."""
+    global _ids
+    _ids = itertools.count(start)
 
 
 @final

@@ -24,6 +24,7 @@ from typing import (
 from ._dynamic import collected_remote
 from ._options import CallOptions, call_options, extra_call_options
 from ._portable import portable
+from ._ref import TRAVEL
 from ._runtime import get_runtime
 from ._seam import ActorCore
 from ._spec import MethodSpec, check_generator_returns
@@ -186,6 +187,8 @@ class ActorHandle(Generic[T]):
     def __reduce__(self) -> tuple[Any, ...]:
         actor = self._actorio_actor
         own = actor.reduce_handle()
+        if own is None and TRAVEL.export_handle is not None:
+            own = TRAVEL.export_handle(actor)  # an actor hosted in this worker process
         if own is not None:  # a backend whose handles travel their own way (Ray)
             return (_handle_from_reducer, own)
         where = (actor.actor_id, portable(actor.spec.cls), actor.name, actor.namespace)

@@ -24,10 +24,12 @@ from ._kernel import KERNEL_LOOPS
 from .exceptions import (
     ActorDiedError,
     DeadlockError,
+    SerializationError,
     TaskCancelledError,
 )
 
 __all__ = [
+    "TRAVEL",
     "CycleRef",
     "ObjectRef",
     "abort",
@@ -111,6 +113,28 @@ class ObjectRef(asyncio.Future[T]):
     def __repr__(self) -> str:
         state = "pending" if not self.done() else "cancelled" if self.cancelled() else "done"
         return f"ObjectRef({state}, 0x{id(self):x})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        export = TRAVEL.export_ref
+        if export is None:
+            raise SerializationError(
+                f"{self!r} cannot be pickled here: refs travel only in the arguments and "
+                f"results of process actors and tasks (backend='process'); pass its value "
+                f"(actorio.get(ref)) to anything else"
+            )
+        return export(self)
+
+
+class _Travel:
+    """What the process backend installs so that refs and handles can cross to its workers
+    (a ref pickles only there: elsewhere a copy of a future would mean nothing)."""
+
+    export_ref: Callable[[ObjectRef[Any]], tuple[Any, ...]] | None = None
+    #: how a handle to an actor hosted in this worker pickles (None: the usual way)
+    export_handle: Callable[[Any], tuple[Any, ...] | None] | None = None
+
+
+TRAVEL = _Travel()
 
 
 #: a ref's id: this process's random prefix, then a count (Ray's ids are 28 bytes, too)

@@ -14,6 +14,12 @@ with the driver's replies:
     Watch    -> Forwarded   a monitor of such an actor -> its ActorDiedError, once dead
     Lookup   -> Reply       ``get_actor()`` by name -> (actor_id, class, name, namespace) or None
     Kill                    ``actorio.kill()`` of such an actor (no reply)
+Both ways, for what crosses between them (:mod:`._objects`, :mod:`._shm`):
+    Fetch    -> Settle      a worker asks for the value of a ref the driver owns
+    Settle                  a ref is done (the driver's, fetched; or one a worker promised)
+    Release                 copies of a ref the worker received are dropped
+    Unmapped                copies of a shared-memory segment received are no longer mapped
+    ReleaseActor            copies of a handle to a worker's child actor are dropped
 
 On the wire a message is a plain tuple, its kind's number first (:func:`pack`,
 :func:`unpack`): a tuple of builtins pickles several times faster than an instance of a
@@ -32,13 +38,18 @@ __all__ = [
     "Dead",
     "Forward",
     "Forwarded",
+    "Fetch",
     "Kill",
     "Lookup",
     "Message",
+    "Release",
+    "ReleaseActor",
     "Reply",
     "Request",
     "Result",
+    "Settle",
     "Stop",
+    "Unmapped",
     "Watch",
     "pack",
     "unpack",
@@ -58,6 +69,8 @@ class Create(NamedTuple):
     runtime_namespace: str
     #: restarts before this worker (``was_current_actor_reconstructed()`` inside it)
     restarts: int
+    #: the shared-memory threshold and the free segments' retention (``_shm.configure``)
+    shared: tuple[int, float]
 
 
 class Call(NamedTuple):
@@ -157,6 +170,41 @@ class Kill(NamedTuple):
     restart: bool
 
 
+class Fetch(NamedTuple):
+    """Worker -> driver: send the value of this ref (a Settle, once it is done)."""
+
+    object_id: str
+
+
+class Settle(NamedTuple):
+    """Either way: a ref is done, with its value (``ok``) or its error."""
+
+    object_id: str
+    ok: bool
+    value: Any
+
+
+class Release(NamedTuple):
+    """Worker -> driver: ``count`` copies of a ref received here are dropped."""
+
+    object_id: str
+    copies: int
+
+
+class Unmapped(NamedTuple):
+    """Either way: ``count`` copies of a segment the other side sent are no longer mapped."""
+
+    segment_id: int
+    copies: int
+
+
+class ReleaseActor(NamedTuple):
+    """Driver -> worker: ``count`` copies of a handle to one of its child actors are dropped."""
+
+    actor_id: str
+    copies: int
+
+
 Message = (
     Create
     | Call
@@ -170,6 +218,11 @@ Message = (
     | Lookup
     | Reply
     | Kill
+    | Fetch
+    | Settle
+    | Release
+    | Unmapped
+    | ReleaseActor
 )
 #: What a worker asks of the driver for its handles to actors hosted elsewhere.
 Request = Forward | Watch | Lookup | Kill
@@ -188,6 +241,11 @@ _KINDS: tuple[type[Message], ...] = (
     Lookup,
     Reply,
     Kill,
+    Fetch,
+    Settle,
+    Release,
+    Unmapped,
+    ReleaseActor,
 )
 _NUMBERS: dict[type[Message], int] = {kind: number for number, kind in enumerate(_KINDS)}
 

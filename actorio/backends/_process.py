@@ -26,6 +26,7 @@ from .._spec import ClassSpec, FunctionSpec
 from .._stream import DEFAULT_WINDOW, ObjectRefGenerator, PullSource
 from .._yield import acollect, collect
 from ..exceptions import ActorDiedError
+from . import _objects
 from ._base import BackendBase, done_future
 from ._process_actor import ProcessActor
 from ._process_calls import AllDone
@@ -110,6 +111,7 @@ class ProcessBackend(BackendBase):
     name = "process"
 
     def __init__(self) -> None:
+        _objects.install()  # refs may travel to workers now
         self._hosts: list[ProcessActor] = []
         self._next = itertools.count()
         self._lock = threading.Lock()

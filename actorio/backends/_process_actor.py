@@ -14,23 +14,37 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import threading
 import weakref
 from typing import Any
 
-from .._mailbox import fail, fail_new, first_ref, make_refs
+from .._mailbox import complete, fail, fail_new, first_ref, make_refs
 from .._options import ActorOptions, Mode
-from .._ref_args import has_refs, pending_refs, resolve_refs
+from .._ref_args import has_refs, pending_refs
 from .._seam import STOP_HOOK_TIMEOUT_S
 from .._spec import ClassSpec, MethodSpec
 from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, InvalidOptionsError, TaskError
-from . import _wire
+from . import _objects, _shm, _wire
 from ._base import Forwarding, checked_remote, settle_soon
-from ._messages import Call, Dead, Forward, Kill, Lookup, Message, Result, Stop, Watch
+from ._messages import (
+    Call,
+    Dead,
+    Forward,
+    Forwarded,
+    Kill,
+    Lookup,
+    Message,
+    ReleaseActor,
+    Result,
+    Settle,
+    Stop,
+    Watch,
+)
 from ._process_calls import AllDone, Calls, PendingCall
-from ._process_frames import call_frame, create_frame
+from ._process_frames import call_frame, create_frame, shared_args
 from ._process_hub import serve
 from ._process_link import WorkerLink
 from ._remote import call_options_dict
@@ -97,6 +111,11 @@ class ProcessActor(Forwarding):
         # (its stats count the calls as the driver sees them: round trips)
         self.calls = Calls(self, spec.name, self.stats, self.send_lock)
         self.pending: dict[int, PendingCall] = self.calls.pending  # what Forwarding counts
+        #: refs the worker made and sent before they were done, by id (see _objects)
+        self.promises: dict[str, weakref.ref[Any]] = {}
+        #: calls and watches of the worker's child actors, made through their driver proxies
+        self.forwards: dict[int, tuple[Any, str]] = {}
+        self.ids = itertools.count(1)
         # Released (every handle dropped, no call pending): its worker is stopped. Not at
         # exit: the graceful shutdown stops workers there, after their last calls.
         weakref.finalize(self, self.calls.release).atexit = False
@@ -116,7 +135,7 @@ class ProcessActor(Forwarding):
 
     def _start_worker(self, args: tuple[Any, ...], kwargs: dict[str, Any], raising: bool) -> None:
         try:
-            self.init_args = resolve_refs(args, kwargs, f"{self.spec.name}.__init__")
+            self.init_args = shared_args(args, kwargs, f"{self.spec.name}.__init__")
         except Exception as exc:  # a ref argument failed: the actor dies, as in-process
             self._worker_gone(self.construction_error(exc), intentional=True, unserved=True)
             return
@@ -139,7 +158,7 @@ class ProcessActor(Forwarding):
             self.calls.held = False
             self.calls.flush()
 
-    def _create_frame(self) -> bytes:
+    def _create_frame(self) -> bytes | _wire.Frame:
         args, kwargs = self.init_args
         return create_frame(
             self.spec,
@@ -152,7 +171,7 @@ class ProcessActor(Forwarding):
             self.restart_count,
         )
 
-    def _spawn(self, first: bytes | None = None) -> WorkerLink:
+    def _spawn(self, first: bytes | _wire.Frame | None = None) -> WorkerLink:
         """A new worker, sent its Create frame (made now unless given)."""
         link = WorkerLink(self, first or self._create_frame())
         self.calls.link = link  # before its reader starts: what it reports needs the pid
@@ -176,6 +195,14 @@ class ProcessActor(Forwarding):
                         self._check_idle()
                     if self.options.max_pending_calls >= 0:
                         self._wake_room()
+            case Settle():
+                _objects.settled(self.promises, message)
+            case Forwarded(forward_id, ok, value):
+                ref, what = self.forwards.pop(forward_id, (None, ""))
+                if ok:
+                    complete(ref, value, None, what)  # type: ignore[arg-type]
+                else:
+                    fail(ref, value, None)
             case Forward() | Watch() | Lookup() | Kill():
                 # The worker's handles to actors hosted elsewhere.
                 try:
@@ -293,7 +320,7 @@ class ProcessActor(Forwarding):
         waiting = pending_refs(args, kwargs) if with_refs else []
         if with_refs and not waiting:
             try:
-                args, kwargs = resolve_refs(args, kwargs, what)
+                args, kwargs = shared_args(args, kwargs, what)
             except Exception as exc:  # a ref argument failed: so does this call
                 fail_new(ref, exc)
                 return ref
@@ -338,9 +365,30 @@ class ProcessActor(Forwarding):
         if self.idle_waiters:
             self._check_idle()
 
-    def send_control(self, message: Message) -> None:
+    def send_control(self, message: Message, link: WorkerLink | None = None) -> None:
+        """Write a message to the worker (to the one behind ``link`` only, if given)."""
+        frame = _wire.dumps(message)
         with self.send_lock:
-            self.calls.write(_wire.dumps(message))
+            if link is None or self.calls.link is link:
+                self.calls.write(frame)
+
+    # -- the channel of the worker's child actors' proxies (see _remote, _objects) ------------
+
+    def new_id(self) -> int:
+        return next(self.ids)
+
+    def forward(self, message: Forward | Watch, ref: Any, what: str) -> None:
+        if ref is not None:
+            self.forwards[message.forward_id] = (ref, what)
+        self.send_control(message)
+
+    def send(self, message: Message) -> None:
+        self.send_control(message)
+
+    def release_actor(self, actor_id: str, received: list[int]) -> None:
+        """The driver dropped its proxy of a child actor of the worker (maybe inside the
+        garbage collector, with the send lock held: the note is sent from another thread)."""
+        _shm.note(self.send_control, ReleaseActor(actor_id, received[0]))
 
     # -- lifecycle from outside -----------------------------------------------------------------
 

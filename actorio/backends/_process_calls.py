@@ -18,13 +18,12 @@ from typing import Any
 
 from .._mailbox import complete, fail, first_ref
 from .._ref import set_result_if_pending
-from .._ref_args import resolve_refs
 from .._seam import STOP_HOOK_TIMEOUT_S
 from .._spec import MethodSpec
 from .._stats import CallStats
 from . import _wire
 from ._messages import Call, Cancel, Stop
-from ._process_frames import call_frame
+from ._process_frames import call_frame, shared_args
 from ._process_link import WorkerLink
 
 __all__ = ["AllDone", "Calls", "PendingCall"]
@@ -42,7 +41,7 @@ class PendingCall:
         self.started = perf_counter()
         self.ref = ref
         self.method = method
-        self.frame: bytes | None = None  # None while its ref arguments are not done
+        self.frame: bytes | _wire.Frame | None = None  # None while its ref arguments are not done
         self.retries = retries  # max_task_retries for this call (per call, method or actor)
         self.attempts = 0
         self.sent = False
@@ -133,7 +132,7 @@ class Calls:
             if entry.frame and not entry.cancelled:
                 self.write(entry.frame)
 
-    def write(self, frame: bytes) -> None:
+    def write(self, frame: bytes | _wire.Frame) -> None:
         """Send one frame (under ``lock``); a worker gone meanwhile is not an error here: its
         reader sees it gone and settles the calls."""
         link = self.link
@@ -155,7 +154,7 @@ class Calls:
         if entry.cancelled:
             return  # never sent: nothing to make
         try:
-            args, kwargs = resolve_refs(call.args, call.kwargs, what)
+            args, kwargs = shared_args(call.args, call.kwargs, what)
             ready = call._replace(args=args, kwargs=kwargs)
             entry.frame = call_frame(ready, self.actor_name)
         except Exception as exc:  # an argument's call failed, or a value cannot be pickled

@@ -7,12 +7,30 @@ from typing import Any
 
 from .._options import ActorOptions, Mode
 from .._portable import portable
+from .._ref import ObjectRef
+from .._ref_args import resolve_refs
 from .._spec import ClassSpec
-from ..exceptions import InvalidOptionsError
-from . import _wire
+from ..exceptions import InvalidOptionsError, SerializationError
+from . import _shm, _wire
 from ._messages import Call, Create
+from ._objects import shareable
 
-__all__ = ["call_frame", "create_frame"]
+__all__ = ["call_frame", "create_frame", "shared_args"]
+
+
+def shared_args(
+    args: tuple[Any, ...], kwargs: dict[str, Any], what: str | None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments with their done top-level refs replaced by their values, as the worker
+    gets them: a value with large buffers as its stored copy (pickled once per ref)."""
+    values, named = resolve_refs(args, kwargs, what)
+    pairs = zip(args, values, strict=True)
+    args = tuple(shareable(a, v) if isinstance(a, ObjectRef) else v for a, v in pairs)
+    kwargs = {
+        k: shareable(kwargs[k], v) if isinstance(kwargs[k], ObjectRef) else v
+        for k, v in named.items()
+    }
+    return args, kwargs
 
 
 def create_frame(
@@ -24,7 +42,7 @@ def create_frame(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     restarts: int,
-) -> bytes:
+) -> bytes | _wire.Frame:
     """The first frame of a worker of the actor (made anew for each one)."""
     worker_options: dict[str, Any] = {
         "mode": mode,
@@ -49,9 +67,12 @@ def create_frame(
         namespace,
         get_runtime().namespace,
         restarts,
+        (_shm.MIN_BYTES, _shm.RETAIN_S),
     )
     try:
         return _wire.dumps(message)
+    except SerializationError:
+        raise
     except Exception:
         err = _wire.unpicklable(
             f"{spec.name}.__init__", {"the class": spec.cls, **_labelled(args, kwargs)}
@@ -59,10 +80,12 @@ def create_frame(
         raise err or InvalidOptionsError(f"{spec.name} cannot be sent to a worker")
 
 
-def call_frame(call: Call, actor_name: str) -> bytes:
+def call_frame(call: Call, actor_name: str) -> bytes | _wire.Frame:
     """The frame of one call, its ref arguments already replaced."""
     try:
         return _wire.dumps(call)
+    except SerializationError:
+        raise
     except Exception:
         what = f"{actor_name}.{call.method}"
         raise _wire.unpicklable(what, _labelled(call.args, call.kwargs)) or InvalidOptionsError(

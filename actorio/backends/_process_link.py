@@ -11,11 +11,10 @@ import logging
 import subprocess
 import threading
 import weakref
-from collections.abc import Callable
 from typing import Protocol
 
-from . import _wire
-from ._messages import Dead, Message
+from . import _objects, _shm, _wire
+from ._messages import Dead, Fetch, Message, Release, Unmapped
 from ._spawner import spawn_worker
 
 __all__ = ["LinkOwner", "WorkerLink"]
@@ -28,6 +27,9 @@ class LinkOwner(Protocol):
 
     def describe(self) -> str: ...
 
+    def send_control(self, message: Message, link: WorkerLink | None = None) -> None:
+        """Write a message to the worker (to the one behind ``link`` only, if given)."""
+
     def worker_said(self, message: Message) -> None:
         """Any message but ``Dead``, in the order the worker sent them."""
 
@@ -36,21 +38,35 @@ class LinkOwner(Protocol):
 
 
 class WorkerLink:
-    """One worker process, started with the ``create_frame``, and the socket to it."""
+    """One worker process, started with the ``create_frame``, and the socket to it; also the
+    peer that the refs and segments sent to that process are counted against."""
 
-    __slots__ = ("owner", "proc", "send", "sock")
+    __slots__ = ("__weakref__", "mappings", "owner", "proc", "sock")
 
-    def __init__(self, owner: LinkOwner, create_frame: bytes) -> None:
+    def __init__(self, owner: LinkOwner, create_frame: bytes | _wire.Frame) -> None:
         driver_end, worker_end = _wire.socket_pair()
         #: held weakly: the reader thread must not keep a released actor alive (the actor
         #: keeps itself alive while it has calls pending, see _process_calls)
         self.owner: weakref.ref[LinkOwner] = weakref.ref(owner)
         self.proc: subprocess.Popen[bytes] = spawn_worker(worker_end)
         self.sock = driver_end
-        #: Writes one frame (any thread, one at a time); OSError once the worker is gone.
-        #: The socket's own method: this is on every call's path.
-        self.send: Callable[[bytes], None] = driver_end.sendall
+        #: the segments this worker sent, mapped here
+        self.mappings = _shm.Mappings(self._unmapped)
         self.send(create_frame)
+
+    def send(self, frame: bytes | _wire.Frame) -> None:
+        """Write one frame (any thread, one at a time); OSError once the worker is gone."""
+        if isinstance(frame, bytes):
+            self.sock.sendall(frame)  # (every call's path)
+        else:
+            if frame.refs:
+                _objects.sent_refs(frame.refs, self)
+            _wire.send_frame(self.sock, frame, self)
+
+    def _unmapped(self, segment_id: int, count: int) -> None:
+        owner = self.owner()
+        if owner is not None and self.proc.poll() is None:
+            owner.send_control(Unmapped(segment_id, count), self)
 
     def listen(self, thread_name: str) -> None:
         """Start the reader thread (once the owner knows this link: it reports to it)."""
@@ -61,6 +77,17 @@ class WorkerLink:
         timer = threading.Timer(seconds, self._kill_if_alive)
         timer.daemon = True
         timer.start()
+
+    def _data(self, message: Fetch | Release | Unmapped, owner: LinkOwner | None) -> None:
+        """What crosses for refs and shared memory, counted against this worker."""
+        match message:
+            case Fetch(object_id):
+                if owner is not None:
+                    _objects.fetch(object_id, lambda m: owner.send_control(m, self))
+            case Release(object_id, count):
+                _objects.released(object_id, self, count)
+            case Unmapped(segment_id, count):
+                _shm.POOL.unmapped(segment_id, self, count)
 
     def _kill_if_alive(self) -> None:
         if self.proc.poll() is None:
@@ -73,7 +100,7 @@ class WorkerLink:
             for payload in payloads:
                 owner = self.owner()
                 try:
-                    message = _wire.loads(payload)
+                    message = _wire.loads(payload, self)
                 except Exception:
                     # A reply we cannot read would leave its caller waiting forever: end the
                     # worker instead, so every call it holds fails (or is retried) like after
@@ -84,11 +111,14 @@ class WorkerLink:
                     continue
                 if isinstance(message, Dead):
                     dead = message
+                elif isinstance(message, Fetch | Release | Unmapped):
+                    self._data(message, owner)
                 elif owner is not None:  # (released: nobody is waiting for anything)
                     owner.worker_said(message)
             owner = None  # not held while the next recv waits
         self.sock.close()
         code = self.proc.wait()
+        _objects.peer_gone(self)  # what it held is released, what it mapped unmapped
         owner = self.owner()
         if owner is not None:
             owner.worker_ended(dead, code)

@@ -57,7 +57,13 @@ def call_options_dict(options: Any) -> dict[str, Any] | None:
 
 class RemoteActor(CoreBase):
     """The ``ActorCore`` of a handle whose actor lives in another process. Only the driver
-    knows how that actor is doing: what this side cannot know, it does not pretend to."""
+    knows how that actor is doing: what this side cannot know, it does not pretend to.
+
+    In the driver, the same stands for a child actor that a worker created and sent a handle
+    to: its channel is then that worker's process actor (``received`` counts the copies)."""
+
+    #: in the driver, the copies of the child's handle received from its worker
+    received: list[int] | None = None
 
     def __init__(
         self, channel: Channel, actor_id: str, cls: type, name: str | None, namespace: str

@@ -8,19 +8,38 @@ the filesystem and no TCP port, so nothing else on the machine can connect to it
 
 from __future__ import annotations
 
+import array
 import pickle
 import socket
 import struct
-from typing import Any
+import threading
+from collections import deque
+from typing import Any, Protocol
 
 import cloudpickle
 
 from ..exceptions import SerializationError
+from . import _shm
 from ._messages import Message, pack, unpack
 
-__all__ = ["Frames", "dumps", "loads", "recv_frames", "socket_pair", "unpicklable"]
+__all__ = [
+    "Frame",
+    "Frames",
+    "Peer",
+    "dumps",
+    "loads",
+    "recv_frames",
+    "send_frame",
+    "socket_pair",
+    "unpicklable",
+]
 
 _HEADER = struct.Struct("!I")
+#: the first byte of a frame whose large buffers travel beside it (a pickle starts with 0x80)
+_SHARED = b"S"
+#: the most descriptors one frame may carry (Linux's SCM_MAX_FD)
+_MAX_FDS = 253
+_ANCILLARY = socket.CMSG_SPACE(_MAX_FDS * 4)
 
 
 def socket_pair() -> tuple[socket.socket, socket.socket]:
@@ -30,39 +49,204 @@ def socket_pair() -> tuple[socket.socket, socket.socket]:
     return parent, child
 
 
-def dumps(message: Message) -> bytes:
+class Peer(Protocol):
+    """The process at the other end of a socket, as pickling and unpickling need it."""
+
+    #: the segments it sent here, mapped
+    mappings: _shm.Mappings
+
+
+class Frame:
+    """A frame that carries more than bytes: segments whose descriptors go with it, and the
+    refs it exports (counted for the peer it is sent to, each time it is sent)."""
+
+    __slots__ = ("data", "refs", "uses")
+
+    def __init__(self, data: bytes, uses: list[_shm.Use], refs: list[Any]) -> None:
+        self.data = data
+        self.uses = uses
+        self.refs = refs
+
+    def __bool__(self) -> bool:
+        return True
+
+
+class _Out(threading.local):
+    """What the message being pickled in this thread has gathered."""
+
+    buffers: list[pickle.PickleBuffer] | None = None
+    nested: list[tuple[Any, ...]] | None = None
+    refs: list[Any] | None = None
+
+
+OUT = _Out()
+
+
+def _gather(buffer: pickle.PickleBuffer) -> bool:
+    """The pickler's buffer callback: small contiguous buffers stay in the stream (True);
+    large ones, and those pickle cannot copy (not contiguous), travel beside it."""
+    try:
+        small = buffer.raw().nbytes < _shm.MIN_BYTES
+    except BufferError:  # not contiguous: copied beside the stream, in logical order
+        small = False
+    if small:
+        return True
+    assert OUT.buffers is not None
+    OUT.buffers.append(buffer)
+    return False
+
+
+def _pickled(packed: Any, cloud: bool) -> bytes:
+    OUT.buffers, OUT.nested, OUT.refs = [], [], []
+    if cloud:
+        data: bytes = cloudpickle.dumps(packed, protocol=5, buffer_callback=_gather)
+        return data
+    return pickle.dumps(packed, protocol=5, buffer_callback=_gather)
+
+
+def dumps(message: Message) -> bytes | Frame:
     """A frame for ``message``. The C pickler first: it is several times faster, and most
     messages (names, numbers, containers, importable classes) need nothing more; cloudpickle
     for what it cannot do (lambdas, local classes, anything defined in ``__main__``)."""
     packed = pack(message)
     try:
-        payload = pickle.dumps(packed, protocol=5)
-    except Exception:
-        payload = b"__main__"  # not picklable by reference: cloudpickle it below
-    # The worker's __main__ is not the driver's: whatever lives there must travel by value.
-    if b"__main__" in payload:
-        payload = cloudpickle.dumps(packed, protocol=5)
-    return _HEADER.pack(len(payload)) + payload
+        try:
+            payload = _pickled(packed, False)
+        except SerializationError:
+            raise
+        except Exception:
+            payload = b"__main__"  # not picklable by reference: cloudpickle it below
+        # The worker's __main__ is not the driver's: whatever lives there must travel by value.
+        if b"__main__" in payload:
+            payload = _pickled(packed, True)
+        buffers, nested, refs = OUT.buffers or [], OUT.nested or [], OUT.refs or []
+    finally:
+        OUT.buffers = OUT.nested = OUT.refs = None
+    if not buffers and not nested and not refs:
+        return _HEADER.pack(len(payload)) + payload
+    return _framed(payload, buffers, nested, refs)
 
 
-def loads(payload: bytes) -> Message:
-    return unpack(pickle.loads(payload))
+def _framed(
+    payload: bytes,
+    buffers: list[pickle.PickleBuffer],
+    nested: list[tuple[Any, ...]],
+    refs: list[Any],
+) -> Frame:
+    """A frame whose large buffers go into segments (their descriptors travel with it)."""
+    uses: list[_shm.Use] = []
+    inline: list[bytes] = []
+    at = 0
+
+    def describe(part: Any) -> tuple[Any, ...]:
+        nonlocal at
+        if isinstance(part, _shm.Use):
+            uses.append(part)
+            return ("s", part.segment.id, part.segment.length)
+        inline.append(part)
+        at += len(part)
+        return ("i", at - len(part), len(part))
+
+    outer = [describe(part) for part in parts_of(buffers)]
+    inner = [describe(part) for part in nested]
+    meta = pickle.dumps((len(payload), outer, inner, len(uses)), protocol=5)
+    body = b"".join([_SHARED, _HEADER.pack(len(meta)), meta, payload, *inline])
+    return Frame(_HEADER.pack(len(body)) + body, uses, refs)
+
+
+def parts_of(buffers: list[pickle.PickleBuffer]) -> list[Any]:
+    """Each buffer as a segment (large) or as bytes (a small one pickle could not copy)."""
+    parts: list[Any] = []
+    for buffer in buffers:
+        try:
+            raw = buffer.raw()
+        except BufferError:
+            raw = memoryview(memoryview(buffer).tobytes())
+        parts.append(_shm.POOL.write(raw) if raw.nbytes >= _shm.MIN_BYTES else bytes(raw))
+    return parts
+
+
+def send_frame(sock: socket.socket, frame: bytes | Frame, peer: Any) -> None:
+    """Write one frame; a shared one with its descriptors, its segments counted as sent to
+    ``peer`` (the refs it exports are the caller's to count: :mod:`._objects`)."""
+    if isinstance(frame, bytes):
+        sock.sendall(frame)
+        return
+    for use in frame.uses:
+        _shm.POOL.sent(use.segment, peer)
+    fds = [use.segment.fd for use in frame.uses]
+    data = memoryview(frame.data)
+    ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    sent = sock.sendmsg([data], ancillary)
+    if sent < len(data):
+        sock.sendall(data[sent:])
+
+
+class _In(threading.local):
+    """The frame being unpickled in this thread: where it came from, its nested buffers."""
+
+    origin: Any = None
+    nested: list[memoryview] | None = None
+
+
+IN = _In()
+
+
+def loads(item: bytes | tuple[bytes, list[int]], peer: Peer) -> Message:
+    """The message in a payload that :class:`Frames` popped, from ``peer``."""
+    IN.origin = peer
+    try:
+        if isinstance(item, bytes):
+            return unpack(pickle.loads(item))
+        return _shared_loads(item[0], item[1], peer)
+    finally:
+        IN.origin = None
+
+
+def _shared_loads(body: bytes, fds: list[int], peer: Peer) -> Message:
+    (meta_len,) = _HEADER.unpack_from(body, 1)
+    start = 1 + _HEADER.size
+    size, outer, inner, _ = pickle.loads(body[start : start + meta_len])
+    payload_at = start + meta_len
+    view = memoryview(body)
+    inline_at = payload_at + size
+    descriptors = deque(fds)
+
+    def part(desc: tuple[Any, ...]) -> memoryview:
+        if desc[0] == "i":
+            return view[inline_at + desc[1] : inline_at + desc[1] + desc[2]]
+        return peer.mappings.map(desc[1], descriptors.popleft(), desc[2])
+
+    outer_views = [part(d) for d in outer]
+    IN.nested = [part(d) for d in inner]
+    try:
+        return unpack(pickle.loads(view[payload_at:inline_at], buffers=outer_views))
+    finally:
+        IN.nested = None
 
 
 class Frames:
-    """Splits the bytes read from a socket into payloads: one ``recv`` per wake-up takes
-    every frame that has arrived (a header-then-body read would cost two system calls)."""
+    """Splits the bytes read from a socket into payloads: one ``recvmsg`` per wake-up takes
+    every frame that has arrived (a header-then-body read would cost two system calls), with
+    the descriptors that came with them."""
 
-    __slots__ = ("buffer",)
+    __slots__ = ("buffer", "fds")
 
     def __init__(self) -> None:
         self.buffer = bytearray()
+        self.fds: deque[int] = deque()
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes, ancillary: list[tuple[int, int, bytes]]) -> None:
         self.buffer += data
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(raw[: len(raw) - len(raw) % fds.itemsize])
+                self.fds.extend(fds)
 
-    def pop(self) -> bytes | None:
-        """The next whole payload, or None until more bytes arrive."""
+    def pop(self) -> bytes | tuple[bytes, list[int]] | None:
+        """The next whole payload (with its descriptors, if it has any), or None until more
+        bytes arrive."""
         buffer = self.buffer
         if len(buffer) < 4:
             return None
@@ -71,19 +255,32 @@ class Frames:
             return None
         payload = bytes(buffer[4 : 4 + size])
         del buffer[: 4 + size]
-        return payload
+        if payload[:1] != _SHARED:
+            return payload
+        (meta_len,) = _HEADER.unpack_from(payload, 1)
+        count = pickle.loads(payload[5 : 5 + meta_len])[3]
+        return payload, [self.fds.popleft() for _ in range(count)]
 
 
-def recv_frames(sock: socket.socket, frames: Frames) -> list[bytes] | None:
+def receive(sock: socket.socket, frames: Frames) -> bool:
+    """One ``recvmsg`` into ``frames``; False when the other end is gone."""
+    try:
+        data, ancillary, _, _ = sock.recvmsg(1 << 16, _ANCILLARY)
+    except OSError:
+        return False
+    if not data:
+        return False
+    frames.feed(data, ancillary)
+    return True
+
+
+def recv_frames(
+    sock: socket.socket, frames: Frames
+) -> list[bytes | tuple[bytes, list[int]]] | None:
     """Block until at least one whole payload has arrived; None when the other end is gone."""
     while True:
-        try:
-            data = sock.recv(1 << 16)
-        except OSError:
+        if not receive(sock, frames):
             return None
-        if not data:
-            return None
-        frames.feed(data)
         payloads = []
         while (payload := frames.pop()) is not None:
             payloads.append(payload)
@@ -95,7 +292,7 @@ def unpicklable(what: str, values: dict[str, Any]) -> SerializationError | None:
     """A clear error naming the first value that cannot be pickled, or None if all can."""
     for label, value in values.items():
         try:
-            cloudpickle.dumps(value, protocol=5)
+            cloudpickle.dumps(value, protocol=5, buffer_callback=lambda _: False)
         except Exception as exc:
             return SerializationError(
                 f"{what}: {label} of type {type(value).__name__} cannot be pickled ({exc}); "

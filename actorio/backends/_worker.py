@@ -22,12 +22,13 @@ import sys
 import threading
 from typing import Any
 
+from .._actor import number_ids_from
 from .._mailbox import complete, fail
 from .._options import CallOptions
 from .._ref import ObjectRef
 from .._seam import START_HOOK
-from ..exceptions import ActorDiedError, TaskError
-from . import _wire
+from ..exceptions import ActorDiedError, SerializationError, TaskError
+from . import _objects, _shm, _wire
 from ._messages import (
     Call,
     Cancel,
@@ -35,13 +36,18 @@ from ._messages import (
     Dead,
     Forward,
     Forwarded,
+    Kill,
     Lookup,
     Message,
+    ReleaseActor,
     Reply,
     Result,
+    Settle,
     Stop,
+    Unmapped,
     Watch,
 )
+from ._process_hub import serve
 from ._remote import RemoteActor
 
 _PR_SET_PDEATHSIG = 1
@@ -78,12 +84,19 @@ class Worker:
         self.loop_thread = 0
         #: the driver stopped the actor to restart it: its death is a failure, not an end
         self.restarting = False
+        #: the driver's segments, mapped here
+        self.mappings = _shm.Mappings(lambda segment_id, n: self.send(Unmapped(segment_id, n)))
+        self.side = _objects.WorkerSide(self)
 
     # -- the channel ----------------------------------------------------------------------------
 
     def send(self, message: Message) -> None:
         try:
             frame = _wire.dumps(message)
+        except SerializationError as exc:  # too large for shared memory: say so
+            if not isinstance(message, Result):
+                raise
+            frame = _wire.dumps(Result(message.call_id, False, exc))
         except Exception:
             if not isinstance(message, Result):
                 raise
@@ -94,7 +107,7 @@ class Worker:
             # A blocking send, from any thread: frames are small and the driver reads them at
             # once; it saves the loop a transport and a wake-up per reply.
             with self.send_lock:
-                self.sock.sendall(frame)
+                _wire.send_frame(self.sock, frame, _DRIVER)
         except OSError:
             self.loop.call_soon_threadsafe(self.done.set)  # the driver is gone: so are we
 
@@ -120,10 +133,8 @@ class Worker:
             self.send(message)
             while request_id not in self.replies:
                 select.select([self.sock], [], [])
-                data = self.sock.recv(1 << 16)
-                if not data:
+                if not _wire.receive(self.sock, self.frames):
                     raise ActorDiedError("the driver process is gone")
-                self.frames.feed(data)
                 while (frame := self._next_frame()) is not None:
                     if isinstance(frame, Reply):
                         self._reply(frame)
@@ -144,14 +155,9 @@ class Worker:
 
     def readable(self) -> None:
         """The socket has data: one recv (it cannot block now), then every whole frame."""
-        try:
-            data = self.sock.recv(1 << 16)
-        except OSError:
-            data = b""
-        if not data:
+        if not _wire.receive(self.sock, self.frames):
             self.done.set()  # the driver is gone: so are we
             return
-        self.frames.feed(data)
         self.pump()
 
     def pump(self) -> None:
@@ -163,7 +169,7 @@ class Worker:
 
     def _next_frame(self) -> Message | None:
         payload = self.frames.pop()
-        return None if payload is None else _wire.loads(payload)
+        return None if payload is None else _wire.loads(payload, self)
 
     def dispatch(self, message: Message) -> None:
         import actorio
@@ -181,6 +187,14 @@ class Worker:
                 ref = self.calls.get(call_id)
                 if ref is not None:
                     actorio.cancel(ref)
+            case Settle(object_id, ok, value):
+                self.side.settle(object_id, ok, value)
+            case Unmapped(segment_id, count):
+                _shm.POOL.unmapped(segment_id, _DRIVER, count)
+            case ReleaseActor(actor_id, count):
+                self.side.unexport(actor_id, count)
+            case Forward() | Watch() | Kill():
+                serve(message, self.send)  # a call from the driver to a child actor of ours
             case Create():
                 self.create(message)
             case Stop(restart):
@@ -213,9 +227,19 @@ class Worker:
         import actorio
         from actorio._runtime import get_runtime
 
-        cls, options, args, kwargs, actor_id, name, actor_namespace, runtime_namespace, restarts = (
-            message
-        )
+        (
+            cls,
+            options,
+            args,
+            kwargs,
+            actor_id,
+            name,
+            actor_namespace,
+            runtime_namespace,
+            restarts,
+            shared,
+        ) = message
+        _shm.configure(*shared)
         rt = get_runtime()
         # The driver's namespace, as for in-process actors: get_actor() without a namespace
         # and actors created in here use it, whatever namespace this actor's name is in.
@@ -261,6 +285,10 @@ class Worker:
     def proxy(self, actor_id: str, cls: type, name: str | None, namespace: str) -> Any:
         return RemoteActor(self, actor_id, cls, name, namespace)
 
+    def hosted_core(self) -> Any:
+        """The core of the actor this worker hosts for the driver (None until created)."""
+        return None if self.handle is None else self.handle._actorio_actor
+
     def lookup(self, name: str, namespace: str) -> Any:
         found = self.request(Lookup(self.new_id(), name, namespace))
         return None if found is None else self.proxy(*found)
@@ -288,6 +316,10 @@ class _ReplyRef(ObjectRef[Any]):
         self.worker.finished(self.call_id, False, exception)
 
 
+#: the peer a worker counts what it sends against: its one driver
+_DRIVER = "driver"
+
+
 def _constructor_failed(reason: ActorDiedError, cls_name: str) -> bool:
     """Whether the actor died while being built: its constructor or start hook raised (the
     local backend's reason then has the hook's TaskError as its cause)."""
@@ -309,6 +341,8 @@ async def _main(fd: int) -> None:
     worker = Worker(sock, loop)
     worker.loop_thread = threading.get_ident()
     get_runtime().directory = worker
+    _objects.install(worker.side)
+    number_ids_from((os.getpid() << 40) + 1)  # the driver's own ids stay far below
     loop.add_reader(fd, worker.readable)
     # Blocking, whatever the loop did to the descriptor: sends may come from any thread and
     # must not fail half-way with EAGAIN when the socket buffer is full.

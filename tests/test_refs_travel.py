@@ -1,0 +1,192 @@
+"""Refs and handles go wherever Ray lets them: top-level arguments (resolved before the call),
+nested in containers or captured by a closure (they arrive as refs), returned by tasks and
+methods, put once and read by many; a handle to a child actor that a worker created comes back
+to the driver. Run in-process and with actors in worker processes."""
+
+from __future__ import annotations
+
+import time
+import weakref
+from typing import Any
+
+import pytest
+
+import actorio
+from actorio.exceptions import SerializationError
+
+from _actors import WAIT, collect
+
+
+@actorio.remote
+class Holder:
+    """Keeps what it is given; reads refs it holds."""
+
+    def __init__(self) -> None:
+        self.kept: Any = None
+
+    def total(self, value: Any) -> Any:
+        return sum(value)
+
+    def keep(self, box: Any) -> str:
+        self.kept = box
+        return type(box[0]).__name__ if isinstance(box, list) else type(box["ref"]).__name__
+
+    def read_kept(self) -> Any:
+        refs = self.kept if isinstance(self.kept, list) else [self.kept["ref"]]
+        return actorio.get(refs)
+
+    def pass_on(self, other: Any) -> Any:
+        """Hand the refs it holds to another actor, still as refs."""
+        return actorio.get(other.read_box.remote(self.kept))
+
+    def read_box(self, box: list[Any]) -> Any:
+        return actorio.get(box)
+
+    def drop(self) -> None:
+        self.kept = None
+
+    def put_one(self, value: Any) -> actorio.ObjectRef[Any]:
+        return actorio.put(value)
+
+    def spawn(self, start: int) -> Any:
+        self.child = Holder.remote()
+        actorio.get(self.child.keep.remote([actorio.put(start)]))
+        return self.child
+
+    def forget_child(self) -> None:
+        del self.child
+
+    def call_child(self, child: Any) -> Any:
+        return actorio.get(child.read_kept.remote())
+
+
+@actorio.remote
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@actorio.remote
+def read_all(box: list[Any]) -> list[Any]:
+    return actorio.get(box)
+
+
+@actorio.remote
+def make_ref(value: Any) -> actorio.ObjectRef[Any]:
+    return actorio.put(value)
+
+
+@actorio.remote
+def chain(value: int) -> actorio.ObjectRef[Any]:
+    """Returns the ref of a call it made (maybe still running when the result travels)."""
+    return add.remote(value, 1)
+
+
+class Payload:
+    """A value the driver can watch die (weakly referable), that workers can import."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __reduce__(self) -> Any:
+        return (Payload, (self.n,))
+
+    def __radd__(self, other: int) -> int:
+        return other + self.n
+
+    def __iter__(self) -> Any:
+        return iter([self.n])
+
+
+def test_a_top_level_ref_is_resolved_before_the_call(backend: str) -> None:
+    actorio.init(backend=backend)
+    ref = actorio.put([1, 2, 3])
+    h = Holder.remote()
+    assert actorio.get(h.total.remote(ref), timeout=WAIT) == 6
+    assert actorio.get(add.remote(ref, [4]), timeout=WAIT) == [1, 2, 3, 4]
+
+
+def test_nested_refs_arrive_as_refs_that_can_be_read_and_passed_on(backend: str) -> None:
+    actorio.init(backend=backend)
+    first, second = actorio.put(10), add.remote(1, 2)
+    h, other = Holder.remote(), Holder.remote()
+    assert actorio.get(h.keep.remote([first, second]), timeout=WAIT).endswith("Ref")
+    assert actorio.get(h.read_kept.remote(), timeout=WAIT) == [10, 3]
+    assert actorio.get(h.pass_on.remote(other), timeout=WAIT) == [10, 3]
+    assert actorio.get(h.keep.remote({"ref": first}), timeout=WAIT).endswith("Ref")
+    assert actorio.get(h.read_kept.remote(), timeout=WAIT) == [10]
+    assert actorio.get(read_all.remote([first, second]), timeout=WAIT) == [10, 3]
+
+
+def test_a_ref_captured_by_a_closure_travels_with_it(backend: str) -> None:
+    actorio.init(backend=backend)
+    captured = actorio.put(21)
+
+    @actorio.remote
+    def double() -> int:
+        return 2 * actorio.get(captured)
+
+    assert actorio.get(double.remote(), timeout=WAIT) == 42
+
+
+def test_refs_returned_by_tasks_and_methods(backend: str) -> None:
+    actorio.init(backend=backend)
+    inner = actorio.get(make_ref.remote({"a": 1}), timeout=WAIT)
+    assert isinstance(inner, actorio.ObjectRef)
+    assert actorio.get(inner, timeout=WAIT) == {"a": 1}
+    assert actorio.get(actorio.get(chain.remote(41), timeout=WAIT), timeout=WAIT) == 42
+    h = Holder.remote()
+    assert actorio.get(actorio.get(h.put_one.remote("x"), timeout=WAIT), timeout=WAIT) == "x"
+    # A returned ref goes on to other workers as a ref.
+    assert actorio.get(read_all.remote([inner]), timeout=WAIT) == [{"a": 1}]
+
+
+def test_one_put_read_by_many_actors_and_tasks(backend: str) -> None:
+    actorio.init(backend=backend)
+    ref = actorio.put(list(range(100)))
+    holders = [Holder.remote() for _ in range(3)]
+    sums = [h.total.remote(ref) for h in holders] + [add.remote(ref, [1]) for _ in range(2)]
+    values = actorio.get(sums, timeout=WAIT)
+    assert values[:3] == [4950] * 3
+    assert values[3:] == [list(range(100)) + [1]] * 2
+
+
+def test_a_value_lives_while_only_a_worker_holds_its_ref(backend: str) -> None:
+    actorio.init(backend=backend)
+    value = Payload(7)
+    watch = weakref.ref(value)
+    ref = actorio.put(value)
+    del value
+    h = Holder.remote()
+    actorio.get(h.keep.remote([ref]), timeout=WAIT)
+    del ref
+    collect()
+    assert watch() is not None, "the worker still holds the ref"
+    assert actorio.get(h.read_kept.remote(), timeout=WAIT)[0].n == 7
+    actorio.get(h.drop.remote(), timeout=WAIT)
+    deadline = time.monotonic() + WAIT
+    while watch() is not None and time.monotonic() < deadline:  # the release is a message
+        collect()
+    assert watch() is None, "nobody holds the ref any more: its value is freed"
+
+
+def test_a_child_actor_handle_comes_back_from_its_parent(backend: str) -> None:
+    actorio.init(backend=backend)
+    parent = Holder.remote()
+    child = actorio.get(parent.spawn.remote(5), timeout=WAIT)
+    assert isinstance(child, actorio.ActorHandle)
+    assert actorio.get(child.read_kept.remote(), timeout=WAIT) == [5]
+    # Passed on to another actor, it still reaches the child.
+    other = Holder.remote()
+    assert actorio.get(other.call_child.remote(child), timeout=WAIT) == [5]
+    # The parent letting go of it does not end it: the driver holds a handle.
+    actorio.get(parent.forget_child.remote(), timeout=WAIT)
+    collect()
+    assert actorio.get(child.read_kept.remote(), timeout=WAIT) == [5]
+
+
+def test_a_ref_cannot_be_pickled_outside_a_call() -> None:
+    import pickle
+
+    ref = actorio.put(1)
+    with pytest.raises(SerializationError, match=r"actorio\.get\(ref\)"):
+        pickle.dumps(ref)
