@@ -10,11 +10,10 @@ import weakref
 from typing import Any
 
 import pytest
+from _actors import WAIT, collect, resolved
 
 import actorio
 from actorio.exceptions import SerializationError
-
-from _actors import WAIT, collect
 
 
 @actorio.remote
@@ -66,6 +65,11 @@ def add(a: int, b: int) -> int:
 
 
 @actorio.remote
+def concat(a: list[int], b: list[int]) -> list[int]:
+    return [*a, *b]
+
+
+@actorio.remote
 def read_all(box: list[Any]) -> list[Any]:
     return actorio.get(box)
 
@@ -102,7 +106,7 @@ def test_a_top_level_ref_is_resolved_before_the_call(backend: str) -> None:
     ref = actorio.put([1, 2, 3])
     h = Holder.remote()
     assert actorio.get(h.total.remote(ref), timeout=WAIT) == 6
-    assert actorio.get(add.remote(ref, [4]), timeout=WAIT) == [1, 2, 3, 4]
+    assert actorio.get(concat.remote(resolved(ref), [4]), timeout=WAIT) == [1, 2, 3, 4]
 
 
 def test_nested_refs_arrive_as_refs_that_can_be_read_and_passed_on(backend: str) -> None:
@@ -144,10 +148,11 @@ def test_one_put_read_by_many_actors_and_tasks(backend: str) -> None:
     actorio.init(backend=backend)
     ref = actorio.put(list(range(100)))
     holders = [Holder.remote() for _ in range(3)]
-    sums = [h.total.remote(ref) for h in holders] + [add.remote(ref, [1]) for _ in range(2)]
+    sums = [h.total.remote(ref) for h in holders]
+    sums += [concat.remote(resolved(ref), [1]) for _ in range(2)]
     values = actorio.get(sums, timeout=WAIT)
     assert values[:3] == [4950] * 3
-    assert values[3:] == [list(range(100)) + [1]] * 2
+    assert values[3:] == [[*range(100), 1]] * 2
 
 
 def test_a_value_lives_while_only_a_worker_holds_its_ref(backend: str) -> None:

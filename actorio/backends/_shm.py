@@ -110,6 +110,7 @@ class Pool:
         self.ids = iter(range(1, 1 << 62))
         self.free: list[Segment] = []
         self.live: dict[int, Segment] = {}
+        self.writes = 0  # buffers copied into segments, ever (for tests and benchmarks)
 
     def write(self, data: memoryview) -> Use:
         """A segment holding ``data`` (contiguous bytes), reused from the pool when one fits."""
@@ -136,6 +137,7 @@ class Pool:
                 ) from None
         segment.mm[:n] = data
         segment.length = n
+        self.writes += 1
         use = Use(segment)
         with self.lock:
             self.live[segment.id] = segment

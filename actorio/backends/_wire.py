@@ -9,6 +9,7 @@ the filesystem and no TCP port, so nothing else on the machine can connect to it
 from __future__ import annotations
 
 import array
+import io
 import pickle
 import socket
 import struct
@@ -83,24 +84,44 @@ OUT = _Out()
 
 
 def _gather(buffer: pickle.PickleBuffer) -> bool:
-    """The pickler's buffer callback: small contiguous buffers stay in the stream (True);
-    large ones, and those pickle cannot copy (not contiguous), travel beside it."""
-    try:
-        small = buffer.raw().nbytes < _shm.MIN_BYTES
-    except BufferError:  # not contiguous: copied beside the stream, in logical order
-        small = False
-    if small:
+    """The pickler's buffer callback: small buffers stay in the stream (True), large ones
+    travel beside it (pickle calls it for contiguous buffers only: see ``_Cloud``)."""
+    if buffer.raw().nbytes < _shm.MIN_BYTES:
         return True
     assert OUT.buffers is not None
     OUT.buffers.append(buffer)
     return False
 
 
+class _Cloud(cloudpickle.CloudPickler):  # type: ignore[misc]
+    """cloudpickle, and a buffer that is not contiguous (which pickle refuses) copied into a
+    contiguous one that travels beside the stream (C pickle looks at persistent ids before
+    its PickleBuffer check: reducer_override comes too late)."""
+
+    def persistent_id(self, obj: Any) -> Any:
+        if type(obj) is not pickle.PickleBuffer:
+            return None
+        try:
+            obj.raw()
+        except BufferError:
+            nested = OUT.nested
+            assert nested is not None
+            nested.extend(parts_of([pickle.PickleBuffer(memoryview(obj).tobytes())]))
+            return len(nested) - 1
+        return None
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        return (IN.nested or [])[pid]
+
+
 def _pickled(packed: Any, cloud: bool) -> bytes:
     OUT.buffers, OUT.nested, OUT.refs = [], [], []
     if cloud:
-        data: bytes = cloudpickle.dumps(packed, protocol=5, buffer_callback=_gather)
-        return data
+        out = io.BytesIO()
+        _Cloud(out, protocol=5, buffer_callback=_gather).dump(packed)
+        return out.getvalue()
     return pickle.dumps(packed, protocol=5, buffer_callback=_gather)
 
 
@@ -117,6 +138,7 @@ def dumps(message: Message) -> bytes | Frame:
         except Exception:
             payload = b"__main__"  # not picklable by reference: cloudpickle it below
         # The worker's __main__ is not the driver's: whatever lives there must travel by value.
+        # (cloudpickle also copies a buffer that is not contiguous, which pickle refuses.)
         if b"__main__" in payload:
             payload = _pickled(packed, True)
         buffers, nested, refs = OUT.buffers or [], OUT.nested or [], OUT.refs or []
@@ -155,13 +177,11 @@ def _framed(
 
 
 def parts_of(buffers: list[pickle.PickleBuffer]) -> list[Any]:
-    """Each buffer as a segment (large) or as bytes (a small one pickle could not copy)."""
+    """Each (contiguous) buffer as a segment, or as bytes when small (a copy of one that was
+    not contiguous)."""
     parts: list[Any] = []
     for buffer in buffers:
-        try:
-            raw = buffer.raw()
-        except BufferError:
-            raw = memoryview(memoryview(buffer).tobytes())
+        raw = buffer.raw()
         parts.append(_shm.POOL.write(raw) if raw.nbytes >= _shm.MIN_BYTES else bytes(raw))
     return parts
 
@@ -220,7 +240,8 @@ def _shared_loads(body: bytes, fds: list[int], peer: Peer) -> Message:
     outer_views = [part(d) for d in outer]
     IN.nested = [part(d) for d in inner]
     try:
-        return unpack(pickle.loads(view[payload_at:inline_at], buffers=outer_views))
+        stream = io.BytesIO(view[payload_at:inline_at])
+        return unpack(_Unpickler(stream, buffers=outer_views).load())
     finally:
         IN.nested = None
 
