@@ -18,7 +18,8 @@ Both ways, for what crosses between them (:mod:`._objects`, :mod:`._shm`):
     Fetch    -> Settle      a worker asks for the value of a ref the driver owns
     Settle                  a ref is done (the driver's, fetched; or one a worker promised)
     Release                 copies of a ref the worker received are dropped
-    Unmapped                copies of a shared-memory segment received are no longer mapped
+    Unmapped                copies of a shared-memory segment received are no longer used
+    Closed                  the sender closed a segment: the receiver unmaps it
     ReleaseActor            copies of a handle to a worker's child actor are dropped
 
 On the wire a message is a plain tuple, its kind's number first (:func:`pack`,
@@ -34,6 +35,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "Call",
     "Cancel",
+    "Closed",
     "Create",
     "Dead",
     "Forward",
@@ -198,6 +200,12 @@ class Unmapped(NamedTuple):
     copies: int
 
 
+class Closed(NamedTuple):
+    """Either way: the sender closed a segment; a mapping kept of it can go."""
+
+    segment_id: int
+
+
 class ReleaseActor(NamedTuple):
     """Driver -> worker: ``count`` copies of a handle to one of its child actors are dropped."""
 
@@ -223,6 +231,7 @@ Message = (
     | Release
     | Unmapped
     | ReleaseActor
+    | Closed
 )
 #: What a worker asks of the driver for its handles to actors hosted elsewhere.
 Request = Forward | Watch | Lookup | Kill
@@ -246,6 +255,7 @@ _KINDS: tuple[type[Message], ...] = (
     Release,
     Unmapped,
     ReleaseActor,
+    Closed,
 )
 _NUMBERS: dict[type[Message], int] = {kind: number for number, kind in enumerate(_KINDS)}
 

@@ -14,7 +14,7 @@ import weakref
 from typing import Protocol
 
 from . import _objects, _shm, _wire
-from ._messages import Dead, Fetch, Message, Release, Unmapped
+from ._messages import Closed, Dead, Fetch, Message, Release, Unmapped
 from ._spawner import spawn_worker
 
 __all__ = ["LinkOwner", "WorkerLink"]
@@ -64,9 +64,13 @@ class WorkerLink:
             _wire.send_frame(self.sock, frame, self)
 
     def _unmapped(self, segment_id: int, count: int) -> None:
+        self.tell(Unmapped(segment_id, count))
+
+    def tell(self, message: Message) -> None:
+        """Send the worker a note about shared memory (if it is still this owner's worker)."""
         owner = self.owner()
         if owner is not None and self.proc.poll() is None:
-            owner.send_control(Unmapped(segment_id, count), self)
+            owner.send_control(message, self)
 
     def listen(self, thread_name: str) -> None:
         """Start the reader thread (once the owner knows this link: it reports to it)."""
@@ -78,7 +82,7 @@ class WorkerLink:
         timer.daemon = True
         timer.start()
 
-    def _data(self, message: Fetch | Release | Unmapped, owner: LinkOwner | None) -> None:
+    def _data(self, message: Fetch | Release | Unmapped | Closed, owner: LinkOwner | None) -> None:
         """What crosses for refs and shared memory, counted against this worker."""
         match message:
             case Fetch(object_id):
@@ -88,6 +92,8 @@ class WorkerLink:
                 _objects.released(object_id, self, count)
             case Unmapped(segment_id, count):
                 _shm.POOL.unmapped(segment_id, self, count)
+            case Closed(segment_id):
+                self.mappings.closed(segment_id)
 
     def _kill_if_alive(self) -> None:
         if self.proc.poll() is None:
@@ -111,7 +117,7 @@ class WorkerLink:
                     continue
                 if isinstance(message, Dead):
                     dead = message
-                elif isinstance(message, Fetch | Release | Unmapped):
+                elif isinstance(message, Fetch | Release | Unmapped | Closed):
                     self._data(message, owner)
                 elif owner is not None:  # (released: nobody is waiting for anything)
                     owner.worker_said(message)
@@ -119,6 +125,7 @@ class WorkerLink:
         self.sock.close()
         code = self.proc.wait()
         _objects.peer_gone(self)  # what it held is released, what it mapped unmapped
+        self.mappings.drop_all()  # and what it sent is kept only by the values made of it
         owner = self.owner()
         if owner is not None:
             owner.worker_ended(dead, code)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import mmap
 import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..exceptions import SerializationError
+from ._messages import Closed
 
 __all__ = ["MIN_BYTES", "Mappings", "POOL", "Segment", "configure", "limit_bytes"]
 
@@ -64,7 +66,7 @@ def limit_bytes() -> int:
 class Segment:
     """One memfd the sender wrote a buffer into; ``size`` is its capacity."""
 
-    __slots__ = ("fd", "holders", "id", "idle_since", "length", "mm", "size", "uses")
+    __slots__ = ("fd", "holders", "id", "idle_since", "length", "mm", "peers", "size", "uses")
 
     def __init__(self, segment_id: int, size: int) -> None:
         self.id = segment_id
@@ -81,11 +83,15 @@ class Segment:
             raise
         self.uses = 0  # frames and cached values that refer to it
         self.holders: dict[Any, int] = {}  # peer -> copies sent and not yet unmapped there
+        self.peers: weakref.WeakSet[Any] = weakref.WeakSet()  # every peer it was sent to
         self.idle_since = 0.0
 
     def close(self) -> None:
+        """Free it here, and tell the peers that keep it mapped to let it go too."""
         self.mm.close()
         os.close(self.fd)
+        for peer in list(self.peers):
+            note(peer.tell, Closed(self.id))
 
 
 class Use:
@@ -111,6 +117,7 @@ class Pool:
         self.free: list[Segment] = []
         self.live: dict[int, Segment] = {}
         self.writes = 0  # buffers copied into segments, ever (for tests and benchmarks)
+        self.made = 0  # segments allocated, ever (the rest of the writes reused one)
 
     def write(self, data: memoryview) -> Use:
         """A segment holding ``data`` (contiguous bytes), reused from the pool when one fits."""
@@ -128,6 +135,7 @@ class Pool:
             size = -(-n // _ONE_MIB) * _ONE_MIB  # whole MiBs: later buffers of about the size fit
             with self.lock:
                 segment_id = next(self.ids)
+            self.made += 1
             try:
                 segment = Segment(segment_id, size)
             except OSError as exc:
@@ -155,6 +163,7 @@ class Pool:
     def sent(self, segment: Segment, peer: Any) -> None:
         with self.lock:
             segment.holders[peer] = segment.holders.get(peer, 0) + 1
+            segment.peers.add(peer)
 
     def unmapped(self, segment_id: int, peer: Any, count: int) -> None:
         """``peer`` no longer maps ``count`` copies of a segment it was sent."""
@@ -164,7 +173,8 @@ class Pool:
 
     def peer_gone(self, peer: Any) -> None:
         """A peer process ended: whatever it mapped is unmapped."""
-        for segment in list(self.live.values()):
+        for segment in list(self.live.values()) + list(self.free):
+            segment.peers.discard(peer)
             if peer in segment.holders:
                 self.changed(segment, peer=peer, count=segment.holders[peer])
 
@@ -185,7 +195,7 @@ class Pool:
             closing = self._over_budget()
         for old in closing:
             old.close()
-        _wake_trimmer()
+        _wake_notes()
 
     def _over_budget(self) -> list[Segment]:
         closing = []
@@ -220,49 +230,96 @@ class Pool:
 POOL = Pool()
 
 
+class _Mapped:
+    __slots__ = ("mm", "received")
+
+    def __init__(self, mm: mmap.mmap) -> None:
+        self.mm = mm
+        self.received = 0  # copies that arrived since the sender was last told they are unused
+
+
 class Mappings:
-    """The segments one peer sent to this process, each mapped once, read-only."""
+    """The segments one peer sent to this process, each mapped once, read-only, and kept
+    mapped until the sender closes it: a segment that comes again (the sender reuses its
+    pages) costs no system call and no page fault here.
+
+    Values made from a segment hold its ``mmap`` (numpy keeps the exporter of its buffer), so
+    a mapping whose only reference is ours is used by no value: :meth:`check` then tells the
+    sender how many copies it received, and the sender may write new data into it.
+    """
 
     def __init__(self, release: Callable[[int, int], None]) -> None:
-        #: tells the sender that ``count`` copies of a segment are no longer mapped here
+        #: tells the sender that ``count`` copies of a segment are no longer used here
         self.release = release
         self.lock = threading.Lock()
-        self.maps: dict[int, tuple[weakref.ref[mmap.mmap], list[int]]] = {}
+        self.maps: dict[int, _Mapped] = {}
+        _WATCHED.add(self)
 
-    def map(self, segment_id: int, fd: int, length: int) -> memoryview:
+    def map(self, segment_id: int, fd: int, length: int, size: int) -> memoryview:
         """A read-only view of ``length`` bytes of the segment behind ``fd`` (closed here)."""
+        view = None
         with self.lock:
             known = self.maps.get(segment_id)
-            mm = known[0]() if known is not None else None
-            if mm is not None and known is not None:
-                known[1][0] += 1
-                os.close(fd)
-                return memoryview(mm)[:length]
+            if known is not None and len(known.mm) == size:
+                # The view first, the count after, under the lock: check() never counts an
+                # arrival whose view does not hold the mapping yet.
+                view = memoryview(known.mm)[:length]
+                known.received += 1
+        if view is not None:
+            os.close(fd)
+            _wake_notes()  # to look for the moment no value uses it any more
+            return view
         start_notes()
         try:
             # Populated at once: a receiver reads what it was sent, and one call that maps
             # every page is cheaper than a fault per page.
             mm = mmap.mmap(
                 fd,
-                length,
+                size,
                 flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
                 prot=mmap.PROT_READ,
             )
         finally:
             os.close(fd)
-        received = [1]
+        mapped = _Mapped(mm)
         with self.lock:
-            self.maps[segment_id] = (weakref.ref(mm, self._gone(segment_id, received)), received)
-        return memoryview(mm)[:length]
+            view = memoryview(mm)[:length]
+            mapped.received = 1
+            self.maps[segment_id] = mapped
+        _wake_notes()
+        return view
 
-    def _gone(self, segment_id: int, received: list[int]) -> Callable[[Any], None]:
-        def unmapped(ref: Any) -> None:
-            with self.lock:
-                if self.maps.get(segment_id, (None,))[0] is ref:
-                    del self.maps[segment_id]
-            note(self.release, segment_id, received[0])
+    def pending(self) -> bool:
+        with self.lock:
+            return any(m.received for m in self.maps.values())
 
-        return unmapped
+    def check(self) -> None:
+        """Tell the sender about the segments no value here uses any more."""
+        unused = []
+        with self.lock:
+            for segment_id, mapped in self.maps.items():
+                # Two references: our _Mapped's, and getrefcount's own argument.
+                if mapped.received and sys.getrefcount(mapped.mm) <= 2:
+                    unused.append((segment_id, mapped.received))
+                    mapped.received = 0
+        for segment_id, count in unused:
+            self.release(segment_id, count)
+
+    def closed(self, segment_id: int) -> None:
+        """The sender closed the segment: unmap it (once no value uses it)."""
+        with self.lock:
+            self.maps.pop(segment_id, None)
+
+    def drop_all(self) -> None:
+        """The sender is gone: keep nothing mapped for it (values keep what they use)."""
+        with self.lock:
+            self.maps.clear()
+
+
+#: every live Mappings, checked by the notes thread while some of them have arrivals
+_WATCHED: weakref.WeakSet[Mappings] = weakref.WeakSet()
+#: how often the notes thread looks for mappings that values stopped using
+CHECK_S = 0.05
 
 
 # -- the notes thread: what must not run inside the garbage collector -------------------------
@@ -280,7 +337,7 @@ def note(fn: Callable[..., Any], *args: Any) -> None:
     _NOTES.put((fn, args, {}))
 
 
-def _wake_trimmer() -> None:
+def _wake_notes() -> None:
     _NOTES.put((_nothing, (), {}))
 
 
@@ -300,7 +357,12 @@ def _serve_notes() -> None:
                 fn(*args, **kwargs)
             except Exception:  # a peer gone meanwhile: nothing to tell it
                 pass
+        watched = [m for m in list(_WATCHED) if m.pending()]
+        for mappings in watched:
+            mappings.check()
         timeout = POOL.trim()
+        if watched:
+            timeout = CHECK_S if timeout is None else min(timeout, CHECK_S)
 
 
 def start_notes() -> None:

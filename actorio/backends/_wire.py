@@ -56,6 +56,9 @@ class Peer(Protocol):
     #: the segments it sent here, mapped
     mappings: _shm.Mappings
 
+    def tell(self, message: Message) -> None:
+        """Send it a message (the notes thread's: a segment it maps was closed)."""
+
 
 class Frame:
     """A frame that carries more than bytes: segments whose descriptors go with it, and the
@@ -164,7 +167,7 @@ def _framed(
         nonlocal at
         if isinstance(part, _shm.Use):
             uses.append(part)
-            return ("s", part.segment.id, part.segment.length)
+            return ("s", part.segment.id, part.segment.length, part.segment.size)
         inline.append(part)
         at += len(part)
         return ("i", at - len(part), len(part))
@@ -235,7 +238,7 @@ def _shared_loads(body: bytes, fds: list[int], peer: Peer) -> Message:
     def part(desc: tuple[Any, ...]) -> memoryview:
         if desc[0] == "i":
             return view[inline_at + desc[1] : inline_at + desc[1] + desc[2]]
-        return peer.mappings.map(desc[1], descriptors.popleft(), desc[2])
+        return peer.mappings.map(desc[1], descriptors.popleft(), desc[2], desc[3])
 
     outer_views = [part(d) for d in outer]
     IN.nested = [part(d) for d in inner]

@@ -32,6 +32,7 @@ from . import _objects, _shm, _wire
 from ._messages import (
     Call,
     Cancel,
+    Closed,
     Create,
     Dead,
     Forward,
@@ -107,9 +108,13 @@ class Worker:
             # A blocking send, from any thread: frames are small and the driver reads them at
             # once; it saves the loop a transport and a wake-up per reply.
             with self.send_lock:
-                _wire.send_frame(self.sock, frame, _DRIVER)
+                _wire.send_frame(self.sock, frame, self)
         except OSError:
             self.loop.call_soon_threadsafe(self.done.set)  # the driver is gone: so are we
+
+    def tell(self, message: Message) -> None:
+        """A note about shared memory for the driver (its one peer)."""
+        self.send(message)
 
     def new_id(self) -> int:
         """A number for a Forward, Watch or Lookup, which its answer carries back."""
@@ -190,7 +195,9 @@ class Worker:
             case Settle(object_id, ok, value):
                 self.side.settle(object_id, ok, value)
             case Unmapped(segment_id, count):
-                _shm.POOL.unmapped(segment_id, _DRIVER, count)
+                _shm.POOL.unmapped(segment_id, self, count)
+            case Closed(segment_id):
+                self.mappings.closed(segment_id)
             case ReleaseActor(actor_id, count):
                 self.side.unexport(actor_id, count)
             case Forward() | Watch() | Kill():
@@ -266,7 +273,12 @@ class Worker:
 
     def finished(self, call_id: int, ok: bool, value: Any) -> None:
         self.calls.pop(call_id, None)
+        if self.mappings.maps:
+            self.mappings.check()  # (a call's arguments may be gone already)
         self.send(Result(call_id, ok, value))
+        if self.mappings.maps:
+            # Once the call has let go of its arguments, the driver may reuse their pages.
+            self.loop.call_soon_threadsafe(self.mappings.check)
 
     def actor_ended(self, monitor: asyncio.Future[Any]) -> None:
         reason: ActorDiedError = monitor.result()
@@ -314,10 +326,6 @@ class _ReplyRef(ObjectRef[Any]):
     def set_exception(self, exception: type | BaseException, /) -> None:
         super().set_exception(exception)
         self.worker.finished(self.call_id, False, exception)
-
-
-#: the peer a worker counts what it sends against: its one driver
-_DRIVER = "driver"
 
 
 def _constructor_failed(reason: ActorDiedError, cls_name: str) -> bool:
