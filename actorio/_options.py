@@ -38,6 +38,7 @@ __all__ = [
     "check_placement",
     "extra_call_options",
     "function_options",
+    "task_crash_retries",
     "task_retry_policy",
 ]
 
@@ -349,8 +350,16 @@ def extra_call_options(
     return None if merged == CallOptions() else merged
 
 
-#: Ray's default ``max_retries`` of a task (used when ``retry_exceptions`` asks for retries)
+#: Ray's default ``max_retries`` of a task: after its worker crashed, and after it raised
+#: when ``retry_exceptions`` asks for it
 DEFAULT_TASK_RETRIES = 3
+
+
+def task_crash_retries(options: Mapping[str, Any]) -> int:
+    """How many times a task runs again after its worker process died while running it (-1:
+    always), as Ray retries system failures: ``max_retries``, whatever ``retry_exceptions``."""
+    retries: int = options.get("max_retries", DEFAULT_TASK_RETRIES)
+    return retries
 
 
 def task_retry_policy(options: Mapping[str, Any]) -> tuple[int, RetryOn]:

@@ -10,6 +10,8 @@ ours, so code written against ``ray.exceptions`` runs unchanged::
     │                                         exception's class, with its attributes
     ├── ActorError (RayActorError)
     │   └── ActorDiedError                   the actor is dead: killed, exited, failed to construct
+    ├── WorkerCrashedError                   a worker process died while it ran a task, and
+    │                                         the task's retries (max_retries) are used up
     ├── GetTimeoutError         TimeoutError  actorio.get / actorio.wait ran out of time
     ├── TaskCancelledError                   the call was cancelled before it produced a result
     │   └── CallTimeoutError    TimeoutError  its per-call timeout expired first
@@ -68,6 +70,7 @@ __all__ = [
     "SupervisorError",
     "TaskCancelledError",
     "TaskError",
+    "WorkerCrashedError",
 ]
 
 
@@ -325,6 +328,13 @@ class ActorDiedError(_WithCause, ActorError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.cause, self.why))
+
+
+class WorkerCrashedError(_WithCause):
+    """The worker process running a task died (a crash, a signal, ``os._exit``) and the
+    task's ``max_retries`` allow no further attempt. The message names the task and how the
+    process ended; ``cause`` is the worker's death (an ``ActorDiedError``). Not an
+    ``ActorError``, as in Ray: no actor of the caller's died."""
 
 
 class GetTimeoutError(ActorioError, TimeoutError):

@@ -17,7 +17,8 @@ The behaviours every backend must show are tested once, each in its feature's fi
 - ``async def __init__``: ``test_async_init.py``
 - graceful shutdown: ``test_shutdown.py``; supervisors: ``test_supervisor.py``
 
-Backend-specific behaviour: ``test_process.py`` (worker processes) and ``test_ray.py``.
+Backend-specific behaviour: ``test_process.py`` (worker processes), ``test_worker_crash.py``
+(remote functions whose worker process dies) and ``test_ray.py``.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _actors import resolved
+from _actors import resolved, tally
 
 import actorio
 from actorio.exceptions import (
@@ -32,6 +32,7 @@ from actorio.exceptions import (
     PendingCallsLimitExceeded,
     TaskCancelledError,
     TaskError,
+    WorkerCrashedError,
 )
 from actorio.util.state import list_actors
 
@@ -248,6 +249,22 @@ def test_kill_exit_and_monitor() -> None:
     assert isinstance(info.value, ray.exceptions.RayActorError)  # still Ray's type too
     with pytest.raises(ActorDiedError):
         actorio.get(q.increment.remote(), timeout=WAIT)
+
+
+@actorio.remote
+def crash_on_ray(counter: str) -> None:
+    tally(counter)
+    os._exit(1)
+
+
+def test_a_task_whose_ray_worker_dies_fails_with_worker_crashed_error(tmp_path: Path) -> None:
+    """Ray retries it per max_retries, then raises its own error: actorio's too."""
+    counter = tmp_path / "attempts"
+    with pytest.raises(WorkerCrashedError) as info:
+        actorio.get(crash_on_ray.options(max_retries=1).remote(str(counter)), timeout=WAIT)
+    assert isinstance(info.value, ray.exceptions.WorkerCrashedError)  # still Ray's type too
+    assert str(info.value).startswith("crash_on_ray: The worker died unexpectedly")
+    assert counter.read_text() == "2"
 
 
 def test_restart_keeps_the_handle_working() -> None:

@@ -3,7 +3,12 @@ isolation (``backend="process"``). Remote functions run on a few shared *task ho
 processes (one per core), each an async actor that runs ``async def`` functions on its loop
 and plain ``def`` functions on its threads. A generator function streams through the task
 host's own generator method (``TaskHost.stream``), as a generator method of any actor does;
-with a static ``num_returns`` or ``"dynamic"`` it runs to its end in ``TaskHost.run``."""
+with a static ``num_returns`` or ``"dynamic"`` it runs to its end in ``TaskHost.run``.
+
+A task host that dies (a crash, a signal, ``os._exit``) is restarted; each task it was
+running is sent to the new one while its ``max_retries`` allow (Ray's default: 3), and then
+fails with ``WorkerCrashedError``. Every task in flight on that host counts the crash,
+not only the one that caused it: they share the process."""
 
 from __future__ import annotations
 
@@ -19,20 +24,20 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from .._options import BACKPRESSURE, ActorOptions, Mode, task_retry_policy
+from .._options import BACKPRESSURE, ActorOptions, Mode, task_crash_retries, task_retry_policy
 from .._portable import portable
 from .._seam import ActorCore, Backend
 from .._spec import ClassSpec, FunctionSpec
 from .._stream import DEFAULT_WINDOW, ObjectRefGenerator, PullSource
 from .._yield import acollect, collect
-from ..exceptions import ActorDiedError
+from ..exceptions import ActorDiedError, WorkerCrashedError
 from . import _objects
 from ._base import BackendBase, done_future
 from ._process_actor import ProcessActor
-from ._process_calls import AllDone
+from ._process_calls import AllDone, PendingCall
 from ._spawner import stop_spawner
 
-__all__ = ["ProcessBackend", "TaskHost", "backend_class"]
+__all__ = ["ProcessBackend", "TaskHost", "TaskHostActor", "backend_class"]
 
 _END = object()  # a plain generator's end, as next() reports it from a thread
 
@@ -105,6 +110,27 @@ class TaskHost:
             loop.run_in_executor(None, close).add_done_callback(_retrieved)
 
 
+class TaskHostActor(ProcessActor):
+    """The driver's side of a task host: a call lost with its worker is a task whose worker
+    crashed, and its error says so."""
+
+    def lost_call(self, entry: PendingCall, reason: ActorDiedError) -> Exception:
+        how = reason.why or reason.args[0]
+        if "#" in entry.method.name:  # a part of a stream: the items it gave are gone
+            return WorkerCrashedError(
+                f"The worker died unexpectedly while executing a streaming task: {how}. A "
+                f"streaming task is not retried.",
+                reason,
+            )
+        runs = entry.attempts + 1
+        return WorkerCrashedError(
+            f"The worker died unexpectedly while executing task {entry.what}: {how}. It ran "
+            f"{runs} time{'s' if runs > 1 else ''}; max_retries={entry.retries} allows no "
+            f"more (raise it, or -1 to retry forever).",
+            reason,
+        )
+
+
 class ProcessBackend(BackendBase):
     """Creates :class:`ProcessActor` objects and runs remote functions on task hosts."""
 
@@ -112,7 +138,7 @@ class ProcessBackend(BackendBase):
 
     def __init__(self) -> None:
         _objects.install()  # refs may travel to workers now
-        self._hosts: list[ProcessActor] = []
+        self._hosts: list[TaskHostActor] = []
         self._next = itertools.count()
         self._lock = threading.Lock()
 
@@ -163,6 +189,7 @@ class ProcessBackend(BackendBase):
             1 if declared is None else declared,
             None,
             what=spec.name,
+            retries=task_crash_retries(options),
         )
 
     def tasks_finished(self) -> concurrent.futures.Future[None]:
@@ -179,11 +206,11 @@ class ProcessBackend(BackendBase):
             cf.add_done_callback(when_all)
         return done
 
-    def _host(self, loop: asyncio.AbstractEventLoop) -> ProcessActor:
+    def _host(self, loop: asyncio.AbstractEventLoop) -> TaskHostActor:
         with self._lock:
             self._hosts = [h for h in self._hosts if h.alive]
             if len(self._hosts) < (os.cpu_count() or 2):
-                host = ProcessActor(
+                host = TaskHostActor(
                     f"task-host-{len(self._hosts)}",
                     ClassSpec.of(TaskHost),
                     ActorOptions(max_concurrency=1000, max_restarts=-1),

@@ -225,9 +225,8 @@ class ProcessActor(Forwarding):
             reason = self._restate(dead)
         else:
             how = f"signal {-code}" if code < 0 else f"exit code {code}"
-            reason = ActorDiedError(
-                f"The {self.describe()} died: its worker process ended ({how})."
-            )
+            why = f"its worker process ended ({how})"
+            reason = ActorDiedError(f"The {self.describe()} died: {why}.", why=why)
         # A worker whose actor was never built ran none of the calls sent to it.
         unserved = dead is not None and dead.constructor_failed
         self._worker_gone(reason, intentional, unserved)
@@ -255,20 +254,23 @@ class ProcessActor(Forwarding):
         for entry in failed:
             fail(
                 entry.ref,
-                ActorDiedError(
-                    f"The {self.describe()} died ({reason.args[0]}) and is restarting; this "
-                    f"call was in flight or queued and its retries (max_task_retries="
-                    f"{entry.retries}) are used up.",
-                    reason,
-                )
-                if restart
-                else (self.death or reason),
+                self.lost_call(entry, reason) if restart else (self.death or reason),
                 None,
             )
         if not restart:
             self._notify()
         elif failed and self.options.max_pending_calls >= 0:
             self._wake_room()
+
+    def lost_call(self, entry: PendingCall, reason: ActorDiedError) -> Exception:
+        """The error of a call the dead worker had, whose retries are used up, while the
+        actor restarts (a task host words it as a task's)."""
+        return ActorDiedError(
+            f"The {self.describe()} died ({reason.args[0]}) and is restarting; this call was "
+            f"in flight or queued and its retries (max_task_retries={entry.retries}) are used "
+            f"up.",
+            reason,
+        )
 
     def _wake_room(self) -> None:
         # Always under the lock, after the call left ``pending``: room() checks and registers
@@ -303,8 +305,11 @@ class ProcessActor(Forwarding):
         options: Any = None,
         *,
         what: str | None = None,
+        retries: int | None = None,
     ) -> Any:
-        """Send a call (``what`` names it in errors: a task host runs a task's function)."""
+        """Send a call (``what`` names it in errors: a task host runs a task's function;
+        ``retries``: its re-sends after a worker death, a task's ``max_retries``, instead of
+        the method's ``max_task_retries``)."""
         loop = _running_loop()
         ref = make_refs(loop, self.loop, num_returns)
         what = what or self.qualname(method)
@@ -314,8 +319,9 @@ class ProcessActor(Forwarding):
         calls = self.calls
         call_id = next(calls.ids)
         options = options or method.options
-        retries, _ = self.retry_policy(method, options)
-        entry = PendingCall(ref, method, retries)
+        if retries is None:
+            retries, _ = self.retry_policy(method, options)
+        entry = PendingCall(ref, method, retries, what)
         with_refs = has_refs(args, kwargs)
         waiting = pending_refs(args, kwargs) if with_refs else []
         if with_refs and not waiting:

@@ -35,15 +35,27 @@ _BUSY: set[Any] = set()
 class PendingCall:
     """A call accepted for the worker and not answered yet."""
 
-    __slots__ = ("attempts", "cancelled", "frame", "method", "ref", "retries", "sent", "started")
+    __slots__ = (
+        "attempts",
+        "cancelled",
+        "frame",
+        "method",
+        "ref",
+        "retries",
+        "sent",
+        "started",
+        "what",
+    )
 
-    def __init__(self, ref: Any, method: MethodSpec, retries: int) -> None:
+    def __init__(self, ref: Any, method: MethodSpec, retries: int, what: str) -> None:
         self.started = perf_counter()
         self.ref = ref
         self.method = method
+        self.what = what  # the call's name in errors (a task host's: the task's function)
         self.frame: bytes | _wire.Frame | None = None  # None while its ref arguments are not done
-        self.retries = retries  # max_task_retries for this call (per call, method or actor)
-        self.attempts = 0
+        #: re-sends allowed after its worker dies (max_task_retries; a task's max_retries)
+        self.retries = retries
+        self.attempts = 0  # re-sends so far
         self.sent = False
         self.cancelled = False  # by actorio.cancel(): if not sent yet, it never will be
 

@@ -23,6 +23,7 @@ from ..exceptions import (
     PendingCallsLimitExceeded,
     TaskCancelledError,
     TaskError,
+    WorkerCrashedError,
 )
 
 __all__ = [
@@ -187,6 +188,8 @@ def translate(exc: BaseException, what: str, generator: bool = False) -> BaseExc
     if isinstance(exc, rex.RayActorError):
         text = _ANSI.sub("", str(exc))
         return _dual(ActorDiedError, exc, f"{what}: the Ray actor is dead ({text})")
+    if isinstance(exc, rex.WorkerCrashedError):  # Ray retried the task per its max_retries
+        return _dual(WorkerCrashedError, exc, f"{what}: {exc}")
     if isinstance(exc, rex.PendingCallsLimitExceeded):
         return _dual(PendingCallsLimitExceeded, exc, f"{what}: {exc}")
     if isinstance(exc, rex.GetTimeoutError):
