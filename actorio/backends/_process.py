@@ -31,7 +31,7 @@ from .._spec import ClassSpec, FunctionSpec
 from .._stream import DEFAULT_WINDOW, ObjectRefGenerator, PullSource
 from .._yield import acollect, collect
 from ..exceptions import ActorDiedError, WorkerCrashedError
-from . import _objects
+from . import _objects, _shm
 from ._base import BackendBase, done_future
 from ._process_actor import ProcessActor
 from ._process_calls import AllDone, PendingCall
@@ -161,6 +161,7 @@ class ProcessBackend(BackendBase):
         for host in hosts:
             host.kill(_shutdown_error(host))
         stop_spawner()
+        _shm.stop_notes()
 
     def submit_task(
         self,

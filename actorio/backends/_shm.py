@@ -29,7 +29,17 @@ from typing import Any
 from ..exceptions import SerializationError
 from ._messages import Closed
 
-__all__ = ["MIN_BYTES", "Mappings", "POOL", "Segment", "configure", "limit_bytes"]
+__all__ = [
+    "MIN_BYTES",
+    "POOL",
+    "Mappings",
+    "Segment",
+    "configure",
+    "limit_bytes",
+    "note",
+    "start_notes",
+    "stop_notes",
+]
 
 #: buffers at or above this size travel in shared memory (``ACTORIO_SHARED_MEMORY_MIN_BYTES``)
 MIN_BYTES = int(os.environ.get("ACTORIO_SHARED_MEMORY_MIN_BYTES", 1 << 20))
@@ -104,7 +114,8 @@ class Use:
         POOL.changed(segment, uses=1)
 
     def __del__(self) -> None:
-        # Possibly inside the garbage collector, with the pool's lock held: hand it on.
+        # Possibly inside the garbage collector, with the pool's lock held: hand it on (and
+        # not start the thread: after shutdown it waits for the next start).
         _NOTES.put((POOL.changed, (self.segment,), {"uses": -1}))
 
 
@@ -353,6 +364,8 @@ def _serve_notes() -> None:
         except queue.Empty:
             pass
         else:
+            if fn is _stop:
+                return
             try:
                 fn(*args, **kwargs)
             except Exception:  # a peer gone meanwhile: nothing to tell it
@@ -363,6 +376,25 @@ def _serve_notes() -> None:
         timeout = POOL.trim()
         if watched:
             timeout = CHECK_S if timeout is None else min(timeout, CHECK_S)
+
+
+def _stop() -> None:
+    """Ends the notes thread (a marker: never called)."""
+
+
+def stop_notes() -> None:
+    """At shutdown: end the notes thread and close the free segments. Notes made later wait
+    for the next start (a value dropped after shutdown has nobody left to tell)."""
+    global _thread
+    with _started:
+        thread, _thread = _thread, None
+    if thread is not None:
+        _NOTES.put((_stop, (), {}))
+        thread.join(timeout=5)
+    with POOL.lock:
+        free, POOL.free = POOL.free, []
+    for segment in free:
+        segment.close()
 
 
 def start_notes() -> None:
