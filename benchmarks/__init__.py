@@ -8,6 +8,6 @@ ratios are what to compare over time.
 
 Layout: ``__main__`` (the command), ``_harness`` (plan, children, medians, ratios), ``_child``
 (one system in one process), ``systems/`` (one adapter per system), ``_users`` (the user
-classes every system runs), ``workloads`` (what is measured) with ``_calls``, ``_memory`` and
-``_startup`` (how), ``_targets``, ``_report`` (table and JSON) and ``_chart`` (PNG).
+classes every system runs), ``workloads`` (what is measured) with ``_calls``, ``_bulk``,
+``_memory`` and ``_startup`` (how), ``_targets``, ``_report`` (table and JSON) and ``_chart`` (PNG).
 """

@@ -78,6 +78,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         type=_at_least(100),
         help="idle actors per memory measurement (100000; --quick: 10000)",
     )
+    parser.add_argument(
+        "--bulk-n",
+        type=_at_least(1024),
+        help="float64 elements of bulk_data's array (25000000, 200 MB; --quick: 250000, 2 MB)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="leave out ray, pykka, xoscar")
     parser.add_argument(
         "--json",
@@ -110,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat or preset.repeat,
         warmup=min(preset.warmup, (args.n or preset.n) // 10),
         memory_actors=args.memory_actors or preset.memory_actors,
+        bulk_n=args.bulk_n or preset.bulk_n,
     )
     plan = _harness.make_plan(
         config,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ._harness import NO_LOOP, Plan, Row
 from ._report import format_number, machine_line
-from ._targets import SUBJECT, TARGETS, Verdict
+from ._targets import FLOOR, TARGETS, Verdict
 from .systems import BASELINES, SYSTEMS
 from .workloads import WORKLOADS
 
@@ -49,12 +49,19 @@ def _lines(workload: str, rows: list[Row], plan: Plan) -> list[tuple[float, str,
     if meta.ideal is not None:
         lines.append((meta.ideal, "ideal", "#2ca02c", ":"))
     for target in TARGETS:
-        if target.workload != workload:
-            continue
+        if target.workload != workload or target.key not in (None, meta.metric):
+            continue  # the panel draws the workload's metric only
         if target.against == "reference" and target.reference:
             lines.append((target.limit * target.reference, "target", "#d62728", "-."))
         elif target.against == "baseline" and base:
             lines.append((target.limit * (lines[0][0]), "target (main loop)", "#d62728", "-."))
+        elif target.against in ("floor", "over_ray"):
+            # A limit relative to another row of this panel: drawn where that row's bar ends.
+            other = FLOOR if target.against == "floor" else "ray"
+            found = [r for r in rows if r.system == other and r.ok and r.value]
+            if found:
+                label = f"target ({target.limit:g}x {other})"
+                lines.append((target.limit * (found[0].value or 0.0), label, "#d62728", "-."))
     return lines
 
 
@@ -123,7 +130,7 @@ def draw(path: Path, plan: Plan, verdicts: list[Verdict], machine: dict[str, Any
         ax.set_axis_off()
     passed = sum(v.result == "PASS" for v in verdicts)
     fig.suptitle(
-        f"actorio benchmarks: {SUBJECT} targets {passed}/{len(verdicts)} met "
+        f"actorio benchmarks: targets {passed}/{len(verdicts)} met "
         f"(blue: actorio, grey: hand-written baselines and floors, orange: peers)",
         fontsize=11,
     )

@@ -23,8 +23,11 @@ class Config:
     memory_actors: int
     #: Length of one cpu_parallel job, calibrated in each child.
     cpu_seconds: float
-    #: async_concurrency rounds per child (one round lasts ~10 ms: several, then the median).
+    #: async_concurrency rounds per child (one round lasts ~10 ms: several, then the median);
+    #: also bulk_data's timed rounds (fewer once they have taken their time budget).
     rounds: int
+    #: Elements of bulk_data's float64 array (8 bytes each: 25,000,000 is 200 MB).
+    bulk_n: int
 
     def calls(self, cap: int | None) -> int:
         """Calls for a system whose calls are slow enough to need a cap."""
@@ -51,8 +54,18 @@ class Config:
         return asdict(self)
 
 
-FULL = Config(n=100_000, repeat=5, warmup=2_000, memory_actors=100_000, cpu_seconds=0.5, rounds=5)
-QUICK = Config(n=5_000, repeat=2, warmup=500, memory_actors=10_000, cpu_seconds=0.1, rounds=3)
+FULL = Config(
+    n=100_000,
+    repeat=5,
+    warmup=2_000,
+    memory_actors=100_000,
+    cpu_seconds=0.5,
+    rounds=5,
+    bulk_n=25_000_000,
+)
+QUICK = Config(
+    n=5_000, repeat=2, warmup=500, memory_actors=10_000, cpu_seconds=0.1, rounds=3, bulk_n=250_000
+)
 
 
 def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -8,6 +8,7 @@ systems alike. Absolute times drift; ratios to a baseline measured in the same r
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import statistics
 import subprocess
@@ -114,6 +115,11 @@ def make_plan(
     rows: list[Row] = []
     jobs: list[tuple[str, str, tuple[str, ...]]] = []
     chosen = [w for w in WORKLOADS if w in set(workloads)]
+    lacking = {
+        w
+        for w in chosen
+        if any(m in hidden or importlib.util.find_spec(m) is None for m in WORKLOADS[w].requires)
+    }
     for name in (s for s in SYSTEMS if s in set(systems)):
         cls = SYSTEMS[name]
         skip = _skip_reason(cls, quick, no_peers, hidden)
@@ -131,6 +137,8 @@ def make_plan(
                     row.status = f"skipped (quick run: {cls.quick_skip_workloads[workload]})"
                 elif workload in cls.not_applicable:
                     row.status = f"n/a ({cls.not_applicable[workload]})"
+                elif workload in lacking:
+                    row.status = f"skipped (not installed: {INSTALL_HINT})"
                 elif loop != NO_LOOP and loop not in usable:
                     row.status = f"skipped ({loop} not installed)"
                 else:

@@ -20,7 +20,7 @@ from .workloads import WORKLOADS
 
 __all__ = ["format_number", "format_table", "format_targets", "machine_info", "write_json"]
 
-PACKAGES = ("actorio", "uvloop", "ray", "pykka", "xoscar", "matplotlib")
+PACKAGES = ("actorio", "uvloop", "ray", "pykka", "xoscar", "numpy", "matplotlib")
 
 
 def _version(package: str) -> str | None:
@@ -81,6 +81,8 @@ def machine_line(machine: dict[str, Any]) -> str:
 
 
 def format_number(value: float, unit: str) -> str:
+    if unit == "s" and value < 1e-3:
+        return f"{value * 1e6:.1f} us"
     if unit == "s":
         return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
     if unit == "x":
@@ -106,6 +108,14 @@ def _detail(row: Row) -> str:
         )
     if "best_s" in m:
         parts.append(f"best {format_number(m['best_s'], unit)}")
+    if "put4_s" in m:
+        put4, ret = format_number(m["put4_s"], unit), format_number(m["ret_s"], unit)
+        small = format_number(m["small_s"], unit)
+        parts.append(f"put + 4 readers {put4}, returned {ret}, 1 KiB call {small}")
+    if "prealloc_s" in m:
+        parts.append(f"into a preallocated buffer {format_number(m['prealloc_s'], unit)}")
+    if "bytes" in row.info:
+        parts.append(f"{row.info['bytes'] / 1e6:,.0f} MB")
     if "vs_ideal" in m:
         parts.append(f"{m['vs_ideal']:.2f}x the ideal")
     for key in ("n", "actors", "rounds"):
@@ -187,7 +197,7 @@ def format_table(rows: list[Row]) -> str:
 
 def format_targets(verdicts: list[Verdict]) -> str:
     table: list[tuple[str, ...]] = [
-        ("target (actorio-local)", "loop", "measured", "ratio", "limit", "result")
+        ("target (actorio-local unless named)", "loop", "measured", "ratio", "limit", "result")
     ]
     for v in verdicts:
         measured = format_number(v.measured, v.unit) if v.measured is not None else ""

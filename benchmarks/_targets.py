@@ -2,8 +2,10 @@
 
 A target is met or missed, never an error: the run is a measurement. One whose rows were not
 measured (a peer not installed, a loop left out) is reported as such. Every target compares a
-ratio with a limit: actorio-local's value over the best bare one, over a fixed reference (the
-ideal of a sleep, a budget), or Ray's call over actorio-local's.
+ratio with a limit: the subject's value (actorio-local's, unless the target names another)
+over the best bare one, over a fixed reference (the ideal of a sleep, a budget, a figure
+measured before a change), over Ray's or over a floor's in the same run; or Ray's call over
+actorio-local's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .workloads import WORKLOADS
 __all__ = ["TARGETS", "Target", "Verdict", "judge"]
 
 SUBJECT = "actorio-local"
+FLOOR = "memcpy"  # bulk_data's floor: one copy of the array into fresh memory
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,15 @@ class Target:
     name: str
     workload: str
     #: "baseline": the row's ratio to the best bare; "reference": value / ``reference``;
-    #: "ray": Ray's value over actorio-local's on the main loop.
+    #: "ray": Ray's value over the subject's on the main loop; "over_ray": the subject's
+    #: value over Ray's; "floor": the subject's value over the floor's (its workload metric).
     against: str
     limit: float
     higher_is_better: bool = False
     reference: float | None = None
+    #: The value judged, a key of the row's medians (None: the workload's metric).
+    key: str | None = None
+    subject: str = SUBJECT
 
     def meets(self, ratio: float) -> bool:
         return ratio >= self.limit if self.higher_is_better else ratio <= self.limit
@@ -47,6 +54,14 @@ class Verdict:
     limit: str
     result: str  # PASS, MISS or "not measured: why"
 
+
+PROCESS = "actorio-process"
+#: bulk_data's timings of the big array, each judged against Ray's and against the floor.
+_BULK = (
+    ("arg_s", "one call taking the array"),
+    ("put4_s", "put + 4 actors reading it"),
+    ("ret_s", "one call returning an array"),
+)
 
 TARGETS = (
     Target("pingpong mean within 1.25x of the best bare", "pingpong", "baseline", 1.25),
@@ -84,23 +99,65 @@ TARGETS = (
     Target(
         "startup of the seed counter script < 0.35 s", "startup", "reference", 1, reference=0.35
     ),
+    *(
+        Target(
+            f"{PROCESS} bulk_data: {what} <= 1.0x Ray's",
+            "bulk_data",
+            "over_ray",
+            1.0,
+            key=key,
+            subject=PROCESS,
+        )
+        for key, what in _BULK
+    ),
+    *(
+        Target(
+            f"{PROCESS} bulk_data: {what} <= 3x one fresh memcpy",
+            "bulk_data",
+            "floor",
+            3.0,
+            key=key,
+            subject=PROCESS,
+        )
+        for key, what in _BULK
+    ),
+    Target(
+        # Measured before large buffers went through shared memory (commit 2a000a3; README).
+        f"{PROCESS} bulk_data: a 1 KiB array call not slower than before (367 us)",
+        "bulk_data",
+        "reference",
+        1.0,
+        reference=367e-6,
+        key="small_s",
+        subject=PROCESS,
+    ),
 )
 
 
-def _judge_row(target: Target, row: Row, ray: Row | None) -> Verdict:
-    measured, ratio = row.value, None
+def _value(row: Row | None, key: str | None) -> float | None:
+    if row is None or not row.ok:
+        return None
+    return row.value if key is None else row.median.get(key)
+
+
+def _judge_row(target: Target, row: Row, other: Row | None) -> Verdict:
+    """``other``: Ray's row of the workload for the Ray targets, the floor's for "floor"."""
+    measured, ratio = _value(row, target.key), None
+    theirs = _value(other, None if target.against == "floor" else target.key)
     if target.against == "baseline":
         ratio = row.ratio
     elif target.against == "reference" and measured is not None and target.reference:
         ratio = measured / target.reference
-    elif target.against == "ray" and ray is not None and ray.ok and measured:
-        measured = ray.value
-        ratio = (ray.value or 0) / row.value if row.value else None
+    elif target.against == "ray" and theirs is not None and measured:
+        measured, ratio = theirs, theirs / measured
+    elif target.against in ("over_ray", "floor") and measured is not None and theirs:
+        ratio = measured / theirs
     if ratio is None:
         measured = None if target.against == "ray" else measured
         why = row.status if not row.ok else "its reference was not measured"
-        if target.against == "ray" and (ray is None or not ray.ok):
-            why = ray.status if ray is not None else "ray not selected"
+        if target.against in ("ray", "over_ray", "floor") and theirs is None:
+            name = FLOOR if target.against == "floor" else "ray"
+            why = other.status if other is not None else f"{name} not selected"
         result = f"not measured: {why}"
     else:
         result = "PASS" if target.meets(ratio) else "MISS"
@@ -112,11 +169,13 @@ def judge(plan: Plan) -> list[Verdict]:
     rows = {row.key: row for row in plan.rows}
     verdicts: list[Verdict] = []
     for target in TARGETS:
-        subjects = [r for r in plan.rows if r.workload == target.workload and r.system == SUBJECT]
-        if target.against == "ray":
+        subjects = [
+            r for r in plan.rows if r.workload == target.workload and r.system == target.subject
+        ]
+        if target.against in ("ray", "over_ray", "floor"):
             subjects = [r for r in subjects if r.loop in (plan.main_loop, NO_LOOP)]
         if not subjects:
             verdicts.append(Verdict(target.name, "-", None, "", None, target.text, "not measured"))
-        ray = rows.get((target.workload, "ray", NO_LOOP))
-        verdicts += [_judge_row(target, row, ray) for row in subjects]
+        other = rows.get((target.workload, FLOOR if target.against == "floor" else "ray", NO_LOOP))
+        verdicts += [_judge_row(target, row, other) for row in subjects]
     return verdicts

@@ -7,7 +7,13 @@ Each system wraps these classes the way its users would (``actorio.remote(Counte
 from __future__ import annotations
 
 import asyncio
+import mmap
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # numpy is needed by bulk_data alone, and imported when it runs
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "BLOCK_S",
@@ -15,6 +21,7 @@ __all__ = [
     "SLEEP_S",
     "AsyncCounter",
     "Blocker",
+    "Bulk",
     "Counter",
     "Cruncher",
     "Idle",
@@ -22,6 +29,7 @@ __all__ = [
     "Sleeper",
     "spin",
     "spun",
+    "touch",
 ]
 
 NAP_S = 0.01  # async_concurrency: each call sleeps this long on the loop
@@ -113,3 +121,28 @@ class Idle:
     def inc(self, x: int) -> int:
         self.n += x
         return self.n
+
+
+def touch(a: NDArray[Any]) -> float:
+    """Read one element per memory page and sum them (1.0 each for an array of ones).
+
+    Every page of the array is read, so a buffer mapped lazily (shared memory, an object
+    store) pays for mapping all of it, as a real reader would; yet the reads are 1/512 of the
+    elements, so the time is the transfer's, not numpy's summing of 200 MB."""
+    return float(a[:: max(1, mmap.PAGESIZE // a.itemsize)].sum())
+
+
+class Bulk:
+    """Large arrays in and out: ``total`` reads the array it is given, ``make`` returns a new
+    one; ``ping`` is the cheap call that proves it was built."""
+
+    def ping(self) -> bool:
+        return True
+
+    def total(self, a: NDArray[np.float64]) -> float:
+        return touch(a)
+
+    def make(self, n: int) -> NDArray[np.float64]:
+        import numpy as np
+
+        return np.ones(n)

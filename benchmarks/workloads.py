@@ -1,5 +1,5 @@
 """What each workload measures, and how its numbers compare; the code that runs them is in
-``_calls.py``, ``_memory.py`` and ``_startup.py``."""
+``_calls.py``, ``_bulk.py``, ``_memory.py`` and ``_startup.py``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ class Workload:
     per_loop: bool = True
     #: The best possible value, drawn on the chart (the sleeps' own length).
     ideal: float | None = None
+    #: Modules it needs on every system, else its rows are reported as skipped.
+    requires: tuple[str, ...] = ()
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -88,6 +90,19 @@ WORKLOADS: dict[str, Workload] = {
             "code, then one get of all 50",
             per_loop=False,  # the calls block threads, not a loop: one row per system
             ideal=0.2,
+        ),
+        Workload(
+            "bulk_data",
+            "arg_s",
+            "s",
+            False,
+            "a 200 MB float64 array to and from actors in worker processes: one call taking it, "
+            "one put read by 4 actors, one call returning it; and a 1 KiB array call",
+            # A clean heap for 200 MB allocations, and a Ray whose object store holds nothing
+            # else.
+            own_child=True,
+            per_loop=False,  # plain sync code and get(), as users move arrays: one row a system
+            requires=("numpy",),
         ),
         Workload(
             "startup",

@@ -133,3 +133,85 @@ def test_a_system_that_fails_to_start_is_an_error_and_exit_1(tmp_path: Path) -> 
     assert row["status"].startswith("error: repeat 2: could not start: ")
     assert len(row["errors"]) == 2  # tried again in the second repeat
     assert "Traceback" in (tmp_path / "bench.errors.log").read_text()
+
+
+def test_touch_reads_one_element_of_every_page() -> None:
+    """bulk_data's readers: every page read (a lazily mapped buffer pays for all of it), yet
+    only one element in each, so the time is the transfer's."""
+    import mmap
+
+    import numpy as np
+
+    from benchmarks._users import touch
+
+    per_page = mmap.PAGESIZE // 8
+    marked = np.zeros(10 * per_page + 3)
+    marked[::per_page] = 1.0
+    assert touch(marked) == 11.0  # ten full pages and the start of an eleventh
+    marked[::per_page] = 0.0
+    marked[1::per_page] = 1.0
+    assert touch(marked) == 0.0  # the other elements are not read
+    assert touch(np.ones(128)) == 1.0  # the 1 KiB array: one page
+
+
+_BULK = {
+    "arg_s": "one call taking the array",
+    "put4_s": "put + 4 actors reading it",
+    "ret_s": "one call returning an array",
+}
+
+
+def test_bulk_data_moves_the_array_and_is_judged_against_the_floor(tmp_path: Path) -> None:
+    """The quick run's bulk_data on worker processes next to its memcpy floor, on a 1 MiB
+    array (each child checks that every call read every page, or fails the run)."""
+    done, record = _bench(
+        tmp_path,
+        "--quick",
+        "--systems", "bare,actorio-process,memcpy,ray",
+        "--workloads", "bulk_data",
+        "--bulk-n", "131072",
+    )  # fmt: skip
+    rows = _rows(record)
+    proc = rows[("bulk_data", "actorio-process", "-")]
+    assert proc["status"] == "ok"
+    assert len(proc["samples"]) == 2  # one child per repeat
+    assert set(proc["median"]) == {"arg_s", "put4_s", "ret_s", "small_s"}
+    assert min(proc["median"].values()) > 0
+    assert proc["info"] == {
+        "n": 131072,
+        "bytes": 2**20,
+        "actors": 4,
+        "rounds": 3,
+        "small_calls": 500,
+    }
+    floor = rows[("bulk_data", "memcpy", "-")]
+    assert set(floor["median"]) == {"arg_s", "prealloc_s"}
+    assert floor["info"] == {"n": 131072, "bytes": 2**20, "rounds": 3}
+    assert rows[("bulk_data", "bare", "-")]["status"] == (
+        "n/a (in-process: an argument is passed by reference, nothing is copied)"
+    )
+    assert rows[("bulk_data", "ray", "-")]["status"] == "skipped (quick run)"
+    assert "1 KiB call" in done.stdout
+    assert "into a preallocated buffer" in done.stdout
+    targets = {t["target"]: t for t in record["targets"]}
+    for key, what in _BULK.items():
+        vs_floor = targets[f"actorio-process bulk_data: {what} <= 3x one fresh memcpy"]
+        assert vs_floor["ratio"] == pytest.approx(proc["median"][key] / floor["median"]["arg_s"])
+        assert vs_floor["result"] == ("PASS" if vs_floor["ratio"] <= 3 else "MISS")
+        vs_ray = targets[f"actorio-process bulk_data: {what} <= 1.0x Ray's"]
+        assert vs_ray["measured"] == pytest.approx(proc["median"][key])
+        assert vs_ray["result"] == "not measured: skipped (quick run)"
+
+
+def test_bulk_data_without_numpy_is_skipped_and_says_what_to_install(tmp_path: Path) -> None:
+    done, record = _bench(
+        tmp_path,
+        "--quick",
+        "--systems", "actorio-process,memcpy",
+        "--workloads", "bulk_data",
+        "--hide-modules", "numpy",
+    )  # fmt: skip
+    rows = _rows(record)
+    assert rows[("bulk_data", "actorio-process", "-")]["status"] == INSTALL_HINT
+    assert rows[("bulk_data", "memcpy", "-")]["status"] == INSTALL_HINT
+    assert "[1/2]" not in done.stderr  # nothing was run

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from ._actorio import ActorioLocal, ActorioProcess, ActorioRay
 from ._bare import Bare, BareDeque, Direct
-from ._base import AsyncSystem, LoopFactory, SyncSystem, System
+from ._base import AsyncSystem, BulkCalls, LoopFactory, SyncSystem, System
+from ._memcpy import Memcpy
 from ._pipe import Pipe
 from ._pykka import Pykka
 from ._ray import Ray
 from ._xoscar import Xoscar
 
-__all__ = ["BASELINES", "SYSTEMS", "AsyncSystem", "LoopFactory", "SyncSystem", "System"]
+__all__ = [
+    "BASELINES",
+    "SYSTEMS",
+    "AsyncSystem",
+    "BulkCalls",
+    "LoopFactory",
+    "Memcpy",
+    "SyncSystem",
+    "System",
+]
 
 SYSTEMS: dict[str, type[System]] = {
     s.name: s
@@ -22,6 +32,7 @@ SYSTEMS: dict[str, type[System]] = {
         ActorioProcess,
         ActorioRay,
         Pipe,
+        Memcpy,
         Ray,
         Pykka,
         Xoscar,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
-from .._users import Blocker, Counter, Cruncher, Idle, Napper, Sleeper
-from ._base import AsyncSystem
+from .._users import Blocker, Bulk, Counter, Cruncher, Idle, Napper, Sleeper
+from ._base import AsyncSystem, BulkCalls
 
 __all__ = ["ActorioLocal", "ActorioProcess", "ActorioRay"]
 
@@ -14,9 +14,12 @@ __all__ = ["ActorioLocal", "ActorioProcess", "ActorioRay"]
 class ActorioLocal(AsyncSystem):
     name = "actorio-local"
     summary = "actorio, in-process: actors hosted on the caller's loop"
-    requires = ("actorio",)
+    requires: ClassVar[tuple[str, ...]] = ("actorio",)
     #: ``backend=`` for every actor made here.
     backend: ClassVar[str] = "local"
+    not_applicable: ClassVar[Mapping[str, str]] = {
+        "bulk_data": "in-process: an argument is passed by reference, nothing is copied",
+    }
 
     def open(self) -> None:
         import actorio
@@ -30,6 +33,7 @@ class ActorioLocal(AsyncSystem):
         self.Cruncher = actorio.remote(Cruncher).options(**opts)
         self.Idle = actorio.remote(Idle).options(**opts)
         self.Sleeper = actorio.remote(Sleeper).options(**opts)  # regular: one call at a time
+        self.Bulk = actorio.remote(Bulk).options(**opts)
 
     def _keep(self, handle: Any) -> Any:
         self._handles.append(handle)
@@ -107,6 +111,26 @@ class ActorioLocal(AsyncSystem):
 
         return run_round
 
+    def bulk(self, actors: int) -> BulkCalls:
+        self._init_sync()
+        handles = [self._keep(self.Bulk.remote()) for _ in range(actors)]
+        get, put, first = self.actorio.get, self.actorio.put, handles[0]
+        get([h.ping.remote() for h in handles])  # every actor built (and its worker up)
+
+        def send(arr: Any) -> float:
+            result: float = get(first.total.remote(arr))
+            return result
+
+        def share(arr: Any) -> list[float]:
+            ref = put(arr)
+            result: list[float] = get([h.total.remote(ref) for h in handles])
+            return result
+
+        def fetch(n: int) -> Any:
+            return get(first.make.remote(n))
+
+        return BulkCalls(send, share, fetch)
+
     def after(self) -> None:
         self._handles.clear()
         self.actorio.shutdown()
@@ -120,6 +144,7 @@ class ActorioProcess(ActorioLocal):
     max_calls = 10_000
     memory_actors = 4
     memory_scope = "tree"
+    not_applicable: ClassVar[Mapping[str, str]] = {}  # copies cross the process boundary
     quick_skip_workloads: ClassVar[Mapping[str, str]] = {
         "blocking_actors": "50 worker processes take seconds to start"
     }
@@ -134,6 +159,7 @@ class ActorioRay(ActorioLocal):
     max_calls = 2_000
     memory_actors = 4
     memory_scope = "tree"
+    not_applicable: ClassVar[Mapping[str, str]] = {}  # arrays go through Ray's object store
     quick_skip = "quick run: starting Ray takes seconds"
 
     def open(self) -> None:

@@ -112,6 +112,9 @@ class _DequeBox:
 class Bare(AsyncSystem):
     name = "bare"
     summary = "baseline: the object behind an asyncio.Queue, one consumer task, a Future per call"
+    not_applicable: ClassVar[Mapping[str, str]] = {
+        "bulk_data": "in-process: an argument is passed by reference, nothing is copied",
+    }
 
     def __init__(self, loop_factory: Any) -> None:
         super().__init__(loop_factory)
@@ -215,6 +218,7 @@ class BareDeque(Bare):
     summary = "baseline: the object behind a deque, one consumer parked on a Future when empty"
     not_applicable: ClassVar[Mapping[str, str]] = {
         "blocking_actors": "a thread per actor has no mailbox of ours to vary: see bare",
+        "bulk_data": "in-process: an argument is passed by reference, nothing is copied",
     }
 
     def _mailbox(self, method: Callable[..., Any], spawn: bool) -> Callable[[Item], None]:
@@ -235,6 +239,7 @@ class Direct(AsyncSystem):
         "blocking_actors": "no actor, no threads: the calls would run one after another",
         "memory": "no actor: the plain user object is what the others are compared with",
         "startup": "no actor: see bare for a minimal asyncio program",
+        "bulk_data": "no actor: see memcpy for the floor of moving an array",
     }
 
     async def counter(self) -> Callable[[int], Awaitable[int]]:

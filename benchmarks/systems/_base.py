@@ -12,11 +12,26 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-__all__ = ["AsyncSystem", "LoopFactory", "SyncSystem", "System"]
+__all__ = ["AsyncSystem", "BulkCalls", "LoopFactory", "SyncSystem", "System"]
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+@dataclass(frozen=True)
+class BulkCalls:
+    """bulk_data's calls on actors of :class:`~benchmarks._users.Bulk`, each made from plain
+    sync code and waited for with the system's own blocking ``get``."""
+
+    #: ``get(a.total.remote(arr))``: one call taking the array, on the first actor.
+    send: Callable[[Any], float]
+    #: ``ref = put(arr)``, then ``get([h.total.remote(ref) for h in actors])``: one put read
+    #: by every actor.
+    share: Callable[[Any], list[float]]
+    #: ``get(a.make.remote(n))``: one call returning a new array of ``n`` ones.
+    fetch: Callable[[int], Any]
 
 
 class System:
@@ -72,6 +87,11 @@ class System:
         code and each proven built by a ``ping``; returns one round: every actor's ``sleep``
         called once, all submitted before any is waited for, then the system's own blocking
         wait for all of them."""
+        raise NotImplementedError
+
+    def bulk(self, actors: int) -> BulkCalls:
+        """``actors`` actors of :class:`~benchmarks._users.Bulk`, made from plain sync code
+        and each proven built by a ``ping``."""
         raise NotImplementedError
 
 

@@ -36,6 +36,7 @@ class Pipe(SyncSystem):
             "blocking_actors",
             "memory",
             "startup",
+            "bulk_data",
         ),
         "a floor for one process hop, not an actor system",
     )

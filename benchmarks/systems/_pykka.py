@@ -21,6 +21,7 @@ class Pykka(SyncSystem):
     not_applicable: ClassVar[Mapping[str, str]] = {
         "async_concurrency": "no async methods: an actor is one thread, one message at a time",
         "threaded_blocking": "no max_concurrency: an actor is one thread, one message at a time",
+        "bulk_data": "threads of one process: an argument is passed by reference, not copied",
     }
 
     def open(self) -> None:

@@ -23,6 +23,7 @@ class Xoscar(AsyncSystem):
         "threaded_blocking": "no threaded actors: a sync method runs on the pool's loop",
         "sync_bridge": "async-only API: sync code needs its own loop thread (the bare row)",
         "blocking_actors": "async-only API, and a sync method runs on the pool's loop",
+        "bulk_data": "async-only API: this workload calls from plain sync code, with get()",
     }
 
     def open(self) -> None:
