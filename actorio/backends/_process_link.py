@@ -41,14 +41,15 @@ class WorkerLink:
     """One worker process, started with the ``create_frame``, and the socket to it; also the
     peer that the refs and segments sent to that process are counted against."""
 
-    __slots__ = ("__weakref__", "mappings", "owner", "proc", "sock")
+    __slots__ = ("__weakref__", "descriptors", "mappings", "owner", "proc", "sock")
 
     def __init__(self, owner: LinkOwner, create_frame: bytes | _wire.Frame) -> None:
         driver_end, worker_end = _wire.socket_pair()
+        self.descriptors, worker_descriptors = _wire.descriptor_pair()
         #: held weakly: the reader thread must not keep a released actor alive (the actor
         #: keeps itself alive while it has calls pending, see _process_calls)
         self.owner: weakref.ref[LinkOwner] = weakref.ref(owner)
-        self.proc: subprocess.Popen[bytes] = spawn_worker(worker_end)
+        self.proc: subprocess.Popen[bytes] = spawn_worker((worker_end, worker_descriptors))
         self.sock = driver_end
         #: the segments this worker sent, mapped here
         self.mappings = _shm.Mappings(self._unmapped)
@@ -61,7 +62,7 @@ class WorkerLink:
         else:
             if frame.refs:
                 _objects.sent_refs(frame.refs, self)
-            _wire.send_frame(self.sock, frame, self)
+            _wire.send_frame(self.sock, self.descriptors, frame, self)
 
     def _unmapped(self, segment_id: int, count: int) -> None:
         self.tell(Unmapped(segment_id, count))
@@ -101,7 +102,7 @@ class WorkerLink:
 
     def _read(self) -> None:
         dead: Dead | None = None
-        frames = _wire.Frames()
+        frames = _wire.Frames(self.descriptors)
         while (payloads := _wire.recv_frames(self.sock, frames)) is not None:
             for payload in payloads:
                 owner = self.owner()
@@ -123,6 +124,7 @@ class WorkerLink:
                     owner.worker_said(message)
             owner = None  # not held while the next recv waits
         self.sock.close()
+        self.descriptors.close()
         code = self.proc.wait()
         _objects.peer_gone(self)  # what it held is released, what it mapped unmapped
         self.mappings.drop_all()  # and what it sent is kept only by the values made of it

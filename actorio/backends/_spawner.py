@@ -19,26 +19,28 @@ from typing import Any
 
 __all__ = ["spawn_worker", "stop_spawner"]
 
-_requests: queue.SimpleQueue[tuple[socket.socket, Future[subprocess.Popen[bytes]]] | None] = (
-    queue.SimpleQueue()
-)
+_requests: queue.SimpleQueue[
+    tuple[tuple[socket.socket, ...], Future[subprocess.Popen[bytes]]] | None
+] = queue.SimpleQueue()
 _thread: threading.Thread | None = None
 _lock = threading.Lock()
 
 
-def spawn_worker(worker_end: socket.socket) -> subprocess.Popen[bytes]:
-    """Start ``python -m actorio.backends._worker`` holding ``worker_end``; close our copy."""
+def spawn_worker(worker_ends: tuple[socket.socket, ...]) -> subprocess.Popen[bytes]:
+    """Start ``python -m actorio.backends._worker`` holding ``worker_ends`` (the frames'
+    socket, the descriptors' one); close our copies."""
     global _thread
     with _lock:
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_serve, name="actorio-spawner", daemon=True)
             _thread.start()
     done: Future[subprocess.Popen[bytes]] = Future()
-    _requests.put((worker_end, done))
+    _requests.put((worker_ends, done))
     try:
         return done.result()
     finally:
-        worker_end.close()
+        for end in worker_ends:
+            end.close()
 
 
 def stop_spawner() -> None:
@@ -56,22 +58,22 @@ def _serve() -> None:
         request = _requests.get()
         if request is None:
             return
-        worker_end, done = request
+        worker_ends, done = request
         try:
-            done.set_result(_popen(worker_end))
+            done.set_result(_popen(worker_ends))
         except BaseException as exc:
             done.set_exception(exc)
 
 
-def _popen(worker_end: socket.socket) -> subprocess.Popen[bytes]:
-    fd = worker_end.fileno()
+def _popen(worker_ends: tuple[socket.socket, ...]) -> subprocess.Popen[bytes]:
+    fds = [end.fileno() for end in worker_ends]
     env: dict[str, Any] = dict(os.environ)
     # The worker must import what the driver could: its modules and the caller's sys.path.
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     env["ACTORIO_BACKEND"] = "local"  # a worker hosts its actor itself, never in a grandchild
     return subprocess.Popen(
-        [sys.executable, "-m", "actorio.backends._worker", str(fd), str(os.getpid())],
-        pass_fds=[fd],
+        [sys.executable, "-m", "actorio.backends._worker", str(os.getpid()), *map(str, fds)],
+        pass_fds=fds,
         env=env,
         stdin=subprocess.DEVNULL,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import io
+import os
 import pickle
 import socket
 import struct
@@ -27,6 +28,7 @@ __all__ = [
     "Frame",
     "Frames",
     "Peer",
+    "descriptor_pair",
     "dumps",
     "loads",
     "recv_frames",
@@ -38,6 +40,7 @@ __all__ = [
 _HEADER = struct.Struct("!I")
 #: the first byte of a frame whose large buffers travel beside it (a pickle starts with 0x80)
 _SHARED = b"S"
+_SHARED_BYTE = _SHARED[0]
 #: the most descriptors one frame may carry (Linux's SCM_MAX_FD)
 _MAX_FDS = 253
 _ANCILLARY = socket.CMSG_SPACE(_MAX_FDS * 4)
@@ -46,6 +49,16 @@ _ANCILLARY = socket.CMSG_SPACE(_MAX_FDS * 4)
 def socket_pair() -> tuple[socket.socket, socket.socket]:
     """(driver end, worker end); the worker end is inheritable by the child process."""
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    child.set_inheritable(True)
+    return parent, child
+
+
+def descriptor_pair() -> tuple[socket.socket, socket.socket]:
+    """The second channel, for the descriptors of shared-memory segments only: one message
+    per frame that has any, sent just before the frame. Apart from the frames' socket, whose
+    small frames are read with plain ``recv`` as before (``recvmsg``, which descriptors would
+    need, costs every read more)."""
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     child.set_inheritable(True)
     return parent, child
 
@@ -133,6 +146,15 @@ def dumps(message: Message) -> bytes | Frame:
     messages (names, numbers, containers, importable classes) need nothing more; cloudpickle
     for what it cannot do (lambdas, local classes, anything defined in ``__main__``)."""
     packed = pack(message)
+    # The common case first, with nothing to gather: a message of plain values. A large
+    # buffer, a ref, a stored value or anything pickle refuses sends it the long way.
+    try:
+        payload = pickle.dumps(packed, protocol=5, buffer_callback=_small_only)
+    except Exception:
+        pass
+    else:
+        if b"__main__" not in payload:
+            return _HEADER.pack(len(payload)) + payload
     try:
         try:
             payload = _pickled(packed, False)
@@ -150,6 +172,16 @@ def dumps(message: Message) -> bytes | Frame:
     if not buffers and not nested and not refs:
         return _HEADER.pack(len(payload)) + payload
     return _framed(payload, buffers, nested, refs)
+
+
+class _Large(Exception):
+    """A buffer too large for the stream: the message goes the long way."""
+
+
+def _small_only(buffer: pickle.PickleBuffer) -> bool:
+    if buffer.raw().nbytes >= _shm.MIN_BYTES:
+        raise _Large
+    return True
 
 
 def _framed(
@@ -172,6 +204,11 @@ def _framed(
         at += len(part)
         return ("i", at - len(part), len(part))
 
+    if len(buffers) + sum(isinstance(p, _shm.Use) for p in nested) > _MAX_FDS:
+        raise SerializationError(
+            f"a message holds more than {_MAX_FDS} buffers of {_shm.MIN_BYTES:,} bytes or more "
+            f"(the most one message can pass); gather them into fewer arrays"
+        )
     outer = [describe(part) for part in parts_of(buffers)]
     inner = [describe(part) for part in nested]
     meta = pickle.dumps((len(payload), outer, inner, len(uses)), protocol=5)
@@ -189,20 +226,21 @@ def parts_of(buffers: list[pickle.PickleBuffer]) -> list[Any]:
     return parts
 
 
-def send_frame(sock: socket.socket, frame: bytes | Frame, peer: Any) -> None:
-    """Write one frame; a shared one with its descriptors, its segments counted as sent to
-    ``peer`` (the refs it exports are the caller's to count: :mod:`._objects`)."""
+def send_frame(
+    sock: socket.socket, descriptors: socket.socket, frame: bytes | Frame, peer: Any
+) -> None:
+    """Write one frame; a shared one after its descriptors (on their own channel), its
+    segments counted as sent to ``peer`` (the refs it exports are the caller's to count:
+    :mod:`._objects`). Callers write one frame at a time, so both channels keep one order."""
     if isinstance(frame, bytes):
         sock.sendall(frame)
         return
     for use in frame.uses:
         _shm.POOL.sent(use.segment, peer)
     fds = [use.segment.fd for use in frame.uses]
-    data = memoryview(frame.data)
-    ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
-    sent = sock.sendmsg([data], ancillary)
-    if sent < len(data):
-        sock.sendall(data[sent:])
+    if fds:
+        descriptors.sendmsg([b"F"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+    sock.sendall(frame.data)
 
 
 class _In(threading.local):
@@ -217,13 +255,13 @@ IN = _In()
 
 def loads(item: bytes | tuple[bytes, list[int]], peer: Peer) -> Message:
     """The message in a payload that :class:`Frames` popped, from ``peer``."""
-    IN.origin = peer
-    try:
-        if isinstance(item, bytes):
-            return unpack(pickle.loads(item))
-        return _shared_loads(item[0], item[1], peer)
-    finally:
-        IN.origin = None
+    # Each reading thread reads one peer: the origin (for the refs and handles the frame may
+    # hold) is set once, not per frame.
+    if IN.origin is not peer:
+        IN.origin = peer
+    if isinstance(item, bytes):
+        return unpack(pickle.loads(item))
+    return _shared_loads(item[0], item[1], peer)
 
 
 def _shared_loads(body: bytes, fds: list[int], peer: Peer) -> Message:
@@ -250,23 +288,19 @@ def _shared_loads(body: bytes, fds: list[int], peer: Peer) -> Message:
 
 
 class Frames:
-    """Splits the bytes read from a socket into payloads: one ``recvmsg`` per wake-up takes
-    every frame that has arrived (a header-then-body read would cost two system calls), with
-    the descriptors that came with them."""
+    """Splits the bytes read from a socket into payloads: one ``recv`` per wake-up takes
+    every frame that has arrived (a header-then-body read would cost two system calls). A
+    shared frame takes its descriptors from the ``descriptors`` channel, where they were sent
+    just before it."""
 
-    __slots__ = ("buffer", "fds")
+    __slots__ = ("buffer", "descriptors")
 
-    def __init__(self) -> None:
+    def __init__(self, descriptors: socket.socket) -> None:
         self.buffer = bytearray()
-        self.fds: deque[int] = deque()
+        self.descriptors = descriptors
 
-    def feed(self, data: bytes, ancillary: list[tuple[int, int, bytes]]) -> None:
+    def feed(self, data: bytes) -> None:
         self.buffer += data
-        for level, kind, raw in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds = array.array("i")
-                fds.frombytes(raw[: len(raw) - len(raw) % fds.itemsize])
-                self.fds.extend(fds)
 
     def pop(self) -> bytes | tuple[bytes, list[int]] | None:
         """The next whole payload (with its descriptors, if it has any), or None until more
@@ -279,22 +313,35 @@ class Frames:
             return None
         payload = bytes(buffer[4 : 4 + size])
         del buffer[: 4 + size]
-        if payload[:1] != _SHARED:
+        if payload[0] != _SHARED_BYTE:
             return payload
         (meta_len,) = _HEADER.unpack_from(payload, 1)
         count = pickle.loads(payload[5 : 5 + meta_len])[3]
-        return payload, [self.fds.popleft() for _ in range(count)]
+        return payload, self._take(count) if count else []
+
+    def _take(self, count: int) -> list[int]:
+        """The descriptors of one frame (already sent: this does not wait)."""
+        _, ancillary, _, _ = self.descriptors.recvmsg(1, _ANCILLARY)
+        fds = array.array("i")
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(raw[: len(raw) - len(raw) % fds.itemsize])
+        if len(fds) != count:
+            for fd in fds:
+                os.close(fd)
+            raise ConnectionError(f"a frame announced {count} descriptors, {len(fds)} came")
+        return list(fds)
 
 
 def receive(sock: socket.socket, frames: Frames) -> bool:
-    """One ``recvmsg`` into ``frames``; False when the other end is gone."""
+    """One ``recv`` into ``frames``; False when the other end is gone."""
     try:
-        data, ancillary, _, _ = sock.recvmsg(1 << 16, _ANCILLARY)
+        data = sock.recv(1 << 16)
     except OSError:
         return False
     if not data:
         return False
-    frames.feed(data, ancillary)
+    frames.feed(data)
     return True
 
 

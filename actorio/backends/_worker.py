@@ -69,10 +69,13 @@ class Worker:
     """Serves one actor for the driver at the other end of ``sock``; also the channel its
     handles to actors elsewhere use (see :mod:`._remote`)."""
 
-    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, sock: socket.socket, descriptors: socket.socket, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self.sock = sock
+        self.descriptors = descriptors
         self.loop = loop
-        self.frames = _wire.Frames()
+        self.frames = _wire.Frames(descriptors)
         self.stash: list[Message] = []  # frames read while waiting for a reply, in order
         self.handle: Any = None
         self.calls: dict[int, Any] = {}
@@ -108,7 +111,7 @@ class Worker:
             # A blocking send, from any thread: frames are small and the driver reads them at
             # once; it saves the loop a transport and a wake-up per reply.
             with self.send_lock:
-                _wire.send_frame(self.sock, frame, self)
+                _wire.send_frame(self.sock, self.descriptors, frame, self)
         except OSError:
             self.loop.call_soon_threadsafe(self.done.set)  # the driver is gone: so are we
 
@@ -341,12 +344,13 @@ def _plain(exc: BaseException) -> Exception:
     return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-async def _main(fd: int) -> None:
+async def _main(fd: int, descriptors_fd: int) -> None:
     from actorio._runtime import get_runtime
 
     sock = socket.socket(fileno=fd)
+    descriptors = socket.socket(fileno=descriptors_fd)
     loop = asyncio.get_running_loop()
-    worker = Worker(sock, loop)
+    worker = Worker(sock, descriptors, loop)
     worker.loop_thread = threading.get_ident()
     get_runtime().directory = worker
     _objects.install(worker.side)
@@ -358,16 +362,17 @@ async def _main(fd: int) -> None:
     await worker.done.wait()
     loop.remove_reader(fd)
     sock.close()
+    descriptors.close()
 
 
 def main() -> None:
-    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    parent, fd, descriptors_fd = map(int, sys.argv[1:4])
     _die_with_parent(parent)
     import actorio
 
     # One actor here, hosted here: it may block its own loop, and it never spawns a worker.
     actorio.init(backend="local", shutdown_timeout_s=0, blocking_warning_s=0)
-    actorio.run(_main(fd))
+    actorio.run(_main(fd, descriptors_fd))
     actorio.shutdown(timeout=0)
     os._exit(0)
 
