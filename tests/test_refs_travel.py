@@ -1,7 +1,8 @@
 """Refs and handles go wherever Ray lets them: top-level arguments (resolved before the call),
 nested in containers or captured by a closure (they arrive as refs), returned by tasks and
 methods, put once and read by many; a handle to a child actor that a worker created comes back
-to the driver. Run in-process and with actors in worker processes."""
+to the driver. Run in-process and with actors in worker processes (on Ray, only what actorio
+hands to Ray itself: top-level refs)."""
 
 from __future__ import annotations
 
@@ -101,6 +102,12 @@ class Payload:
         return iter([self.n])
 
 
+def _between_processes_of_ours(backend: str) -> None:
+    """On Ray, refs and handles inside values travel Ray's own way (unchanged by actorio)."""
+    if backend == "ray":
+        pytest.skip("nested and returned refs on Ray are Ray's: actorio passes values to it")
+
+
 def test_a_top_level_ref_is_resolved_before_the_call(backend: str) -> None:
     actorio.init(backend=backend)
     ref = actorio.put([1, 2, 3])
@@ -110,6 +117,7 @@ def test_a_top_level_ref_is_resolved_before_the_call(backend: str) -> None:
 
 
 def test_nested_refs_arrive_as_refs_that_can_be_read_and_passed_on(backend: str) -> None:
+    _between_processes_of_ours(backend)
     actorio.init(backend=backend)
     first, second = actorio.put(10), add.remote(1, 2)
     h, other = Holder.remote(), Holder.remote()
@@ -122,6 +130,7 @@ def test_nested_refs_arrive_as_refs_that_can_be_read_and_passed_on(backend: str)
 
 
 def test_a_ref_captured_by_a_closure_travels_with_it(backend: str) -> None:
+    _between_processes_of_ours(backend)
     actorio.init(backend=backend)
     captured = actorio.put(21)
 
@@ -133,6 +142,7 @@ def test_a_ref_captured_by_a_closure_travels_with_it(backend: str) -> None:
 
 
 def test_refs_returned_by_tasks_and_methods(backend: str) -> None:
+    _between_processes_of_ours(backend)
     actorio.init(backend=backend)
     inner = actorio.get(make_ref.remote({"a": 1}), timeout=WAIT)
     assert isinstance(inner, actorio.ObjectRef)
@@ -156,6 +166,7 @@ def test_one_put_read_by_many_actors_and_tasks(backend: str) -> None:
 
 
 def test_a_value_lives_while_only_a_worker_holds_its_ref(backend: str) -> None:
+    _between_processes_of_ours(backend)
     actorio.init(backend=backend)
     value = Payload(7)
     watch = weakref.ref(value)
@@ -175,6 +186,7 @@ def test_a_value_lives_while_only_a_worker_holds_its_ref(backend: str) -> None:
 
 
 def test_a_child_actor_handle_comes_back_from_its_parent(backend: str) -> None:
+    _between_processes_of_ours(backend)
     actorio.init(backend=backend)
     parent = Holder.remote()
     child = actorio.get(parent.spawn.remote(5), timeout=WAIT)
