@@ -62,6 +62,10 @@ class Store:
     def checksum_kept(self) -> float:
         return float(self.kept.sum())
 
+    def checksum_nested(self, refs: list[Any]) -> float:
+        """A ref nested in a list arrives as a ref: its value is fetched from the driver."""
+        return float(actorio.get(refs[0]).sum())
+
     def sparse(self, path: str, size: int) -> Any:
         """A huge array over a sparse file: nothing is read until it is copied."""
         with open(path, "rb") as f:
@@ -183,6 +187,19 @@ def test_a_put_is_pickled_once_for_many_readers(process: None) -> None:
     assert [x[1] for x in sums[:3]] == [expected] * 3
     assert sums[3:] == [expected] * 2
     assert _shm.POOL.writes - before == 1  # one copy into shared memory for five readers
+
+
+def test_a_ref_fetched_by_many_workers_at_once_is_pickled_once(process: None) -> None:
+    # Each worker fetches a nested ref's value itself, answered by its own reader thread in
+    # the driver: all at once here (the value takes a while to pickle), still one copy.
+    a = np.arange(BIG * 2, dtype=np.float64)  # 32 MiB
+    ref = actorio.put(a)
+    stores = [Store.remote() for _ in range(3)]
+    actorio.get([s.kind.remote(b"up") for s in stores], timeout=WAIT)
+    before = _shm.POOL.writes
+    sums = actorio.get([s.checksum_nested.remote([ref]) for s in stores], timeout=WAIT)
+    assert sums == [float(a.sum())] * 3
+    assert _shm.POOL.writes - before == 1
 
 
 def test_a_buffer_that_is_not_contiguous_is_copied(process: None) -> None:

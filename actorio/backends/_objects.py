@@ -161,15 +161,20 @@ def _load_stored(payload: bytes, start: int, count: int) -> Any:
 
 
 _BLOBS: weakref.WeakKeyDictionary[ObjectRef[Any], _Blob | None] = weakref.WeakKeyDictionary()
+#: held while a value is pickled the first time: workers fetching one ref at once (each from
+#: its own link's reader thread) must share one blob, not write a copy each
+_blobs_lock = threading.RLock()
+_UNSEEN: Any = object()
 
 
 def shareable(ref: ObjectRef[Any], value: Any) -> Any:
     """What to send for ``ref``'s ``value``: a :class:`Stored` blob when it holds large
     buffers (pickled the first time only), else the value itself (small: pickled per send)."""
     try:
-        blob = _BLOBS[ref]
-    except KeyError:
-        blob = _BLOBS[ref] = _blob_of(value)
+        with _blobs_lock:
+            blob = _BLOBS.get(ref, _UNSEEN)
+            if blob is _UNSEEN:
+                blob = _BLOBS[ref] = _blob_of(value)
     except TypeError:  # not weakly referable: pickled per send
         return value
     return value if blob is None else Stored(blob)
