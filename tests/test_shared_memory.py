@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import mmap
 import pickle
+import time
 from pathlib import Path
 from typing import Any, SupportsIndex
 
@@ -15,6 +16,7 @@ import pytest
 import actorio
 from actorio.backends import _shm, _wire
 from actorio.backends._messages import Call
+from actorio.backends._process_actor import ProcessActor
 from actorio.exceptions import SerializationError
 
 np = pytest.importorskip("numpy")
@@ -172,6 +174,24 @@ def test_values_made_in_a_worker_come_back(process: None) -> None:
         got = actorio.get(s.make.remote(BIG, dtype), timeout=WAIT)
         assert np.array_equal(got, np.arange(BIG, dtype=dtype))
         assert not got.flags.writeable
+
+
+def test_a_result_the_driver_drops_is_released_at_once(process: None) -> None:
+    # The worker sends nothing after its result: nothing in the driver may hold the value
+    # meanwhile (its reader thread kept the last message until the next one arrived).
+    s = Store.remote()
+    got = actorio.get(s.make.remote(BIG, "float64"), timeout=WAIT)
+    core = s._actorio_actor
+    assert isinstance(core, ProcessActor)
+    assert core.calls.link is not None
+    mappings = core.calls.link.mappings
+    assert [m.received for m in mappings.maps.values()] == [1]
+    del got
+    deadline = time.monotonic() + WAIT
+    # Released: the driver told the worker its segment is free (the count goes back to 0).
+    while any(m.received for m in mappings.maps.values()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [m.received for m in mappings.maps.values()] in ([0], [])
 
 
 def test_a_put_is_pickled_once_for_many_readers(process: None) -> None:

@@ -122,7 +122,10 @@ class WorkerLink:
                     self._data(message, owner)
                 elif owner is not None:  # (released: nobody is waiting for anything)
                     owner.worker_said(message)
-            owner = None  # not held while the next recv waits
+                # Not held while the next recv waits: the value of a large result would keep
+                # the worker's segment mapped here until the worker said something else.
+                del message
+            owner = None  # nor the owner
         self.sock.close()
         self.descriptors.close()
         code = self.proc.wait()
