@@ -207,3 +207,73 @@ def test_a_ref_cannot_be_pickled_outside_a_call() -> None:
     ref = actorio.put(1)
     with pytest.raises(SerializationError, match=r"actorio\.get\(ref\)"):
         pickle.dumps(ref)
+
+
+@actorio.remote
+class Promiser:
+    """Holds a ref of its own that it settles only when told to."""
+
+    def __init__(self) -> None:
+        self.gate: Any = None
+
+    async def pending_twice(self) -> list[Any]:
+        import asyncio
+
+        self.gate = asyncio.get_running_loop().create_future()
+        self.ref = _settle_with.remote(self.gate)
+        return [self.ref, self.ref]
+
+    async def release(self, value: Any) -> None:
+        self.gate.set_result(value)
+
+    def hold(self, box: list[Any]) -> int:
+        self.box = box
+        return len(box)
+
+    def read(self) -> Any:
+        return actorio.get(self.box[0], timeout=WAIT)
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+@actorio.remote
+async def _settle_with(gate: Any) -> Any:
+    return await gate
+
+
+def test_a_pending_ref_sent_twice_settles_both_copies() -> None:
+    actorio.init(backend="process")
+    p = Promiser.options(max_concurrency=4).remote()
+    first, second = actorio.get(p.pending_twice.remote(), timeout=WAIT)
+    assert first is second  # one ref in the driver for one ref in the worker
+    actorio.get(p.release.remote(5), timeout=WAIT)
+    assert actorio.get([first, second], timeout=WAIT) == [5, 5]
+
+
+def test_a_dead_workers_promises_fail_instead_of_hanging() -> None:
+    import os
+    import signal
+
+    from actorio.exceptions import ActorDiedError
+
+    actorio.init(backend="process")
+    p = Promiser.options(max_concurrency=4).remote()
+    pending, _ = actorio.get(p.pending_twice.remote(), timeout=WAIT)
+    os.kill(actorio.get(p.pid.remote(), timeout=WAIT), signal.SIGKILL)
+    with pytest.raises(ActorDiedError, match="signal 9"):
+        actorio.get(pending, timeout=WAIT)
+
+
+def test_a_ref_whose_value_cannot_cross_fails_clearly() -> None:
+    import threading
+
+    actorio.init(backend="process")
+    p = Promiser.remote()
+    assert actorio.get(p.hold.remote([actorio.put(threading.Lock())]), timeout=WAIT) == 1
+    with pytest.raises(SerializationError, match="cannot be sent to another process"):
+        actorio.get(p.read.remote(), timeout=WAIT)
+    assert actorio.get(p.hold.remote([actorio.put(3)]), timeout=WAIT) == 1  # alive
+    assert actorio.get(p.read.remote(), timeout=WAIT) == 3

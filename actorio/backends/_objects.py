@@ -117,10 +117,13 @@ def fetch(object_id: str, reply: Any) -> None:
 
     def done(cf: Any) -> None:
         exc = cf.exception()
-        if exc is not None:
-            reply(Settle(object_id, False, exc))
-        else:
-            reply(Settle(object_id, True, shareable(ref, cf.result())))
+        try:
+            if exc is not None:
+                reply(Settle(object_id, False, exc))
+            else:
+                reply(Settle(object_id, True, shareable(ref, cf.result())))
+        except Exception as err:  # the value (or error) cannot cross: say so, not hang
+            reply(Settle(object_id, False, _cannot_send(object_id, err)))
 
     ref.future().add_done_callback(done)
 
@@ -270,7 +273,10 @@ class WorkerSide:
     def _keep(self, object_id: str, cf: Any) -> None:
         self.promised.discard(object_id)
         exc = cf.exception()
-        self.worker.send(Settle(object_id, exc is None, cf.result() if exc is None else exc))
+        try:
+            self.worker.send(Settle(object_id, exc is None, cf.result() if exc is None else exc))
+        except Exception as err:  # the value (or error) cannot cross: say so, not hang
+            self.worker.send(Settle(object_id, False, _cannot_send(object_id, err)))
 
     def export_handle(self, actor: Any) -> tuple[Any, ...] | None:
         """A handle to a child actor hosted here, sent to the driver: the driver's proxy
@@ -316,6 +322,11 @@ def _driver_ref(object_id: str) -> ObjectRef[Any]:
 def _promise(object_id: str, ok: bool | None, value: Any) -> ObjectRef[Any]:
     """In the driver: a ref a worker made, done (``ok`` True/False) or settled later."""
     owner = _sender()
+    if ok is None and owner is not None:
+        held = owner.promises.get(object_id)
+        known: ObjectRef[Any] | None = held() if held is not None else None
+        if known is not None:
+            return known  # sent again while pending: the one ref its Settle will settle
     ref: ObjectRef[Any] = new_ref(None, owner.loop if owner is not None else _host_loop())
     if ok is None:
         if owner is not None:
@@ -359,6 +370,15 @@ def _child_actor(actor_id: str, cls: type, name: str | None, namespace: str) -> 
     # Dropped by the driver: the worker may let its child go (once the copies it sent are).
     weakref.finalize(proxy, origin.release_actor, actor_id, received)
     return proxy
+
+
+def _cannot_send(object_id: str, err: Exception) -> SerializationError:
+    if isinstance(err, SerializationError):
+        return err
+    return SerializationError(
+        f"the value of ref {object_id} cannot be sent to another process ({err}); put "
+        f"picklable values in refs that travel to process actors and tasks"
+    )
 
 
 def _sender() -> Any:

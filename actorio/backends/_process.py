@@ -138,6 +138,7 @@ class ProcessBackend(BackendBase):
 
     def __init__(self) -> None:
         _objects.install()  # refs may travel to workers now
+        _shm.start_notes()  # (up front: notes may be made inside the garbage collector)
         self._hosts: list[TaskHostActor] = []
         self._next = itertools.count()
         self._lock = threading.Lock()

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import itertools
 import logging
 import threading
 import weakref
 from typing import Any
 
-from .._mailbox import complete, fail, fail_new, first_ref, make_refs
+from .._mailbox import fail, fail_new, first_ref, make_refs
 from .._options import ActorOptions, Mode
 from .._ref_args import has_refs, pending_refs
 from .._seam import STOP_HOOK_TIMEOUT_S
 from .._spec import ClassSpec, MethodSpec
 from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, InvalidOptionsError, TaskError
-from . import _objects, _shm, _wire
+from . import _objects, _wire
 from ._base import Forwarding, checked_remote, settle_soon
 from ._messages import (
     Call,
@@ -37,13 +36,13 @@ from ._messages import (
     Kill,
     Lookup,
     Message,
-    ReleaseActor,
     Result,
     Settle,
     Stop,
     Watch,
 )
 from ._process_calls import AllDone, Calls, PendingCall
+from ._process_children import ChildChannel
 from ._process_frames import call_frame, create_frame, shared_args
 from ._process_hub import serve
 from ._process_link import WorkerLink
@@ -80,7 +79,7 @@ class _RemoteWork:
         return self.what if entry is not None and entry.sent else None
 
 
-class ProcessActor(Forwarding):
+class ProcessActor(ChildChannel, Forwarding):
     """One actor hosted by its own worker process."""
 
     kind = "process actor"
@@ -111,11 +110,7 @@ class ProcessActor(Forwarding):
         # (its stats count the calls as the driver sees them: round trips)
         self.calls = Calls(self, spec.name, self.stats, self.send_lock)
         self.pending: dict[int, PendingCall] = self.calls.pending  # what Forwarding counts
-        #: refs the worker made and sent before they were done, by id (see _objects)
-        self.promises: dict[str, weakref.ref[Any]] = {}
-        #: calls and watches of the worker's child actors, made through their driver proxies
-        self.forwards: dict[int, tuple[Any, str]] = {}
-        self.ids = itertools.count(1)
+        self.init_channel()
         # Released (every handle dropped, no call pending): its worker is stopped. Not at
         # exit: the graceful shutdown stops workers there, after their last calls.
         weakref.finalize(self, self.calls.release).atexit = False
@@ -197,16 +192,14 @@ class ProcessActor(Forwarding):
                         self._wake_room()
             case Settle():
                 _objects.settled(self.promises, message)
-            case Forwarded(forward_id, ok, value):
-                ref, what = self.forwards.pop(forward_id, (None, ""))
-                if ok:
-                    complete(ref, value, None, what)  # type: ignore[arg-type]
-                else:
-                    fail(ref, value, None)
+            case Forwarded():
+                self.forwarded(message)
             case Forward() | Watch() | Lookup() | Kill():
                 # The worker's handles to actors hosted elsewhere.
                 try:
-                    serve(message, self.send_control)
+                    # Answered to the worker that asked (not to a successor after a restart).
+                    link = self.calls.link
+                    serve(message, lambda m: self.send_control(m, link))
                 except Exception:  # the reader thread must live on: it settles every call
                     kind = type(message).__name__.lower()
                     log.exception("%s: cannot serve %r", self.describe(), kind)
@@ -237,6 +230,7 @@ class ProcessActor(Forwarding):
         return self.died(dead.why, dead.cause)
 
     def _worker_gone(self, reason: ActorDiedError, intentional: bool, unserved: bool) -> None:
+        self.fail_held(reason)  # the refs it promised, the calls to its children
         with self.send_lock:
             forced, self.forced_restart = self.forced_restart, False
             restart = not intentional and self.death is None
@@ -377,24 +371,6 @@ class ProcessActor(Forwarding):
         with self.send_lock:
             if link is None or self.calls.link is link:
                 self.calls.write(frame)
-
-    # -- the channel of the worker's child actors' proxies (see _remote, _objects) ------------
-
-    def new_id(self) -> int:
-        return next(self.ids)
-
-    def forward(self, message: Forward | Watch, ref: Any, what: str) -> None:
-        if ref is not None:
-            self.forwards[message.forward_id] = (ref, what)
-        self.send_control(message)
-
-    def send(self, message: Message) -> None:
-        self.send_control(message)
-
-    def release_actor(self, actor_id: str, received: list[int]) -> None:
-        """The driver dropped its proxy of a child actor of the worker (maybe inside the
-        garbage collector, with the send lock held: the note is sent from another thread)."""
-        _shm.note(self.send_control, ReleaseActor(actor_id, received[0]))
 
     # -- lifecycle from outside -----------------------------------------------------------------
 

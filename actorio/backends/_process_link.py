@@ -41,7 +41,16 @@ class WorkerLink:
     """One worker process, started with the ``create_frame``, and the socket to it; also the
     peer that the refs and segments sent to that process are counted against."""
 
-    __slots__ = ("__weakref__", "descriptors", "mappings", "owner", "proc", "sock")
+    __slots__ = (
+        "__weakref__",
+        "counting",
+        "descriptors",
+        "ended",
+        "mappings",
+        "owner",
+        "proc",
+        "sock",
+    )
 
     def __init__(self, owner: LinkOwner, create_frame: bytes | _wire.Frame) -> None:
         driver_end, worker_end = _wire.socket_pair()
@@ -49,8 +58,16 @@ class WorkerLink:
         #: held weakly: the reader thread must not keep a released actor alive (the actor
         #: keeps itself alive while it has calls pending, see _process_calls)
         self.owner: weakref.ref[LinkOwner] = weakref.ref(owner)
-        self.proc: subprocess.Popen[bytes] = spawn_worker((worker_end, worker_descriptors))
+        try:
+            self.proc: subprocess.Popen[bytes] = spawn_worker((worker_end, worker_descriptors))
+        except BaseException:
+            driver_end.close()
+            self.descriptors.close()
+            raise
         self.sock = driver_end
+        #: set once the worker is gone (under ``counting``): nothing sent is counted after it
+        self.ended = False
+        self.counting = threading.Lock()
         #: the segments this worker sent, mapped here
         self.mappings = _shm.Mappings(self._unmapped)
         self.send(create_frame)
@@ -60,9 +77,13 @@ class WorkerLink:
         if isinstance(frame, bytes):
             self.sock.sendall(frame)  # (every call's path)
         else:
-            if frame.refs:
-                _objects.sent_refs(frame.refs, self)
-            _wire.send_frame(self.sock, self.descriptors, frame, self)
+            with self.counting:  # so that what is counted here, peer_gone() uncounts
+                if self.ended:
+                    raise OSError("the worker is gone")
+                if frame.refs:
+                    _objects.sent_refs(frame.refs, self)
+                _wire.count_segments(frame, self)
+            _wire.send_frame(self.sock, self.descriptors, frame, None)
 
     def _unmapped(self, segment_id: int, count: int) -> None:
         self.tell(Unmapped(segment_id, count))
@@ -88,13 +109,19 @@ class WorkerLink:
         match message:
             case Fetch(object_id):
                 if owner is not None:
-                    _objects.fetch(object_id, lambda m: owner.send_control(m, self))
+                    held = weakref.ref(owner)  # (a released actor must not wait for a ref)
+                    _objects.fetch(object_id, lambda m: self._answer(held, m))
             case Release(object_id, count):
                 _objects.released(object_id, self, count)
             case Unmapped(segment_id, count):
                 _shm.POOL.unmapped(segment_id, self, count)
             case Closed(segment_id):
                 self.mappings.closed(segment_id)
+
+    def _answer(self, held: weakref.ref[LinkOwner], message: Message) -> None:
+        owner = held()
+        if owner is not None:
+            owner.send_control(message, self)
 
     def _kill_if_alive(self) -> None:
         if self.proc.poll() is None:
@@ -126,6 +153,8 @@ class WorkerLink:
                 # the worker's segment mapped here until the worker said something else.
                 del message
             owner = None  # nor the owner
+        with self.counting:
+            self.ended = True
         self.sock.close()
         self.descriptors.close()
         code = self.proc.wait()

@@ -114,9 +114,13 @@ class Use:
         POOL.changed(segment, uses=1)
 
     def __del__(self) -> None:
-        # Possibly inside the garbage collector, with the pool's lock held: hand it on (and
-        # not start the thread: after shutdown it waits for the next start).
-        _NOTES.put((POOL.changed, (self.segment,), {"uses": -1}))
+        # Possibly inside the garbage collector, with the pool's lock held: hand it on. With
+        # no notes thread (after shutdown), settle it here if nobody holds the lock now.
+        if _thread is None and POOL.lock.acquire(blocking=False):
+            POOL.lock.release()
+            POOL.changed(self.segment, uses=-1)
+        else:
+            _NOTES.put((POOL.changed, (self.segment,), {"uses": -1}))
 
 
 class Pool:
@@ -128,7 +132,6 @@ class Pool:
         self.free: list[Segment] = []
         self.live: dict[int, Segment] = {}
         self.writes = 0  # buffers copied into segments, ever (for tests and benchmarks)
-        self.made = 0  # segments allocated, ever (the rest of the writes reused one)
 
     def write(self, data: memoryview) -> Use:
         """A segment holding ``data`` (contiguous bytes), reused from the pool when one fits."""
@@ -146,7 +149,6 @@ class Pool:
             size = -(-n // _ONE_MIB) * _ONE_MIB  # whole MiBs: later buffers of about the size fit
             with self.lock:
                 segment_id = next(self.ids)
-            self.made += 1
             try:
                 segment = Segment(segment_id, size)
             except OSError as exc:
@@ -271,7 +273,7 @@ class Mappings:
         view = None
         with self.lock:
             known = self.maps.get(segment_id)
-            if known is not None and len(known.mm) == size:
+            if known is not None:
                 # The view first, the count after, under the lock: check() never counts an
                 # arrival whose view does not hold the mapping yet.
                 view = memoryview(known.mm)[:length]
@@ -329,8 +331,10 @@ class Mappings:
 
 #: every live Mappings, checked by the notes thread while some of them have arrivals
 _WATCHED: weakref.WeakSet[Mappings] = weakref.WeakSet()
-#: how often the notes thread looks for mappings that values stopped using
+#: how soon after an arrival the notes thread looks for mappings values stopped using (then
+#: twice as long each time, up to a second, until the next arrival)
 CHECK_S = 0.05
+_pace = [CHECK_S]
 
 
 # -- the notes thread: what must not run inside the garbage collector -------------------------
@@ -343,8 +347,8 @@ _thread: threading.Thread | None = None
 
 
 def note(fn: Callable[..., Any], *args: Any) -> None:
-    """Call ``fn(*args)`` soon on the notes thread (safe inside the garbage collector)."""
-    start_notes()
+    """Call ``fn(*args)`` soon on the notes thread (safe inside the garbage collector: it
+    starts no thread; the process backend and each worker start it up front)."""
     _NOTES.put((fn, args, {}))
 
 
@@ -356,13 +360,17 @@ def _nothing() -> None:
     pass
 
 
+def _timer() -> None:
+    """Marks a wake-up of the notes thread by its own timeout (never called)."""
+
+
 def _serve_notes() -> None:
     timeout: float | None = None
     while True:
         try:
             fn, args, kwargs = _NOTES.get(timeout=timeout)
         except queue.Empty:
-            pass
+            fn = _timer  # the pace's timer
         else:
             if fn is _stop:
                 return
@@ -375,7 +383,9 @@ def _serve_notes() -> None:
             mappings.check()
         timeout = POOL.trim()
         if watched:
-            timeout = CHECK_S if timeout is None else min(timeout, CHECK_S)
+            # Soon after arrivals, then less and less often while values are kept.
+            _pace[0] = CHECK_S if fn is _nothing else min(_pace[0] * 2, 1.0)
+            timeout = _pace[0] if timeout is None else min(timeout, _pace[0])
 
 
 def _stop() -> None:

@@ -1,4 +1,5 @@
-"""The worker process behind a process actor: ``python -m actorio.backends._worker FD``.
+"""The worker process behind a process actor:
+``python -m actorio.backends._worker PARENT_PID FD DESCRIPTORS_FD``.
 
 A worker is an ordinary actorio program that hosts one in-process actor on its own event loop
 (uvloop when installed), so the three concurrency modes, concurrency groups, hooks, cancel and
@@ -52,7 +53,6 @@ from ._process_hub import serve
 from ._remote import RemoteActor
 
 _PR_SET_PDEATHSIG = 1
-#: How the local backend's ``died()`` ends the text of an ActorDiedError.
 
 
 def _die_with_parent(parent: int) -> None:
@@ -170,7 +170,13 @@ class Worker:
 
     def pump(self) -> None:
         while True:
-            message = self.stash.pop(0) if self.stash else self._next_frame()
+            try:
+                message = self.stash.pop(0) if self.stash else self._next_frame()
+            except Exception:
+                # A frame we cannot read (its descriptors lost, say) would leave its call
+                # unanswered: end instead, so the driver fails (or retries) what we held.
+                self.done.set()
+                return
             if message is None:
                 return
             self.dispatch(message)
@@ -354,6 +360,7 @@ async def _main(fd: int, descriptors_fd: int) -> None:
     worker.loop_thread = threading.get_ident()
     get_runtime().directory = worker
     _objects.install(worker.side)
+    _shm.start_notes()
     number_ids_from((os.getpid() << 40) + 1)  # the driver's own ids stay far below
     loop.add_reader(fd, worker.readable)
     # Blocking, whatever the loop did to the descriptor: sends may come from any thread and
