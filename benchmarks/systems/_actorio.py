@@ -114,22 +114,7 @@ class ActorioLocal(AsyncSystem):
     def bulk(self, actors: int) -> BulkCalls:
         self._init_sync()
         handles = [self._keep(self.Bulk.remote()) for _ in range(actors)]
-        get, put, first = self.actorio.get, self.actorio.put, handles[0]
-        get([h.ping.remote() for h in handles])  # every actor built (and its worker up)
-
-        def send(arr: Any) -> float:
-            result: float = get(first.total.remote(arr))
-            return result
-
-        def share(arr: Any) -> list[float]:
-            ref = put(arr)
-            result: list[float] = get([h.total.remote(ref) for h in handles])
-            return result
-
-        def fetch(n: int) -> Any:
-            return get(first.make.remote(n))
-
-        return BulkCalls(send, share, fetch)
+        return BulkCalls.of(handles, self.actorio.get, self.actorio.put)
 
     def after(self) -> None:
         self._handles.clear()

@@ -33,6 +33,29 @@ class BulkCalls:
     #: ``get(a.make.remote(n))``: one call returning a new array of ``n`` ones.
     fetch: Callable[[int], Any]
 
+    @classmethod
+    def of(
+        cls, handles: list[Any], get: Callable[..., Any], put: Callable[[Any], Any]
+    ) -> BulkCalls:
+        """The calls, for systems spelled as Ray is (``get``, ``put``, ``.remote``): the same
+        code for Ray and for actorio, so the two measure the same thing."""
+        get([h.ping.remote() for h in handles])  # every actor built, its worker up
+        first = handles[0]
+
+        def send(arr: Any) -> float:
+            result: float = get(first.total.remote(arr))
+            return result
+
+        def share(arr: Any) -> list[float]:
+            ref = put(arr)
+            result: list[float] = get([h.total.remote(ref) for h in handles])
+            return result
+
+        def fetch(n: int) -> Any:
+            return get(first.make.remote(n))
+
+        return cls(send, share, fetch)
+
 
 class System:
     """One way of hosting the user's classes as actors; one instance lives in one child."""

@@ -100,22 +100,7 @@ class Ray(SyncSystem):
         """Ray's actors take no CPU once started (num_cpus=0 while running, Ray's default), so
         4 of them fit on 2 CPUs."""
         handles = [self._keep(self.Bulk.remote()) for _ in range(actors)]
-        get, put, first = self.ray.get, self.ray.put, handles[0]
-        get([h.ping.remote() for h in handles])  # every actor's worker process up
-
-        def send(arr: Any) -> float:
-            result: float = get(first.total.remote(arr))
-            return result
-
-        def share(arr: Any) -> list[float]:
-            ref = put(arr)
-            result: list[float] = get([h.total.remote(ref) for h in handles])
-            return result
-
-        def fetch(n: int) -> Any:
-            return get(first.make.remote(n))
-
-        return BulkCalls(send, share, fetch)
+        return BulkCalls.of(handles, self.ray.get, self.ray.put)
 
     def get(self, ref: Any) -> Any:
         return self.ray.get(ref)
