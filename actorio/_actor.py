@@ -55,9 +55,9 @@ class ActorClass(Generic[T, P]):
         options.resolve_mode(spec)
         self._spec = spec
         self._options = options
-        #: the options with a placement filled in, made once per placement: every actor of
+        #: the options with placement and eager filled in, made once per pair: every actor of
         #: the class shares them (a copy per actor would be most of an idle actor's size)
-        self._placed: dict[str, ActorOptions] = {}
+        self._placed: dict[tuple[str, bool], ActorOptions] = {}
         cls = spec.cls
         self.__dict__.update(
             __name__=cls.__name__,
@@ -79,10 +79,12 @@ class ActorClass(Generic[T, P]):
         mode, limit = opts.resolve_mode(spec)
         if mode == "regular":  # shipped with the options: a worker process places it the same
             placement = rt.placement_for(opts.placement)
-            if placement != opts.placement:
-                placed = self._placed.get(placement)
+            eager = rt.eager if opts.eager is None else opts.eager
+            if placement != opts.placement or eager != opts.eager:
+                placed = self._placed.get((placement, eager))
                 if placed is None:
-                    placed = self._placed[placement] = replace(opts, placement=placement)
+                    placed = replace(opts, placement=placement, eager=eager)
+                    self._placed[(placement, eager)] = placed
                 opts = placed
         backend = rt.backend(opts.backend)
         namespace = opts.namespace or rt.namespace

@@ -33,6 +33,7 @@ __all__ = [
     "Placement",
     "RetryOn",
     "actor_options",
+    "check_eager",
     "call_options",
     "check_backend",
     "check_placement",
@@ -133,6 +134,9 @@ class ActorOptions:
     #: where a regular actor's sync methods run: "inline" on its host loop or on a "thread"
     #: of its own (None: a thread when made from plain sync code, else inline)
     placement: Placement | None = None
+    #: whether plain calls to this regular actor, made on its loop while it is idle, run at
+    #: once (see actorio.backends._local_calls); None: as the runtime says (on by default)
+    eager: bool | None = None
     backend: str | None = None
     max_restarts: int = 0
     max_task_retries: int = 0
@@ -253,6 +257,8 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
             )
         elif key == "placement":
             value = check_placement(value)
+        elif key == "eager":
+            value = check_eager(value)
         elif key == "lifetime" and value not in (None, "detached", "non_detached"):
             raise InvalidOptionsError(f"lifetime must be None or 'detached', got {value!r}")
         elif key == "backend":
@@ -263,6 +269,16 @@ def actor_options(base: ActorOptions, given: Mapping[str, Any]) -> ActorOptions:
             value = None
         updates[key] = value
     return replace(base, **updates) if updates else base
+
+
+def check_eager(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidOptionsError(
+        f"eager must be True (plain calls to an idle regular actor on its own loop run at "
+        f"once, the default) or False (every call waits for its turn in the mailbox), got "
+        f"{value!r}"
+    )
 
 
 def check_placement(value: Any) -> Placement | None:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from ._context import current_core, current_loop
 from ._kernel import caller_loop
-from ._options import Placement, check_backend, check_placement
+from ._options import Placement, check_backend, check_eager, check_placement
 from ._registry import Registry
 from ._seam import STOP_HOOK_TIMEOUT_S, ActorCore, ActorDirectory, Backend, Hosted
 from ._threads import POOL, TaskPool
@@ -107,10 +107,13 @@ class Runtime:
         blocking_warning_s: float = 0.1,
         shutdown_timeout_s: float = 1.0,
         placement: Placement | None = None,
+        eager: bool = True,
     ) -> None:
         self.namespace = namespace or "default"
         #: where regular actors run their sync methods unless they say (None: by creator)
         self.placement = check_placement(placement)
+        #: whether regular actors that do not say take eager calls (see _local_calls)
+        self.eager = check_eager(eager) is not False
         self.backend_name = check_backend(backend or os.environ.get("ACTORIO_BACKEND") or "local")
         self.loop_factory = loop_factory
         self.shutdown_timeout_s = shutdown_timeout_s

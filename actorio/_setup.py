@@ -24,6 +24,7 @@ def init(
     blocking_warning_s: float = 0.1,
     shutdown_timeout_s: float = 1.0,
     placement: Placement | None = None,
+    eager: bool = True,
     **ray_options: Any,
 ) -> RuntimeContext:
     """Start actorio explicitly (optional: first use starts it with defaults, as in Ray).
@@ -36,11 +37,13 @@ def init(
     interpreter exit let accepted calls finish. ``placement`` (``"inline"`` or ``"thread"``)
     sets where every regular actor that does not say runs its sync methods (by default: on a
     thread when created from plain sync code, inline on its loop when created in async code).
+    ``eager=False`` sends every call through the mailbox, for actors that do not say (by
+    default a plain call to an idle regular actor on its own loop runs at once).
     Ray's resource options (``num_cpus=...``) are accepted and ignored in-process.
     """
     _, explicit = peek_runtime()
     rt = Runtime(
-        namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s, placement
+        namespace, backend, loop_factory, blocking_warning_s, shutdown_timeout_s, placement, eager
     )
     if address is not None and rt.backend_name != "ray":
         raise InvalidOptionsError(

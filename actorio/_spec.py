@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._options import METHOD_OPTIONS_ATTR, CallOptions, extra_call_options
@@ -112,6 +112,8 @@ class MethodSpec:
     #: the lane it always takes, whatever the call's group: ``__ray_ready__`` has one of its
     #: own (it never waits behind user calls); ``__ray_terminate__`` queues behind them
     lane: str | None = None
+    #: what a backend makes once per method and shares between actors (its plain ``remote``)
+    shared: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

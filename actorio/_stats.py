@@ -19,6 +19,8 @@ __all__ = ["ActorState", "CallStats", "ErrorRecord", "make_state", "percentile"]
 
 #: latencies kept for the percentiles: the most recent calls only
 _WINDOW = 1024
+#: how far the list of latencies may grow past the window before its oldest are dropped
+_SLACK = 256
 #: errors kept per actor, with their tracebacks
 _ERRORS = 5
 
@@ -34,28 +36,36 @@ class CallStats:
     def __init__(self) -> None:
         self.completed = 0
         self.failed = 0
-        # Made on first use: an idle actor should cost bytes, not two ring buffers.
-        self.latencies: deque[float] | None = None
+        # Made on first use, and a list, not a deque: an actor called once keeps one float
+        # (~0.1 KB), where a deque starts with a 64-slot block (~0.7 KB).
+        self.latencies: list[float] | None = None
         self.errors: deque[ErrorRecord] | None = None
 
-    def ring(self) -> deque[float]:
-        """The latencies (seconds) of the latest calls; the in-process drain appends to it
-        directly, saving a method call per call on the hot path."""
+    def sample(self, latency: float) -> None:
+        """Keep one call's latency (seconds); the oldest go once the list outgrows the
+        window by ``_SLACK``, so trimming costs a fraction of an append."""
         ring = self.latencies
         if ring is None:
-            ring = self.latencies = deque(maxlen=_WINDOW)
-        return ring
+            self.latencies = [latency]
+            return
+        ring.append(latency)
+        if len(ring) > _WINDOW + _SLACK:
+            del ring[:_SLACK]
+
+    def window(self) -> list[float]:
+        """The latencies of the latest calls (at most ``_WINDOW``)."""
+        return (self.latencies or [])[-_WINDOW:]
 
     def ok(self, latency: float) -> None:
         self.completed += 1
-        self.ring().append(latency)
+        self.sample(latency)
 
     def error(self, latency: float | None, method: str, exc: BaseException | None) -> None:
         """A failed call (``exc``: what its caller gets, a TaskError usually); None for a
         cancellation, which is counted but not listed. ``latency`` None: not timed."""
         self.failed += 1
         if latency is not None:
-            self.ring().append(latency)
+            self.sample(latency)
         if exc is not None:
             if self.errors is None:
                 self.errors = deque(maxlen=_ERRORS)
@@ -67,11 +77,11 @@ class CallStats:
             self.errors.append((time.time(), method, type(root).__name__, text))
 
     def mean_ms(self) -> float:
-        ring = list(self.latencies or ())
+        ring = self.window()
         return sum(ring) / len(ring) * 1e3 if ring else 0.0
 
     def p99_ms(self) -> float:
-        return percentile(list(self.latencies or ()), 0.99) * 1e3
+        return percentile(self.window(), 0.99) * 1e3
 
     def recent_errors(self) -> list[ErrorRecord]:
         return list(self.errors or ())

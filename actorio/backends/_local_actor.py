@@ -30,6 +30,7 @@ from asyncio import InvalidStateError
 from collections.abc import Callable
 from threading import get_ident
 from time import perf_counter
+from types import MethodType
 from typing import Any
 
 from .._context import call_chain, current_actor
@@ -42,6 +43,7 @@ from .._spec import ClassSpec, MethodSpec
 from .._stream_actor import SIDE_BY_SIDE
 from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded
 from ._base import expire
+from ._local_calls import plain_remote, turn_of
 from ._local_deadlock import wait_cycle
 from ._local_lanes import BUILTIN_LANE, count_pending, lane_index
 from ._local_life import ALIVE, PENDING, STOPPING, Lifecycle, lock_for
@@ -96,6 +98,9 @@ class LocalActor(Lifecycle):
         self.inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]] = {}
         #: the host loop's thread, once known: calls from it skip the thread-safe path
         self.host_thread: int | None = get_ident() if _running_loop() is loop else None
+        #: the loop's eager-call budget, for an actor whose plain calls may run eagerly
+        eager = mode == "regular" and not on_threads and options.eager is not False
+        self.turn = turn_of(loop) if eager else None
         self.init_lifecycle()
 
     # -- submission (any thread) ---------------------------------------------------------------
@@ -209,11 +214,12 @@ class LocalActor(Lifecycle):
     def bind(
         self, method: MethodSpec, num_returns: int, group: str | None, options: Any = None
     ) -> Callable[..., Any]:
-        """``handle.method.remote``: the hot path of every call, as one closure.
+        """``handle.method.remote``: the hot path of every call.
 
-        Same-loop calls with plain positional arguments are queued right here; anything else
-        (keywords, ref arguments, other threads, several returns, per-call options, calls
-        made inside awaited actor calls, a bounded mailbox) goes through :meth:`submit`.
+        A plain call (see :mod:`._local_calls`) takes the ``remote`` its method shares with
+        every actor of the class, which may run it eagerly; anything else (several returns,
+        per-call options, a group, a bounded mailbox) takes a closure of its own that queues
+        same-loop calls with plain arguments right there and sends the rest to :meth:`submit`.
         """
         index = self.lane_index.get(method.lane or group)
         if index is None:
@@ -221,31 +227,26 @@ class LocalActor(Lifecycle):
             raise InvalidOptionsError(
                 f"{self.describe()} has no concurrency group {group!r}; it has {known}"
             )
+        options = options or method.options
+        unbounded = self.options.max_pending_calls < 0
+        if index == 0 and num_returns == 1 and options is None and unbounded:
+            return MethodType(plain_remote(method), self)
         lane = self.lanes[index]
-        queue = lane.open()
         host = self.loop
         check = method.check
         lo, hi = check.bounds
         submit = self.submit
-        drain = self.drain
-        call_soon = host.call_soon
-        ctx = self.ctx
-        options = options or method.options
-        general = num_returns != 1 or options is not None or self.options.max_pending_calls >= 0
-        chain_get = call_chain.get
+        general = num_returns != 1 or options is not None or not unbounded
 
         def remote(*args: Any, **kwargs: Any) -> Any:
             if kwargs or not lo <= len(args) <= hi:
                 check(args, kwargs)
-            # get_ident() is ~5x cheaper than asyncio._get_running_loop(), which makes a
-            # getpid() system call on 3.11; the same thread with an open host loop means the
-            # caller runs on the host loop.
             if (
                 general
                 or kwargs
                 or get_ident() != self.host_thread
                 or host.is_closed()
-                or chain_get()
+                or call_chain.get()
             ):
                 return submit(method, args, kwargs, num_returns, group, options)
             for a in args:
@@ -255,10 +256,10 @@ class LocalActor(Lifecycle):
             if self.state > ALIVE:
                 fail_new(ref, self.rejection())
                 return ref
-            queue.append((method, args, kwargs, ref, None))
+            lane.open().append((method, args, kwargs, ref, None))
             if not lane.scheduled:
                 lane.scheduled = True
-                call_soon(drain, lane, context=ctx)
+                host.call_soon(self.drain, lane, context=self.ctx)
             return ref
 
         return remote
@@ -335,7 +336,7 @@ class LocalActor(Lifecycle):
                     else:
                         done += 1
                         if timed:
-                            (stats.latencies or stats.ring()).append(perf_counter() - started)
+                            stats.sample(perf_counter() - started)
                         try:
                             ref.set_result(result)
                         except InvalidStateError:  # cancelled while it ran

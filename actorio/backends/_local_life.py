@@ -24,7 +24,7 @@ import asyncio
 import concurrent.futures
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._context import current_actor
 from .._mailbox import Call, Lane, complete, fail
@@ -36,6 +36,9 @@ from ..exceptions import ActorDiedError, TaskError
 from ._local_build import ALIVE, DEAD, PENDING, PENDING_STOPPING, STOPPING, Building, lock_for
 from ._local_hooks import run_stop_hook
 from ._local_lanes import last_queued, retried, take_calls
+
+if TYPE_CHECKING:
+    from ._local_calls import Turn
 
 __all__ = ["ALIVE", "DEAD", "PENDING", "PENDING_STOPPING", "STOPPING", "Lifecycle", "lock_for"]
 
@@ -56,11 +59,13 @@ class Lifecycle(Building):
         "lanes",
         "placement",
         "restart_marks",
+        "turn",
     )
 
     # Set by LocalActor.__init__; declared here (and in Building) for the type checker.
     inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]]
     lane_index: dict[str | None, int]
+    turn: Turn | None
     # The calls' side, provided by LocalActor (ActorCore's bind and submit).
     bind: Callable[..., Callable[..., Any]]
     submit: Callable[..., Any]

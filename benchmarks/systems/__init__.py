@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._actorio import ActorioLocal, ActorioProcess, ActorioRay
+from ._actorio import ActorioLocal, ActorioMailbox, ActorioProcess, ActorioRay
 from ._bare import Bare, BareDeque, Direct
 from ._base import AsyncSystem, BulkCalls, LoopFactory, SyncSystem, System
 from ._memcpy import Memcpy
@@ -29,6 +29,7 @@ SYSTEMS: dict[str, type[System]] = {
         BareDeque,
         Direct,
         ActorioLocal,
+        ActorioMailbox,
         ActorioProcess,
         ActorioRay,
         Pipe,

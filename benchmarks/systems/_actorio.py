@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from .._users import Blocker, Bulk, Counter, Cruncher, Idle, Napper, Sleeper
 from ._base import AsyncSystem, BulkCalls
 
-__all__ = ["ActorioLocal", "ActorioProcess", "ActorioRay"]
+__all__ = ["ActorioLocal", "ActorioMailbox", "ActorioProcess", "ActorioRay"]
 
 
 class ActorioLocal(AsyncSystem):
@@ -17,6 +17,8 @@ class ActorioLocal(AsyncSystem):
     requires: ClassVar[tuple[str, ...]] = ("actorio",)
     #: ``backend=`` for every actor made here.
     backend: ClassVar[str] = "local"
+    #: extra ``.options()`` for every actor made here
+    extra: ClassVar[Mapping[str, Any]] = {}
     not_applicable: ClassVar[Mapping[str, str]] = {
         "bulk_data": "in-process: an argument is passed by reference, nothing is copied",
     }
@@ -26,7 +28,7 @@ class ActorioLocal(AsyncSystem):
 
         self.actorio = actorio
         self._handles: list[Any] = []
-        opts = {"backend": self.backend}
+        opts = {"backend": self.backend, **self.extra}
         self.Counter = actorio.remote(Counter).options(**opts)
         self.Napper = actorio.remote(Napper).options(max_concurrency=2000, **opts)
         self.Blocker = actorio.remote(Blocker).options(max_concurrency=16, **opts)
@@ -119,6 +121,37 @@ class ActorioLocal(AsyncSystem):
     def after(self) -> None:
         self._handles.clear()
         self.actorio.shutdown()
+
+
+class ActorioMailbox(ActorioLocal):
+    name = "actorio-mailbox"
+    summary = "actorio in-process with eager calls off: every call waits for its turn"
+    extra: ClassVar[Mapping[str, Any]] = {"eager": False}
+    #: only the per-call workloads differ from actorio-local's
+    not_applicable: ClassVar[Mapping[str, str]] = {
+        **ActorioLocal.not_applicable,
+        **dict.fromkeys(
+            (
+                "async_concurrency",
+                "threaded_blocking",
+                "cpu_parallel",
+                "sync_bridge",
+                "blocking_actors",
+                "startup",
+            ),
+            "eager calls change nothing here: see actorio-local",
+        ),
+            (
+                "async_concurrency",
+                "threaded_blocking",
+                "cpu_parallel",
+                "sync_bridge",
+                "blocking_actors",
+                "startup",
+            ),
+            "eager calls change nothing here: see actorio-local",
+        ),
+    }
 
 
 class ActorioProcess(ActorioLocal):
