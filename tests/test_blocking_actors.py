@@ -427,8 +427,12 @@ def test_placement_defaults_by_creator_and_can_be_forced() -> None:
         def ask(self, other: Any) -> Any:
             return ray.get(other.loop_running.remote())  # would block the loop it runs on
 
+    # An idle inline actor on the same loop answers at once (an eager call), so get() there
+    # has nothing to wait for; one whose calls wait in its mailbox would block the loop.
+    assert ray.get(Asker.remote().ask.remote(inline), timeout=WAIT) is True
+    queued = Where.options(placement="inline", eager=False).remote()
     with pytest.raises(BlockingCallOnLoopError, match="placement='thread'"):
-        ray.get(Asker.remote().ask.remote(inline), timeout=WAIT)
+        ray.get(Asker.remote().ask.remote(queued), timeout=WAIT)
 
 
 async def test_actor_made_in_async_code_runs_inline_unless_asked() -> None:
