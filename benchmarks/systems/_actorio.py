@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
@@ -84,6 +85,9 @@ class ActorioLocal(AsyncSystem):
         # workload lets the loop run until Idle.built says every one has been built.
         return handles
 
+    async def call_each(self, actors: list[Any]) -> list[Any]:
+        return await asyncio.gather(*[h.inc.remote(1) for h in actors])
+
     def _init_sync(self) -> None:
         """The runtime for calls from plain sync code, on this run's loop kind."""
         if not self.actorio.is_initialized():  # Ray's runtime is up since open()
@@ -146,6 +150,7 @@ class ActorioRay(ActorioLocal):
     memory_scope = "tree"
     not_applicable: ClassVar[Mapping[str, str]] = {}  # arrays go through Ray's object store
     quick_skip = "quick run: starting Ray takes seconds"
+    beside_baselines = False
 
     def open(self) -> None:
         super().open()
