@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = _report.machine_info()
     print(
         f"\nmedians of {config.repeat} repeats, one child process per system and loop; "
-        f"{seconds:.0f} s"
+        "'vs best bare': the median of each repeat's ratio to the best bare's sample of that "
+        f"repeat, ± their spread; {seconds:.0f} s"
     )
     print(_report.format_table(plan.rows))
     print("\ntargets")

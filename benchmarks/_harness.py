@@ -1,9 +1,12 @@
-"""Plan the children, run them in rotating order, reduce the repeats to medians and ratios.
+"""Plan the children, run them in paired order, reduce the repeats to medians and ratios.
 
 A *job* is one child process: one system on one loop kind running a group of workloads
-(memory and startup each get a child of their own). Each repeat runs every job once, in an
-order that rotates from one repeat to the next, so slow drift on a shared machine hits all
-systems alike. Absolute times drift; ratios to a baseline measured in the same run much less.
+(memory and startup each get a child of their own). Each repeat runs every job once. Within
+a repeat the jobs of one loop and workload group form a block: that loop's baselines and the
+other systems back to back, baselines first in one repeat and last in the next, so a
+system's sample and its baseline's sample of the same repeat were measured minutes apart at
+most. A row's ratio is the median of those per-repeat ratios: drift on a shared machine moves
+both samples of a pair alike, so it cancels instead of landing on one side of the ratio.
 """
 
 from __future__ import annotations
@@ -17,18 +20,21 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ._child import MARK
 from ._config import Config, loop_factory, main_loop
 from .systems import BASELINES, SYSTEMS, System
 from .workloads import WORKLOADS
 
-__all__ = ["INSTALL_HINT", "Plan", "Row", "run"]
+__all__ = ["INSTALL_HINT", "Job", "Plan", "Row", "job_order", "run"]
 
 INSTALL_HINT = "pip install -e '.[bench]'"
 NO_LOOP = "-"  # the loop column of rows that run no loop of ours
+#: One child: the system, the loop kind it runs on (NO_LOOP for sync systems), the workloads.
+Job = tuple[str, str, tuple[str, ...]]
 _CHILD_TIMEOUT_S = 1800
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -40,10 +46,15 @@ class Row:
     loop: str
     status: str = "ok"
     samples: list[dict[str, float]] = field(default_factory=list)
+    #: The repeat (from 1) each sample was measured in: pairs them with the baseline's.
+    repeats: list[int] = field(default_factory=list)
     median: dict[str, float] = field(default_factory=dict)
     spread: float | None = None
     baseline: str | None = None
+    #: The median over the repeats of this row's sample / the baseline's sample of that repeat.
     ratio: float | None = None
+    #: (max - min) / median of those per-repeat ratios.
+    ratio_spread: float | None = None
     info: dict[str, Any] = field(default_factory=dict)
     #: Repeats that failed (their child's stderr is in the log next to the JSON record).
     errors: list[str] = field(default_factory=list)
@@ -75,7 +86,7 @@ class Plan:
     loops: tuple[str, ...]
     main_loop: str
     rows: list[Row]
-    jobs: list[tuple[str, str, tuple[str, ...]]]
+    jobs: list[Job]
 
 
 def _loops_of(cls: type[System], loops: tuple[str, ...], main: str) -> list[str]:
@@ -113,7 +124,7 @@ def make_plan(
     main = main_loop(loops)
     usable = tuple(k for k in loops if loop_factory(k) is not None)
     rows: list[Row] = []
-    jobs: list[tuple[str, str, tuple[str, ...]]] = []
+    jobs: list[Job] = []
     chosen = [w for w in WORKLOADS if w in set(workloads)]
     lacking = {
         w
@@ -180,6 +191,41 @@ def _run_child(
     return record
 
 
+def _rotated(items: list[_T], shift: int) -> list[_T]:
+    shift %= max(len(items), 1)
+    return items[shift:] + items[:shift]
+
+
+def job_order(plan: Plan, r: int) -> list[Job]:
+    """Repeat ``r``'s jobs (``r`` from 0), each once.
+
+    One block per loop and workload group, sync systems in the main loop's (they pair with
+    its baselines): the baselines, then the other systems, in even repeats; the same block
+    backwards in odd ones, so each job is as near the baselines as the repeat before, on the
+    other side. Every second repeat each side's order rotates, changing which jobs sit next
+    to the other side; the blocks' order rotates each repeat. Systems that are not
+    ``beside_baselines`` (seconds to start) come after every block: placed in one, they
+    would hold the others apart from their baselines."""
+    blocks: dict[tuple[str, str], tuple[list[Job], list[Job]]] = {}
+    late: list[Job] = []
+    for job in plan.jobs:
+        system, loop, workloads = job
+        if not SYSTEMS[system].beside_baselines:
+            late.append(job)
+            continue
+        first = WORKLOADS[workloads[0]]
+        group = first.name if first.own_child else "calls"
+        bases, others = blocks.setdefault(
+            (loop if loop != NO_LOOP else plan.main_loop, group), ([], [])
+        )
+        (bases if system in BASELINES else others).append(job)
+    order: list[Job] = []
+    for bases, others in _rotated(list(blocks.values()), r):
+        block = _rotated(bases, r // 2) + _rotated(others, r // 2)
+        order += block if r % 2 == 0 else block[::-1]
+    return order + _rotated(late, r)
+
+
 def measure(plan: Plan, log: Path) -> float:
     """Run every job ``repeat`` times; fill the rows' samples. Returns the seconds taken.
 
@@ -187,10 +233,8 @@ def measure(plan: Plan, log: Path) -> float:
     while another Ray instance is starting on the machine)."""
     by_key = {row.key: row for row in plan.rows}
     started = time.perf_counter()
-    jobs = list(plan.jobs)
     for r in range(plan.config.repeat):
-        shift = r % max(len(jobs), 1)
-        for system, loop, workloads in jobs[shift:] + jobs[:shift]:
+        for system, loop, workloads in job_order(plan, r):
             rows = [
                 by_key[(w, system, loop if WORKLOADS[w].per_loop else NO_LOOP)] for w in workloads
             ]
@@ -203,6 +247,7 @@ def measure(plan: Plan, log: Path) -> float:
                     row.errors.append(f"repeat {r + 1}: {result['error']}")
                 else:
                     row.samples.append(result["values"])
+                    row.repeats.append(r + 1)
                     row.info = result["info"]
     for row in plan.rows:
         row.settle()
@@ -213,14 +258,29 @@ def _better(workload: str, a: float, b: float) -> bool:
     return a > b if WORKLOADS[workload].higher_is_better else a < b
 
 
+def _spread(values: list[float]) -> float:
+    return (max(values) - min(values)) / abs(statistics.median(values) or 1)
+
+
+def _paired(row: Row, base: Row) -> list[float]:
+    """The row's sample over the baseline's, for each repeat that measured both."""
+    metric = WORKLOADS[row.workload].metric
+    theirs = {r: s[metric] for r, s in zip(base.repeats, base.samples, strict=True)}
+    return [
+        s[metric] / theirs[r]
+        for r, s in zip(row.repeats, row.samples, strict=True)
+        if theirs.get(r)
+    ]
+
+
 def summarize(plan: Plan) -> None:
-    """Medians over the repeats, the spread of the compared metric, the ratio to the best
-    baseline of the same workload on the same loop (the main loop for rows with none)."""
+    """Medians over the repeats and the spread of the compared metric; the ratio to the best
+    baseline (by median) of the same workload on the same loop (the main loop for rows with
+    none): the median of the per-repeat ratios, and their spread."""
     for row in plan.rows:
         if row.status == "ok" and row.samples:
             row.median = {k: statistics.median(s[k] for s in row.samples) for k in row.samples[0]}
-            values = [s[WORKLOADS[row.workload].metric] for s in row.samples]
-            row.spread = (max(values) - min(values)) / abs(statistics.median(values) or 1)
+            row.spread = _spread([s[WORKLOADS[row.workload].metric] for s in row.samples])
     best: dict[tuple[str, str], Row] = {}
     for row in plan.rows:
         if row.system in BASELINES and row.ok:
@@ -232,9 +292,10 @@ def summarize(plan: Plan) -> None:
             plan.main_loop if row.loop == NO_LOOP and WORKLOADS[row.workload].per_loop else row.loop
         )
         base = best.get((row.workload, loop))
-        if base is not None and row.ok and base.value:
+        ratios = _paired(row, base) if base is not None and row.ok else []
+        if base is not None and ratios:
             row.baseline = f"{base.system} ({base.loop})"
-            row.ratio = (row.value or 0) / base.value
+            row.ratio, row.ratio_spread = statistics.median(ratios), _spread(ratios)
 
 
 def run(plan: Plan, log: Path) -> float:

@@ -2,9 +2,10 @@
 
 Within one child: the resident set after a collection, then after ``n`` plain instances of
 the user's class (kept alive), then after ``n`` idle actors of the same class (each one
-constructed). Bytes per actor minus bytes per plain instance is what the system adds.
-Process-hosted actors count the resident memory of this process and all its descendants
-(shared pages count once per process, as ``ps`` shows them).
+constructed, never called), then after each of them has served one call and gone idle.
+Bytes per actor minus bytes per plain instance is what the system adds, before and after
+use. Process-hosted actors count the resident memory of this process and all its
+descendants (shared pages count once per process, as ``ps`` shows them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import gc
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from ._calls import Result
 from ._config import Config
@@ -23,7 +25,10 @@ from .systems import AsyncSystem, SyncSystem, System
 __all__ = ["memory_async", "memory_sync", "rss"]
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-_WARM = 10  # actors made before the first reading: one-time setup is nobody's per-actor cost
+# Actors made (and called once) before the first reading: one-time setup, of actors and of
+# the call path, is nobody's per-actor cost.
+_WARM = 10
+_TURNS = 3  # loop turns after the last answer: what an actor schedules after it runs first
 
 
 def _rss_of(pid: int) -> int:
@@ -60,15 +65,23 @@ def _count(system: System, config: Config) -> int:
     return system.memory_actors or config.memory_actors
 
 
-def _result(system: System, n: int, plain: int, actors: int) -> Result:
-    per_actor = actors / n
+def _result(system: System, n: int, plain: int, actors: int, used: int) -> Result:
     per_plain = plain / n
     values = {
-        "beyond_bytes": per_actor - per_plain,
-        "per_actor_bytes": per_actor,
+        "beyond_bytes": actors / n - per_plain,
+        "per_actor_bytes": actors / n,
         "user_object_bytes": per_plain,
+        "used_beyond_bytes": used / n - per_plain,
     }
     return values, {"actors": n, "scope": system.memory_scope}
+
+
+def _check_called(results: list[Any], n: int) -> None:
+    """Every actor answered its one ``inc(1)`` (its count was 0): the calls really ran."""
+    wrong = [r for r in results if r != 1]
+    if len(results) != n or wrong:
+        found = wrong[0] if wrong else f"{len(results)} results"
+        raise RuntimeError(f"memory: one inc(1) on each of {n} actors gave {found!r}")
 
 
 def _plain(n: int, scope: str) -> tuple[int, list[Idle]]:
@@ -93,24 +106,32 @@ async def memory_async(system: AsyncSystem, config: Config) -> Result:
     warm = await system.idle_actors(_WARM)
     if in_process:
         await _until_built(built + _WARM)
+    _check_called(await system.call_each(warm), _WARM)
     plain, objects = _plain(n, scope)
     before, built = rss(scope), Idle.built
     actors = await system.idle_actors(n)
     if in_process:
         await _until_built(built + n)
     grown = rss(scope) - before
+    _check_called(await system.call_each(actors), n)
+    for _ in range(_TURNS):
+        await asyncio.sleep(0)
+    used = rss(scope) - before
     del warm, objects, actors
-    return _result(system, n, plain, grown)
+    return _result(system, n, plain, grown, used)
 
 
 def memory_sync(system: SyncSystem, config: Config) -> Result:
     n, scope = _count(system, config), system.memory_scope
     warm = system.idle_actors(_WARM)
+    _check_called(system.call_each(warm), _WARM)
     plain, objects = _plain(n, scope)
     before, built = rss(scope), Idle.built
     actors = system.idle_actors(n)
     if scope == "process" and Idle.built < built + n:
         raise RuntimeError(f"memory: {Idle.built - built} of {n} actors constructed")
     grown = rss(scope) - before
+    _check_called(system.call_each(actors), n)
+    used = rss(scope) - before
     del warm, objects, actors
-    return _result(system, n, plain, grown)
+    return _result(system, n, plain, grown, used)

@@ -106,6 +106,8 @@ def _detail(row: Row) -> str:
         parts.append(
             f"{m['per_actor_bytes']:,.0f} B/actor - {m['user_object_bytes']:,.0f} B user object"
         )
+    if "used_beyond_bytes" in m:
+        parts.append(f"after one call each {format_number(m['used_beyond_bytes'], unit)} beyond")
     if "best_s" in m:
         parts.append(f"best {format_number(m['best_s'], unit)}")
     if "put4_s" in m:
@@ -133,7 +135,8 @@ def _cells(row: Row) -> tuple[str, ...]:
     workload = WORKLOADS[row.workload]
     if not row.ok:
         return (row.workload, row.system, row.loop, row.status)  # may overflow: kept last
-    ratio = "baseline" if row.ratio == 1.0 and row.system.startswith("bare") else _ratio(row.ratio)
+    own = row.baseline == f"{row.system} ({row.loop})"
+    ratio = "baseline" if own else _ratio(row.ratio, row.ratio_spread)
     return (
         row.workload,
         row.system,
@@ -145,12 +148,12 @@ def _cells(row: Row) -> tuple[str, ...]:
     )
 
 
-def _ratio(ratio: float | None) -> str:
+def _ratio(ratio: float | None, spread: float | None) -> str:
     if ratio is None:
         return ""
-    if ratio >= 100:
-        return f"{ratio:,.0f}x"
-    return f"{ratio:.3f}x" if ratio < 0.1 else f"{ratio:.2f}x"
+    digits = 0 if ratio >= 100 else 3 if ratio < 0.1 else 2
+    text = f"{ratio:,.{digits}f}x"
+    return text if spread is None else f"{text} ±{spread:.0%}"
 
 
 def _align(table: list[tuple[str, ...]], width_of: int) -> list[str]:
@@ -178,8 +181,9 @@ def _skipped_systems(rows: list[Row]) -> dict[str, str]:
 
 def format_table(rows: list[Row]) -> str:
     """Aligned columns, a blank line between workloads. 'spread' is (max - min) / median of
-    the compared value over the repeats; 'vs best bare' is value / the best bare value (of
-    the same loop), so above 1 is slower for times and faster for calls/s and speed-ups."""
+    the compared value over the repeats; 'vs best bare' is the median over the repeats of
+    value / the best bare's value of the same repeat (same loop), with the spread of those
+    ratios: above 1 is slower for times and faster for calls/s and speed-ups."""
     skipped = _skipped_systems(rows)
     table: list[tuple[str, ...]] = [_HEADERS]
     previous = None
@@ -202,6 +206,7 @@ def format_targets(verdicts: list[Verdict]) -> str:
     for v in verdicts:
         measured = format_number(v.measured, v.unit) if v.measured is not None else ""
         ratio = f"{v.ratio:.2f}" if v.ratio is not None else ""
+        ratio += f" ±{v.spread:.0%}" if v.spread is not None else ""
         table.append((v.target, v.loop, measured, ratio, v.limit, v.result))
     return "\n".join(_align(table, 6))
 

@@ -25,9 +25,11 @@ FLOOR = "memcpy"  # bulk_data's floor: one copy of the array into fresh memory
 class Target:
     name: str
     workload: str
-    #: "baseline": the row's ratio to the best bare; "reference": value / ``reference``;
-    #: "ray": Ray's value over the subject's on the main loop; "over_ray": the subject's
-    #: value over Ray's; "floor": the subject's value over the floor's (its workload metric).
+    #: "baseline": the row's ratio to the best bare (the median of the per-repeat ratios,
+    #: each repeat's sample over the best bare's of that repeat); "reference": value /
+    #: ``reference``; "ray": Ray's value over the subject's on the main loop; "over_ray": the
+    #: subject's value over Ray's; "floor": the subject's value over the floor's (its
+    #: workload metric).
     against: str
     limit: float
     higher_is_better: bool = False
@@ -53,6 +55,8 @@ class Verdict:
     ratio: float | None
     limit: str
     result: str  # PASS, MISS or "not measured: why"
+    #: The spread of the per-repeat ratios, for a ratio to the best bare.
+    spread: float | None = None
 
 
 PROCESS = "actorio-process"
@@ -95,6 +99,14 @@ TARGETS = (
         "reference",
         1,
         reference=1536,
+    ),
+    Target(
+        "memory after one call each <= 1536 B/actor beyond the user object",
+        "memory",
+        "reference",
+        1,
+        reference=1536,
+        key="used_beyond_bytes",
     ),
     Target(
         "startup of the seed counter script < 0.35 s", "startup", "reference", 1, reference=0.35
@@ -142,10 +154,10 @@ def _value(row: Row | None, key: str | None) -> float | None:
 
 def _judge_row(target: Target, row: Row, other: Row | None) -> Verdict:
     """``other``: Ray's row of the workload for the Ray targets, the floor's for "floor"."""
-    measured, ratio = _value(row, target.key), None
+    measured, ratio, spread = _value(row, target.key), None, None
     theirs = _value(other, None if target.against == "floor" else target.key)
     if target.against == "baseline":
-        ratio = row.ratio
+        ratio, spread = row.ratio, row.ratio_spread
     elif target.against == "reference" and measured is not None and target.reference:
         ratio = measured / target.reference
     elif target.against == "ray" and theirs is not None and measured:
@@ -162,7 +174,7 @@ def _judge_row(target: Target, row: Row, other: Row | None) -> Verdict:
     else:
         result = "PASS" if target.meets(ratio) else "MISS"
     unit = WORKLOADS[target.workload].unit
-    return Verdict(target.name, row.loop, measured, unit, ratio, target.text, result)
+    return Verdict(target.name, row.loop, measured, unit, ratio, target.text, result, spread)
 
 
 def judge(plan: Plan) -> list[Verdict]:

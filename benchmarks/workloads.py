@@ -118,7 +118,8 @@ WORKLOADS: dict[str, Workload] = {
             "beyond_bytes",
             "B/actor",
             False,
-            "resident memory per idle actor, beyond the user's own object",
+            "resident memory per idle actor beyond the user's own object: never called (the "
+            "compared value), and after one call each",
             own_child=True,
         ),
     )

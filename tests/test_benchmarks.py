@@ -16,6 +16,10 @@ from typing import Any
 
 import pytest
 
+from benchmarks._config import QUICK
+from benchmarks._harness import NO_LOOP, Job, Plan, Row, job_order, summarize
+from benchmarks._targets import judge
+
 ROOT = Path(__file__).parent.parent
 INSTALL_HINT = "skipped (not installed: pip install -e '.[bench]')"
 
@@ -51,11 +55,16 @@ def test_a_tiny_run_measures_compares_and_judges(tmp_path: Path) -> None:
     assert len(ping["samples"]) == 2  # one child per repeat
     assert set(ping["median"]) == {"mean_us", "p50_us", "p99_us"}
     assert ping["median"]["mean_us"] > 0
-    assert ping["baseline"] in ("bare (asyncio)", "bare-deque (asyncio)")
-    assert ping["ratio"] > 0
-    bares = [rows[("pingpong", b, "asyncio")]["median"]["mean_us"] for b in ("bare", "bare-deque")]
-    best = min(bares)
-    assert ping["ratio"] == pytest.approx(ping["median"]["mean_us"] / best)
+    assert ping["repeats"] == [1, 2]
+    bares = [rows[("pingpong", b, "asyncio")] for b in ("bare", "bare-deque")]
+    best = min(bares, key=lambda b: b["median"]["mean_us"])  # chosen by median
+    assert ping["baseline"] == f"{best['system']} (asyncio)"
+    assert best["repeats"] == [1, 2]
+    samples = zip(ping["samples"], best["samples"], strict=True)
+    paired = [s["mean_us"] / b["mean_us"] for s, b in samples]
+    assert ping["ratio"] == pytest.approx(sum(paired) / 2)  # the median of two
+    assert ping["ratio_spread"] == pytest.approx(abs(paired[0] - paired[1]) / ping["ratio"])
+    assert (best["ratio"], best["ratio_spread"]) == (1.0, 0.0)
     memory = rows[("memory", "actorio-local", "asyncio")]
     assert memory["info"]["actors"] == 2000
     assert memory["median"]["per_actor_bytes"] > memory["median"]["user_object_bytes"] >= 0
@@ -79,6 +88,7 @@ def test_a_tiny_run_measures_compares_and_judges(tmp_path: Path) -> None:
     ping_target = targets[("pingpong mean within 1.25x of the best bare", "asyncio")]
     assert ping_target["result"] in ("PASS", "MISS")
     assert ping_target["ratio"] == pytest.approx(ping["ratio"])
+    assert ping_target["spread"] == pytest.approx(ping["ratio_spread"])
     sleep_target = targets[("blocking_actors (50 actors) <= 1.5x the ideal 0.2 s", "-")]
     assert sleep_target["ratio"] == pytest.approx(local_sleep["median"]["wall_s"] / 0.2)
     assert sleep_target["result"] in ("PASS", "MISS")
@@ -215,3 +225,155 @@ def test_bulk_data_without_numpy_is_skipped_and_says_what_to_install(tmp_path: P
     assert rows[("bulk_data", "actorio-process", "-")]["status"] == INSTALL_HINT
     assert rows[("bulk_data", "memcpy", "-")]["status"] == INSTALL_HINT
     assert "[1/2]" not in done.stderr  # nothing was run
+
+
+def _plan(rows: list[Row], jobs: list[Job] | None = None, main: str = "asyncio") -> Plan:
+    loops = ("asyncio", "uvloop") if main == "uvloop" else ("asyncio",)
+    return Plan(QUICK, loops, main, rows, jobs or [])
+
+
+def _row(workload: str, system: str, loop: str, metric: str, by_repeat: dict[int, float]) -> Row:
+    """A row as a run leaves it: one sample per repeat that measured it."""
+    row = Row(workload, system, loop)
+    row.repeats = list(by_repeat)
+    row.samples = [{metric: v} for v in by_repeat.values()]
+    return row
+
+
+def test_a_ratio_is_the_median_of_the_per_repeat_ratios_to_the_best_bare() -> None:
+    """Each repeat's sample over the best bare's sample of that repeat (the best chosen by
+    median); repeats one side lacks are left out; no-loop rows pair with the main loop."""
+    rows = [
+        _row("pingpong", "bare", "asyncio", "mean_us", {1: 10, 2: 20, 3: 12}),
+        _row("pingpong", "bare-deque", "asyncio", "mean_us", {1: 8, 2: 30, 3: 9}),  # best: 9
+        _row("pingpong", "actorio-local", "asyncio", "mean_us", {1: 12, 2: 24, 3: 9.9}),
+        _row("pingpong", "direct", "asyncio", "mean_us", {1: 8, 3: 18}),  # repeat 2 failed
+        _row("pingpong", "pykka", NO_LOOP, "mean_us", {2: 60, 3: 18}),
+        _row("pipelined", "bare", "asyncio", "calls_per_s", {1: 100, 2: 100, 3: 100}),
+        _row("pipelined", "bare-deque", "asyncio", "calls_per_s", {1: 200, 3: 400}),  # best
+        _row("pipelined", "actorio-local", "asyncio", "calls_per_s", {1: 100, 2: 999, 3: 300}),
+        _row("n_n", "bare", "asyncio", "calls_per_s", {1: 100}),
+        _row("n_n", "actorio-local", "asyncio", "calls_per_s", {2: 100}),  # no repeat in common
+    ]
+    summarize(_plan(rows))
+    got = {(r.workload, r.system): (r.ratio, r.ratio_spread) for r in rows}
+    approx = pytest.approx
+    assert got[("pingpong", "bare-deque")] == (1.0, 0.0)
+    # 10/8, 20/30, 12/9: the median is 1.25, not 12/9 (the ratio of the medians).
+    assert got[("pingpong", "bare")] == approx((1.25, (4 / 3 - 2 / 3) / 1.25))
+    # 1.5, 0.8, 1.1 (the ratio of the medians would be 12/9).
+    assert got[("pingpong", "actorio-local")] == approx((1.1, 0.7 / 1.1))
+    assert got[("pingpong", "direct")] == approx((1.5, 1 / 1.5))  # 8/8, 18/9
+    assert got[("pingpong", "pykka")] == approx((2.0, 0.0))  # 60/30, 18/9
+    # Higher is better: the best bare has the highest median; its repeat 2 is missing.
+    assert got[("pipelined", "bare")] == approx((0.375, 0.25 / 0.375))
+    assert got[("pipelined", "actorio-local")] == approx((0.625, 0.25 / 0.625))
+    assert got[("n_n", "actorio-local")] == (None, None)
+    assert {r.baseline for r in rows if r.workload != "n_n"} == {"bare-deque (asyncio)"}
+    assert [r.baseline for r in rows if r.workload == "n_n"] == ["bare (asyncio)", None]
+    assert rows[2].median == {"mean_us": 12}  # the value shown is still the median
+    assert rows[2].spread == approx((24 - 9.9) / 12)
+
+
+_CALLS = ("pingpong", "n_n")
+
+
+def test_each_repeat_runs_a_loops_baselines_and_systems_back_to_back() -> None:
+    """Per loop and workload group: the baselines, then the others; the mirror image in the
+    next repeat; the systems that start Ray after every block."""
+    jobs: list[Job] = [
+        ("bare", "asyncio", _CALLS),
+        ("bare", "asyncio", ("memory",)),
+        ("bare", "uvloop", _CALLS),
+        ("bare-deque", "asyncio", _CALLS),
+        ("bare-deque", "uvloop", _CALLS),
+        ("actorio-local", "asyncio", _CALLS),
+        ("actorio-local", "asyncio", ("memory",)),
+        ("actorio-local", "uvloop", _CALLS),
+        ("actorio-process", "uvloop", _CALLS),
+        ("actorio-ray", "uvloop", _CALLS),
+        ("pykka", NO_LOOP, _CALLS),  # no loop: with the main loop's baselines
+        ("ray", NO_LOOP, _CALLS),
+    ]
+    plan = _plan([], jobs, main="uvloop")
+    asyncio_calls = [jobs[0], jobs[3], jobs[5]]
+    asyncio_memory = [jobs[1], jobs[6]]
+    uvloop_calls = [jobs[2], jobs[4], jobs[7], jobs[8], jobs[10]]
+    assert job_order(plan, 0) == [
+        *asyncio_calls,
+        *asyncio_memory,
+        *uvloop_calls,
+        jobs[9],
+        jobs[11],
+    ]
+    # The blocks rotate and each runs backwards: the baselines last, each job as far from
+    # them as before.
+    assert job_order(plan, 1) == [
+        *asyncio_memory[::-1],
+        *uvloop_calls[::-1],
+        *asyncio_calls[::-1],
+        jobs[11],
+        jobs[9],
+    ]
+    # Every second repeat, each side rotates: other jobs sit next to the other side.
+    bare, deque, local, process, pykka = uvloop_calls
+    assert job_order(plan, 2)[:5] == [deque, bare, process, pykka, local]  # block 3 first
+    for r in range(6):
+        order = job_order(plan, r)
+        assert sorted(order) == sorted(jobs)  # each job once: the run takes as long as before
+        for block in (asyncio_calls, asyncio_memory, uvloop_calls):
+            at = sorted(order.index(job) for job in block)
+            assert at == list(range(at[0], at[0] + len(block)))  # back to back
+            sides = ["bare" in order[i][0] for i in at]
+            assert sides == sorted(sides, reverse=r % 2 == 0)  # baselines first, then last
+
+
+def test_the_memory_workload_reports_the_cost_after_one_call_each(tmp_path: Path) -> None:
+    done, record = _bench(
+        tmp_path,
+        "--systems", "actorio-local",
+        "--workloads", "memory",
+        "--loops", "asyncio",
+        "--repeat", "1",
+        "--memory-actors", "1000",
+    )  # fmt: skip
+    row = _rows(record)[("memory", "actorio-local", "asyncio")]
+    assert row["status"] == "ok"
+    assert row["info"] == {"actors": 1000, "scope": "process"}
+    m = row["median"]
+    assert set(m) == {"beyond_bytes", "per_actor_bytes", "user_object_bytes", "used_beyond_bytes"}
+    assert m["beyond_bytes"] == pytest.approx(m["per_actor_bytes"] - m["user_object_bytes"])
+    assert m["beyond_bytes"] > 0
+    assert m["used_beyond_bytes"] > 0  # each actor answered inc(1) with 1, or the run failed
+    assert "after one call each" in done.stdout
+    targets = {t["target"]: t for t in record["targets"]}
+    used = targets["memory after one call each <= 1536 B/actor beyond the user object"]
+    assert used["measured"] == pytest.approx(m["used_beyond_bytes"])
+    assert used["ratio"] == pytest.approx(m["used_beyond_bytes"] / 1536)
+    never = targets["memory <= 1536 B/idle actor beyond the user object"]
+    assert never["measured"] == pytest.approx(m["beyond_bytes"])
+
+
+def test_the_targets_judge_memory_after_use_and_the_paired_ratio() -> None:
+    memory = [Row("memory", "actorio-local", loop) for loop in ("asyncio", "uvloop")]
+    for row, used in zip(memory, (3072.0, 1024.0), strict=True):
+        row.samples, row.repeats = [{"beyond_bytes": 768.0, "used_beyond_bytes": used}], [1]
+    rows = [
+        *memory,
+        _row("pingpong", "bare-deque", "asyncio", "mean_us", {1: 8, 2: 30, 3: 9}),
+        _row("pingpong", "actorio-local", "asyncio", "mean_us", {1: 12, 2: 24, 3: 9.9}),
+    ]
+    plan = _plan(rows, main="uvloop")
+    summarize(plan)
+    verdicts = {(v.target, v.loop): v for v in judge(plan)}
+    after = "memory after one call each <= 1536 B/actor beyond the user object"
+    missed, met = verdicts[(after, "asyncio")], verdicts[(after, "uvloop")]
+    assert (missed.measured, missed.ratio, missed.result) == (3072.0, 2.0, "MISS")
+    assert (met.measured, met.result) == (1024.0, "PASS")
+    assert met.ratio == pytest.approx(2 / 3)
+    never = verdicts[("memory <= 1536 B/idle actor beyond the user object", "asyncio")]
+    assert (never.measured, never.ratio, never.result) == (768.0, 0.5, "PASS")
+    # Paired: 1.1 (within 1.25x); the ratio of the medians, 12 / 9, would miss.
+    ping = verdicts[("pingpong mean within 1.25x of the best bare", "asyncio")]
+    assert (ping.ratio, ping.spread) == pytest.approx((1.1, 0.7 / 1.1))
+    assert ping.result == "PASS"

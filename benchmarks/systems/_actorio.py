@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
@@ -85,6 +86,9 @@ class ActorioLocal(AsyncSystem):
         # In-process, constructors run as each actor's first message, on this loop: the memory
         # workload lets the loop run until Idle.built says every one has been built.
         return handles
+
+    async def call_each(self, actors: list[Any]) -> list[Any]:
+        return await asyncio.gather(*[h.inc.remote(1) for h in actors])
 
     def _init_sync(self) -> None:
         """The runtime for calls from plain sync code, on this run's loop kind."""
@@ -179,6 +183,7 @@ class ActorioRay(ActorioLocal):
     memory_scope = "tree"
     not_applicable: ClassVar[Mapping[str, str]] = {}  # arrays go through Ray's object store
     quick_skip = "quick run: starting Ray takes seconds"
+    beside_baselines = False
 
     def open(self) -> None:
         super().open()

@@ -163,6 +163,9 @@ class Bare(AsyncSystem):
     async def idle_actors(self, n: int) -> list[Any]:
         return [self._caller(self._mailbox(Idle().inc, spawn=False)) for _ in range(n)]
 
+    async def call_each(self, actors: list[Any]) -> list[Any]:
+        return await asyncio.gather(*(call(1) for call in actors))
+
     def bridge(self) -> Callable[[int], int]:
         """The same actor on a loop in its own thread, called with ``call_soon_threadsafe``."""
         assert self.loop_factory is not None

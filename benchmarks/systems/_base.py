@@ -70,6 +70,10 @@ class System:
     #: "each": measured on every loop kind; "main": on the main loop only (its cost is not the
     #: loop's); "none": driven from threads, no loop of ours.
     loops: ClassVar[Literal["each", "main", "none"]] = "each"
+    #: Whether its jobs run next to the baselines' of their loop in each repeat (so the two
+    #: samples of a per-repeat ratio are measured close in time); systems whose child takes
+    #: seconds to start (a Ray instance) run after the others instead, not to hold them apart.
+    beside_baselines: ClassVar[bool] = True
     #: A cap on the calls of a per-call workload, for systems whose calls cost milliseconds.
     max_calls: ClassVar[int | None] = None
     #: How many idle actors the memory workload makes (None: the configured number).
@@ -140,6 +144,11 @@ class AsyncSystem(System):
         """``n`` actors of :class:`~benchmarks._users.Idle`, constructed, holding no call."""
         raise NotImplementedError
 
+    async def call_each(self, actors: list[Any]) -> list[Any]:
+        """``inc(1)`` on each of :meth:`idle_actors`' actors, all sent before any is awaited;
+        their results, in order."""
+        raise NotImplementedError
+
     async def settle(self) -> None:
         """End of a workload, still on its loop (close pools that belong to the loop)."""
 
@@ -163,6 +172,11 @@ class SyncSystem(System):
         raise NotImplementedError
 
     def idle_actors(self, n: int) -> list[Any]:
+        raise NotImplementedError
+
+    def call_each(self, actors: list[Any]) -> list[Any]:
+        """``inc(1)`` on each of :meth:`idle_actors`' actors, all sent before the system's
+        own blocking wait for all of them; their results, in order."""
         raise NotImplementedError
 
     def get(self, ref: Any) -> Any:

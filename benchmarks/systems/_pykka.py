@@ -68,6 +68,9 @@ class Pykka(SyncSystem):
     def idle_actors(self, n: int) -> list[Any]:
         return [self.Idle.start() for _ in range(n)]  # start() runs __init__ at once
 
+    def call_each(self, actors: list[Any]) -> list[Any]:
+        return list(self.pykka.get_all([ref.proxy().inc(1) for ref in actors]))
+
     def bridge(self) -> Callable[[int], int]:
         proxy = self.Counter.start().proxy()
 

@@ -19,6 +19,7 @@ class Ray(SyncSystem):
     max_calls = 2_000
     memory_actors = 4
     memory_scope = "tree"
+    beside_baselines = False
 
     def open(self) -> None:
         import ray
@@ -74,6 +75,10 @@ class Ray(SyncSystem):
         handles = [self._keep(self.Idle.remote()) for _ in range(n)]
         self.ray.get([h.inc.remote(0) for h in handles])  # built in a worker: a call proves it
         return handles
+
+    def call_each(self, actors: list[Any]) -> list[Any]:
+        result: list[Any] = self.ray.get([h.inc.remote(1) for h in actors])
+        return result
 
     def bridge(self) -> Callable[[int], int]:
         h = self._keep(self.Counter.remote())

@@ -95,6 +95,9 @@ class Xoscar(AsyncSystem):
     async def idle_actors(self, n: int) -> list[Any]:
         return [await self._create(self.Idle) for _ in range(n)]  # built when awaited
 
+    async def call_each(self, actors: list[Any]) -> list[Any]:
+        return await asyncio.gather(*[ref.inc(1) for ref in actors])
+
     async def settle(self) -> None:
         pools, self._pools = self._pools, {}
         self._crunchers = 0
