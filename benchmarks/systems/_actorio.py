@@ -145,16 +145,6 @@ class ActorioMailbox(ActorioLocal):
             ),
             "eager calls change nothing here: see actorio-local",
         ),
-            (
-                "async_concurrency",
-                "threaded_blocking",
-                "cpu_parallel",
-                "sync_bridge",
-                "blocking_actors",
-                "startup",
-            ),
-            "eager calls change nothing here: see actorio-local",
-        ),
     }
 
 
