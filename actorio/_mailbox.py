@@ -8,6 +8,8 @@ calls is the order of appends, whichever thread or loop they come from.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import weakref
 from collections import deque
 from typing import Any, cast
 
@@ -17,7 +19,18 @@ from ._spec import MethodSpec
 from ._yield import Yielded
 from .exceptions import InvalidArgumentsError, InvalidOptionsError
 
-__all__ = ["Call", "CallExtra", "Lane", "complete", "fail", "fail_new", "first_ref", "make_refs"]
+__all__ = [
+    "Call",
+    "CallExtra",
+    "IdleLanes",
+    "Lane",
+    "complete",
+    "fail",
+    "fail_new",
+    "first_ref",
+    "idle_lanes_of",
+    "make_refs",
+]
 
 
 class CallExtra:
@@ -61,7 +74,7 @@ class Lane:
     False and schedules a drain.
     """
 
-    __slots__ = ("draining", "limit", "paused", "queue", "running", "scheduled")
+    __slots__ = ("draining", "limit", "listed", "paused", "queue", "running", "scheduled")
 
     def __init__(self, limit: int) -> None:
         self.queue: deque[Call] = _NO_CALLS  # read freely; append only through open()
@@ -70,6 +83,7 @@ class Lane:
         self.scheduled = True  # until the constructor has run
         self.paused = False
         self.draining = False  # a drain callback runs (so does an inline call, seen elsewhere)
+        self.listed = False  # waiting in IdleLanes for its deque to be released
 
     def open(self) -> deque[Call]:
         """The lane's deque, made on first use: an empty deque already holds a 64-slot block
@@ -80,12 +94,60 @@ class Lane:
         return queue
 
     def take_all(self) -> list[Call]:
-        """Take every queued call out. The deque stays: fast-path closures hold it."""
+        """Take every queued call out (the deque stays until the lane is idle a while)."""
         queue = self.queue
         calls = list(queue)
         if calls:
             queue.clear()
         return calls
+
+
+#: how long a lane's empty deque is kept after it went idle: a busy actor keeps its deque
+#: from call to call, an idle one gives it back (it is most of what a used idle actor costs)
+RELEASE_S = 1.0
+
+
+class IdleLanes:
+    """The lanes of one host loop whose deques went empty, released ``RELEASE_S`` later if
+    they are still idle then: no cost per call beyond a flag, one timer per loop."""
+
+    __slots__ = ("__weakref__", "armed", "ctx", "lanes", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.lanes: list[tuple[Lane, Any]] = []
+        self.armed = False
+        self.ctx = contextvars.Context()  # the timer's own, not a copy of a drain's
+
+    def add(self, lane: Lane, lock: Any) -> None:
+        """``lane`` (guarded by ``lock`` against submitters in other threads) just went
+        idle (host loop only)."""
+        lane.listed = True
+        self.lanes.append((lane, lock))
+        if not self.armed:
+            self.armed = True
+            self.loop.call_later(RELEASE_S, self.release, context=self.ctx)
+
+    def release(self) -> None:
+        lanes, self.lanes = self.lanes, []
+        self.armed = False
+        for lane, lock in lanes:
+            lane.listed = False
+            # Under the lock: a submitter in another thread takes the deque (open()) and
+            # appends under it, so it never appends to a deque already given back.
+            with lock:
+                if not (lane.queue or lane.scheduled or lane.draining):
+                    lane.queue = _NO_CALLS
+
+
+_IDLE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IdleLanes] = weakref.WeakKeyDictionary()
+
+
+def idle_lanes_of(loop: asyncio.AbstractEventLoop) -> IdleLanes:
+    found = _IDLE.get(loop)
+    if found is None:
+        found = _IDLE.setdefault(loop, IdleLanes(loop))
+    return found
 
 
 def make_refs(

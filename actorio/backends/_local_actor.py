@@ -34,7 +34,17 @@ from types import MethodType
 from typing import Any
 
 from .._context import call_chain, current_actor
-from .._mailbox import Call, CallExtra, Lane, fail, fail_new, first_ref, make_refs
+from .._mailbox import (
+    _NO_CALLS,
+    Call,
+    CallExtra,
+    Lane,
+    fail,
+    fail_new,
+    first_ref,
+    idle_lanes_of,
+    make_refs,
+)
 from .._options import ActorOptions, Mode
 from .._ref import CycleRef, ObjectRef, dropped
 from .._ref_args import has_refs, pending_refs, resolve_refs, when_all_done
@@ -43,6 +53,7 @@ from .._spec import ClassSpec, MethodSpec
 from .._stream_actor import SIDE_BY_SIDE
 from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded
 from ._base import expire
+from ._local_build import NO_CALLS_RUNNING, thread_id
 from ._local_calls import plain_remote, turn_of
 from ._local_deadlock import wait_cycle
 from ._local_lanes import BUILTIN_LANE, count_pending, lane_index
@@ -95,12 +106,13 @@ class LocalActor(Lifecycle):
         on_threads = mode == "threaded" or (mode == "regular" and options.placement == "thread")
         self.placement = THREADS if on_threads else INLINE
         #: calls running as tasks or on threads: id(call) -> (lane, call, task or None)
-        self.inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]] = {}
+        self.inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]] = NO_CALLS_RUNNING
         #: the host loop's thread, once known: calls from it skip the thread-safe path
-        self.host_thread: int | None = get_ident() if _running_loop() is loop else None
+        self.host_thread: int | None = thread_id() if _running_loop() is loop else None
         #: the loop's eager-call budget, for an actor whose plain calls may run eagerly
         eager = mode == "regular" and not on_threads and options.eager is not False
         self.turn = turn_of(loop) if eager else None
+        self.idle_lanes = idle_lanes_of(loop)
         self.init_lifecycle()
 
     # -- submission (any thread) ---------------------------------------------------------------
@@ -304,6 +316,8 @@ class LocalActor(Lifecycle):
                     if queue:
                         lane.scheduled = True
                         continue
+                    if not lane.listed and queue is not _NO_CALLS:
+                        self.idle_lanes.add(lane, self.lock)
                     if self.idle_waiters or self.options.max_pending_calls >= 0:
                         self.lane_idle()
                     return

@@ -27,13 +27,23 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._context import current_actor
-from .._mailbox import Call, Lane, complete, fail
+from .._mailbox import Call, IdleLanes, Lane, complete, fail
 from .._ref import ObjectRef, deliver
 from .._seam import ActorExit
 from .._spec import MethodSpec
 from .._stats import ActorState, make_state
 from ..exceptions import ActorDiedError, TaskError
-from ._local_build import ALIVE, DEAD, PENDING, PENDING_STOPPING, STOPPING, Building, lock_for
+from ._local_build import (
+    ALIVE,
+    DEAD,
+    NO_ARGS,
+    NO_CALLS_RUNNING,
+    PENDING,
+    PENDING_STOPPING,
+    STOPPING,
+    Building,
+    lock_for,
+)
 from ._local_hooks import run_stop_hook
 from ._local_lanes import last_queued, retried, take_calls
 
@@ -52,6 +62,7 @@ class Lifecycle(Building):
         "__weakref__",
         "ctx",
         "ending",
+        "idle_lanes",
         "idle_waiters",
         "incarnation",
         "inflight",
@@ -66,6 +77,7 @@ class Lifecycle(Building):
     inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]]
     lane_index: dict[str | None, int]
     turn: Turn | None
+    idle_lanes: IdleLanes
     # The calls' side, provided by LocalActor (ActorCore's bind and submit).
     bind: Callable[..., Callable[..., Any]]
     submit: Callable[..., Any]
@@ -74,7 +86,7 @@ class Lifecycle(Building):
         self.incarnation = 0
         #: per lane, the last call queued when kill(no_restart=False) was called (see kill)
         self.restart_marks: dict[Lane, Call | None] | None = None
-        self.init_args = ((), {})
+        self.init_args = NO_ARGS
         self.idle_waiters: tuple[concurrent.futures.Future[None], ...] = ()
         self.ending = False  # _finalize has begun: no more restarts or second finalize
 
@@ -105,8 +117,14 @@ class Lifecycle(Building):
         """Count ``call`` as running in ``lane`` (host loop, or under the lock with the lane
         idle); its incarnation, which the thread's outcome must still match."""
         lane.running += 1
-        self.inflight[id(call)] = (lane, call, None)
+        self.track(call, (lane, call, None))
         return self.incarnation
+
+    def track(self, call: Call, entry: tuple[Lane, Call, asyncio.Task[None] | None]) -> None:
+        """Count a call running as a task or on a thread (host loop, or under the lock)."""
+        if self.inflight is NO_CALLS_RUNNING:
+            self.inflight = {}
+        self.inflight[id(call)] = entry
 
     def still_serving(self, generation: int) -> bool:
         """True if the instance of ``generation`` is the live one, not killed or restarting
@@ -138,7 +156,12 @@ class Lifecycle(Building):
         """A call that ran as a task or on a thread is over: free its slot, drain on."""
         if generation != self.incarnation:
             return  # a restart or death already took care of it
-        del self.inflight[id(call)]
+        inflight = self.inflight
+        del inflight[id(call)]
+        if not inflight:
+            with self.lock:  # a call started on a thread in another thread tracks under it
+                if not inflight:
+                    self.inflight = NO_CALLS_RUNNING
         lane.running -= 1
         if lane.scheduled and (self.state == ALIVE or self.state == STOPPING):
             self.drain(lane)  # room again; drain also clears 'scheduled' if nothing is left
@@ -327,7 +350,7 @@ class Lifecycle(Building):
         marks, self.restart_marks = self.restart_marks, None
         with self.lock:  # (a call may be started on a thread from another thread, under it)
             running = list(self.inflight.values())
-            self.inflight.clear()
+            self.inflight = NO_CALLS_RUNNING
             return take_calls(self.lanes, running, marks, self._retried if retry else None, free)
 
     def _finalize(self, err: ActorDiedError) -> None:

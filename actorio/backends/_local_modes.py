@@ -118,7 +118,7 @@ def start_task(actor: LocalActor, lane: Lane, call: Call) -> None:
     lane.running += 1
     coro = _run_async(actor, lane, call, actor.incarnation)
     task = actor.loop.create_task(coro, context=actor.ctx.copy())
-    actor.inflight[id(call)] = (lane, call, task)
+    actor.track(call, (lane, call, task))
     if isinstance(ref, ObjectRef):
         ref._actorio_work = TaskWork(actor, id(call), task)  # cancelling the ref reaches it
 
