@@ -22,6 +22,7 @@ from .exceptions import InvalidArgumentsError, InvalidOptionsError
 __all__ = [
     "Call",
     "CallExtra",
+    "NO_CALLS",
     "IdleLanes",
     "Lane",
     "complete",
@@ -59,7 +60,7 @@ Call = tuple[MethodSpec, tuple[Any, ...], dict[str, Any], Any, CallExtra | None]
 
 #: The queue of a lane with no deque yet: empty, so reading it works as for an empty deque;
 #: appending fails loudly, so a call can never be dropped into it (use Lane.open()).
-_NO_CALLS: deque[Call] = cast("deque[Call]", ())
+NO_CALLS: deque[Call] = cast("deque[Call]", ())
 
 
 class Lane:
@@ -77,7 +78,7 @@ class Lane:
     __slots__ = ("draining", "limit", "listed", "paused", "queue", "running", "scheduled")
 
     def __init__(self, limit: int) -> None:
-        self.queue: deque[Call] = _NO_CALLS  # read freely; append only through open()
+        self.queue: deque[Call] = NO_CALLS  # read freely; append only through open()
         self.limit = limit
         self.running = 0
         self.scheduled = True  # until the constructor has run
@@ -89,7 +90,7 @@ class Lane:
         """The lane's deque, made on first use: an empty deque already holds a 64-slot block
         (~0.6 KB), which would be most of what an idle actor costs."""
         queue = self.queue
-        if queue is _NO_CALLS:
+        if queue is NO_CALLS:
             queue = self.queue = deque()
         return queue
 
@@ -137,7 +138,7 @@ class IdleLanes:
             # appends under it, so it never appends to a deque already given back.
             with lock:
                 if not (lane.queue or lane.scheduled or lane.draining):
-                    lane.queue = _NO_CALLS
+                    lane.queue = NO_CALLS
 
 
 _IDLE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IdleLanes] = weakref.WeakKeyDictionary()

@@ -35,7 +35,7 @@ from typing import Any
 
 from .._context import call_chain, current_actor
 from .._mailbox import (
-    _NO_CALLS,
+    NO_CALLS,
     Call,
     CallExtra,
     Lane,
@@ -316,7 +316,7 @@ class LocalActor(Lifecycle):
                     if queue:
                         lane.scheduled = True
                         continue
-                    if not lane.listed and queue is not _NO_CALLS:
+                    if not lane.listed and queue is not NO_CALLS:
                         self.idle_lanes.add(lane, self.lock)
                     if self.idle_waiters or self.options.max_pending_calls >= 0:
                         self.lane_idle()

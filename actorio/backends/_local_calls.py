@@ -28,7 +28,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .._context import call_chain
-from .._mailbox import fail_new
+from .._mailbox import NO_CALLS, fail_new
 from .._ref import ObjectRef
 from .._seam import ActorExit
 from .._spec import MethodSpec
@@ -104,9 +104,13 @@ def _make(method: MethodSpec) -> Callable[..., Any]:
         # Inside a chain of awaited actor calls, submit() looks for waits on oneself.
         if get_ident() != actor.host_thread or host.is_closed() or chain_get():
             return actor.submit(method, args, kwargs, 1, None)
-        for a in args:
-            if isinstance(a, ObjectRef):
+        if len(args) == 1:  # the usual call, checked without a loop (~0.1 us less)
+            if isinstance(args[0], ObjectRef):
                 return actor.submit(method, args, kwargs, 1, None)
+        else:
+            for a in args:
+                if isinstance(a, ObjectRef):
+                    return actor.submit(method, args, kwargs, 1, None)
         if kwargs:
             for a in kwargs.values():
                 if isinstance(a, ObjectRef):
@@ -156,7 +160,10 @@ def _make(method: MethodSpec) -> Callable[..., Any]:
         if actor.state > ALIVE:
             fail_new(ref, actor.rejection())
             return ref
-        lane.open().append((method, args, kwargs, ref, None))
+        queue = lane.queue
+        if queue is NO_CALLS:
+            queue = lane.open()
+        queue.append((method, args, kwargs, ref, None))
         if not lane.scheduled:
             lane.scheduled = True
             host.call_soon(actor.drain, lane, context=actor.ctx)
