@@ -51,7 +51,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "process per system; full run: pip install -e '.[bench]' && python -m benchmarks",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small N, 2 repeats, no peers (CI smoke, ~1 min)"
+        "--quick", action="store_true", help="small N, 2 repeats, no peers (CI smoke, ~1.5 min)"
     )
     parser.add_argument(
         "--systems",

@@ -147,8 +147,7 @@ WORKLOADS: dict[str, Workload] = {
             requires=("fastapi", "uvicorn", "httptools", "uvloop"),
             programs=("wrk",),
             only=("actorio-local",),
-            elsewhere="one app serves its endpoint plain, after sleep(0) and through an "
-            "actorio-local actor: one row",
+            elsewhere="one row, on actorio-local: one app serves the three endpoints",
         ),
     )
 }
