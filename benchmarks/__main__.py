@@ -51,7 +51,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "process per system; full run: pip install -e '.[bench]' && python -m benchmarks",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="small N, 2 repeats, no peers (CI smoke, ~1 min)"
+        "--quick", action="store_true", help="small N, 2 repeats, no peers (CI smoke, ~1.5 min)"
     )
     parser.add_argument(
         "--systems",
@@ -82,6 +82,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--bulk-n",
         type=_at_least(1024),
         help="float64 elements of bulk_data's array (25000000, 200 MB; --quick: 250000, 2 MB)",
+    )
+    parser.add_argument(
+        "--web-s",
+        type=_at_least(1),
+        help="seconds of each wrk run of web_endpoint, per route and round (3; --quick: 1)",
     )
     parser.add_argument("--no-peers", action="store_true", help="leave out ray, pykka, xoscar")
     parser.add_argument(
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         warmup=min(preset.warmup, (args.n or preset.n) // 10),
         memory_actors=args.memory_actors or preset.memory_actors,
         bulk_n=args.bulk_n or preset.bulk_n,
+        web_s=args.web_s or preset.web_s,
     )
     plan = _harness.make_plan(
         config,

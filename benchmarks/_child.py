@@ -17,7 +17,7 @@ import sys
 import traceback
 from typing import Any
 
-from . import _bulk, _calls, _memory, _startup
+from . import _bulk, _calls, _memory, _startup, _web
 from ._calls import Result
 from ._config import Config, loop_factory
 from .systems import SYSTEMS, AsyncSystem, SyncSystem, System
@@ -49,6 +49,8 @@ def _run_one(system: System, workload: str, config: Config) -> Result:
             return _calls.blocking_actors(system, config)
         if workload == "bulk_data":
             return _bulk.measure(system, config)
+        if workload == "web_endpoint":
+            return _web.measure(system, config)
         if isinstance(system, AsyncSystem):
             return _run_async(system, workload, config)
         assert isinstance(system, SyncSystem)

@@ -24,10 +24,13 @@ class Config:
     #: Length of one cpu_parallel job, calibrated in each child.
     cpu_seconds: float
     #: async_concurrency rounds per child (one round lasts ~10 ms: several, then the median);
-    #: also bulk_data's timed rounds (fewer once they have taken their time budget).
+    #: also bulk_data's timed rounds (fewer once they have taken their time budget), and
+    #: web_endpoint's (each a wrk run per route).
     rounds: int
     #: Elements of bulk_data's float64 array (8 bytes each: 25,000,000 is 200 MB).
     bulk_n: int
+    #: Seconds of each timed wrk run of web_endpoint (whole seconds: wrk's unit).
+    web_s: int
 
     def calls(self, cap: int | None) -> int:
         """Calls for a system whose calls are slow enough to need a cap."""
@@ -62,9 +65,17 @@ FULL = Config(
     cpu_seconds=0.5,
     rounds=5,
     bulk_n=25_000_000,
+    web_s=3,
 )
 QUICK = Config(
-    n=5_000, repeat=2, warmup=500, memory_actors=10_000, cpu_seconds=0.1, rounds=3, bulk_n=250_000
+    n=5_000,
+    repeat=2,
+    warmup=500,
+    memory_actors=10_000,
+    cpu_seconds=0.1,
+    rounds=3,
+    bulk_n=250_000,
+    web_s=1,
 )
 
 

@@ -148,6 +148,8 @@ def make_plan(
                     row.status = f"skipped (quick run: {cls.quick_skip_workloads[workload]})"
                 elif workload in cls.not_applicable:
                     row.status = f"n/a ({cls.not_applicable[workload]})"
+                elif (unmet := meta.unmet(name)) is not None:
+                    row.status = unmet
                 elif workload in lacking:
                     row.status = f"skipped (not installed: {INSTALL_HINT})"
                 elif loop != NO_LOOP and loop not in usable:

@@ -20,7 +20,18 @@ from .workloads import WORKLOADS
 
 __all__ = ["format_number", "format_table", "format_targets", "machine_info", "write_json"]
 
-PACKAGES = ("actorio", "uvloop", "ray", "pykka", "xoscar", "numpy", "matplotlib")
+PACKAGES = (
+    "actorio",
+    "uvloop",
+    "ray",
+    "pykka",
+    "xoscar",
+    "numpy",
+    "matplotlib",
+    "fastapi",
+    "uvicorn",
+    "httptools",
+)
 
 
 def _version(package: str) -> str | None:
@@ -94,9 +105,28 @@ def format_number(value: float, unit: str) -> str:
     return f"{value:.2f} {unit}"
 
 
+def _web(m: dict[str, float], info: dict[str, Any]) -> list[str]:
+    """web_endpoint's routes: requests/s and latency of each, the ratios, how wrk ran."""
+    parts = []
+    for route, name in (("actor", "actor"), ("sleep0", "sleep(0)"), ("plain", "plain")):
+        rate = f"{name} {m[f'{route}_rps']:,.0f} req/s"
+        ratio = f" ({m[f'{route}_vs_plain']:.2f}x plain)" if route == "sleep0" else ""
+        p50 = format_number(m[f"{route}_p50_us"] / 1e6, "s")
+        p99 = format_number(m[f"{route}_p99_us"] / 1e6, "s")
+        parts.append(f"{rate}{ratio}, p50 {p50} p99 {p99}")
+    if "connections" in info:
+        parts.append(
+            f"wrk {info['threads']} thread x {info['connections']} connections, "
+            f"{info['seconds']} s a run"
+        )
+    return parts
+
+
 def _detail(row: Row) -> str:
     m, unit = row.median, WORKLOADS[row.workload].unit
     parts: list[str] = []
+    if "plain_rps" in m:
+        parts += _web(m, row.info)
     if "p50_us" in m:
         parts.append(f"p50 {m['p50_us']:.2f} p99 {m['p99_us']:.2f}")
     if "serial_s" in m:

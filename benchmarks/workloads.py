@@ -1,8 +1,9 @@
 """What each workload measures, and how its numbers compare; the code that runs them is in
-``_calls.py``, ``_bulk.py``, ``_memory.py`` and ``_startup.py``."""
+``_calls.py``, ``_bulk.py``, ``_memory.py``, ``_startup.py`` and ``_web.py``."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 
 __all__ = ["WORKLOADS", "Workload"]
@@ -24,6 +25,18 @@ class Workload:
     ideal: float | None = None
     #: Modules it needs on every system, else its rows are reported as skipped.
     requires: tuple[str, ...] = ()
+    #: Programs it runs, looked up on PATH, else its rows are reported as skipped.
+    programs: tuple[str, ...] = ()
+    #: The systems it is measured on (empty: all); the others' rows are n/a for ``elsewhere``.
+    only: tuple[str, ...] = ()
+    elsewhere: str = ""
+
+    def unmet(self, system: str) -> str | None:
+        """The status of this workload's row on ``system`` when it cannot be measured there."""
+        if self.only and system not in self.only:
+            return f"n/a ({self.elsewhere})"
+        missing = [p for p in self.programs if shutil.which(p) is None]
+        return f"skipped ({missing[0]} not installed)" if missing else None
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -121,6 +134,21 @@ WORKLOADS: dict[str, Workload] = {
             "resident memory per idle actor beyond the user's own object: never called (the "
             "compared value), and after one call each",
             own_child=True,
+        ),
+        Workload(
+            "web_endpoint",
+            "actor_vs_plain",
+            "x",
+            True,
+            "a FastAPI counter endpoint (uvicorn on uvloop) under wrk, 32 connections: "
+            "requests/s through an actor on the server's loop over the plain endpoint's",
+            own_child=True,  # a server and wrk of its own
+            per_loop=False,  # uvicorn runs its own loop: uvloop
+            ideal=1.0,
+            requires=("fastapi", "uvicorn", "httptools", "uvloop"),
+            programs=("wrk",),
+            only=("actorio-local",),
+            elsewhere="one row, on actorio-local: one app serves the three endpoints",
         ),
     )
 }

@@ -9,8 +9,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +28,13 @@ ROOT = Path(__file__).parent.parent
 INSTALL_HINT = "skipped (not installed: pip install -e '.[bench]')"
 
 
-def _bench(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def _bench(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path / "bench.json"
     argv = [sys.executable, "-m", "benchmarks", "--json", str(out)]
     argv += ["--chart", str(tmp_path / "bench.png"), *args]
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     return done, json.loads(out.read_text())
 
@@ -377,3 +383,174 @@ def test_the_targets_judge_memory_after_use_and_the_paired_ratio() -> None:
     ping = verdicts[("pingpong mean within 1.25x of the best bare", "asyncio")]
     assert (ping.ratio, ping.spread) == pytest.approx((1.1, 0.7 / 1.1))
     assert ping.result == "PASS"
+
+
+# -- web_endpoint ------------------------------------------------------------------------------
+
+_WEB_TARGET = "web_endpoint: through an actor >= 0.97x plain's requests/s"
+
+
+def _wrk() -> None:
+    """Skip without wrk, unless ``ACTORIO_REQUIRE_WRK=1`` (set by CI) makes that a failure."""
+    if shutil.which("wrk") is None:
+        if os.environ.get("ACTORIO_REQUIRE_WRK") == "1":
+            pytest.fail("wrk is not on PATH: apt-get install wrk")
+        pytest.skip("wrk is not on PATH (apt-get install wrk)")
+
+
+@pytest.mark.timeout(120)
+def test_web_endpoint_serves_every_request_three_ways_under_wrk(tmp_path: Path) -> None:
+    """The quick run's web_endpoint, one repeat: a real uvicorn on uvloop under wrk (the child
+    fails unless every counter equals the requests wrk wrote to its route)."""
+    _wrk()
+    done, record = _bench(
+        tmp_path,
+        "--quick",
+        "--systems", "bare,actorio-local",
+        "--workloads", "web_endpoint",
+        "--repeat", "1",
+    )  # fmt: skip
+    rows = _rows(record)
+    web = rows[("web_endpoint", "actorio-local", "-")]
+    assert web["status"] == "ok", web
+    assert len(web["samples"]) == 1
+    routes = ("plain", "sleep0", "actor")
+    stats = {f"{r}_{k}" for r in routes for k in ("rps", "p50_us", "p99_us")}
+    assert set(web["median"]) == {"actor_vs_plain", "sleep0_vs_plain", *stats}
+    for route in routes:
+        assert web["median"][f"{route}_rps"] > 0
+        assert 0 < web["median"][f"{route}_p50_us"] <= web["median"][f"{route}_p99_us"]
+        # A warm-up second and 3 rounds of 1 s: thousands of requests, each one counted.
+        assert web["info"]["requests"][route] > 100
+    assert web["median"]["actor_vs_plain"] > 0
+    info = {k: v for k, v in web["info"].items() if k not in ("requests", "server", "wrk")}
+    assert info == {"rounds": 3, "seconds": 1, "threads": 1, "connections": 32}
+    assert web["info"]["server"].startswith("uvicorn ")
+    assert record["config"]["web_s"] == 1
+    assert rows[("web_endpoint", "bare", "-")]["status"] == (
+        "n/a (one row, on actorio-local: one app serves the three endpoints)"
+    )
+    assert "sleep(0)" in done.stdout
+    assert "wrk 1 thread x 32 connections" in done.stdout
+    target = {t["target"]: t for t in record["targets"]}[_WEB_TARGET]
+    assert target["measured"] == pytest.approx(web["median"]["actor_vs_plain"])
+    assert target["ratio"] == pytest.approx(web["median"]["actor_vs_plain"])
+    assert target["result"] == ("PASS" if target["ratio"] >= 0.97 else "MISS")
+
+
+def test_web_endpoint_without_wrk_is_skipped_and_says_so(tmp_path: Path) -> None:
+    """wrk not on PATH (an empty PATH here): the row says so and no child is started."""
+    env = {**os.environ, "PATH": str(tmp_path)}
+    done, record = _bench(
+        tmp_path,
+        "--quick",
+        "--systems",
+        "bare,actorio-local",
+        "--workloads",
+        "web_endpoint",
+        env=env,
+    )
+    rows = _rows(record)
+    assert rows[("web_endpoint", "actorio-local", "-")]["status"] == "skipped (wrk not installed)"
+    assert rows[("web_endpoint", "bare", "-")]["status"].startswith("n/a (")
+    assert "actorio-local: skipped (wrk not installed)" in done.stdout
+    target = {t["target"]: t for t in record["targets"]}[_WEB_TARGET]
+    assert target["result"] == "not measured: skipped (wrk not installed)"
+    assert "[1/2]" not in done.stderr  # nothing was run
+
+
+# Captured from wrk 4.1.0 (Debian) with benchmarks/_wrk.py's script, on this project's server.
+_WRK_REPORT = """\
+Running 1s test @ http://127.0.0.1:34173/plain
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    10.93ms   14.02ms 160.35ms   95.85%
+    Req/Sec     1.82k   282.85     2.14k    80.00%
+  Latency Distribution
+     50%    8.21ms
+     75%    8.62ms
+     90%   11.37ms
+     99%   91.18ms
+  3626 requests in 1.00s, 491.24KB read
+Requests/sec:   3624.16
+Transfer/sec:    490.99KB
+Requests written: 3658
+"""
+
+# The same server stopped halfway through a run.
+_WRK_BROKEN = """\
+Running 2s test @ http://127.0.0.1:42905/plain
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    10.18ms    7.16ms 126.03ms   95.54%
+    Req/Sec     3.14k   771.76     3.62k    90.91%
+  Latency Distribution
+     50%    9.17ms
+     75%   10.50ms
+     90%   12.36ms
+     99%   39.77ms
+  3444 requests in 2.01s, 466.42KB read
+  Socket errors: connect 0, read 33, write 33274, timeout 0
+Requests/sec:   1715.62
+Transfer/sec:    232.34KB
+Requests written: 36750
+"""
+
+
+def test_wrk_report_is_read_with_its_units() -> None:
+    from benchmarks._wrk import parse
+
+    run = parse(_WRK_REPORT)
+    # 32 connections, each with one request in flight when time was up: written, unanswered.
+    assert (run.answered, run.written, run.seconds) == (3626, 3658, 1.0)
+    assert run.requests_per_s == 3624.16
+    assert run.p50_us == pytest.approx(8210.0)
+    assert run.p99_us == pytest.approx(91180.0)
+    assert (run.non_2xx, run.socket_errors) == (0, 0)
+    broken = parse(_WRK_BROKEN)
+    assert (broken.answered, broken.written, broken.socket_errors) == (3444, 36750, 33307)
+    assert broken.seconds == pytest.approx(2.01)
+    slower = _WRK_REPORT.replace("50%    8.21ms", "50%  750.00us").replace(
+        "99%   91.18ms", "99%    1.25s"
+    )
+    assert (parse(slower).p50_us, parse(slower).p99_us) == (750.0, 1_250_000.0)
+    errors = _WRK_REPORT.replace("Requests/sec", "  Non-2xx or 3xx responses: 17\nRequests/sec")
+    assert parse(errors).non_2xx == 17
+    with pytest.raises(RuntimeError, match="no 'Requests written' line"):
+        parse(_WRK_REPORT.replace("Requests written: 3658\n", ""))
+    with pytest.raises(RuntimeError, match="no 99% latency"):
+        parse(_WRK_REPORT.replace("     99%   91.18ms\n", ""))
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as wrk's connections expect
+
+    def do_POST(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def not_found_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/missing"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_wrk_run_fails_loudly_on_error_answers(not_found_url: str) -> None:
+    """A run whose answers are errors cannot stand for the server's throughput."""
+    _wrk()
+    from benchmarks._wrk import run
+
+    with pytest.raises(RuntimeError, match=r"wrk on .*/missing: [1-9]\d* error answers"):
+        run(not_found_url, 1, threads=1, connections=2)
