@@ -138,7 +138,10 @@ async def _soak(kind: str, retries: int) -> tuple[Shared, Any, list[Any], list[A
                 parked = shared.parked[name] = asyncio.Event()
                 canaries.append((name, h.inc.remote(name)))
                 await parked.wait()
-            canaries.append((f"canary {k}", h.inc.remote(f"canary {k}")))
+            # With a per-call option, so it is queued: a plain call to the idle actor would
+            # run at once (an eager call), before the kill.
+            canary = h.inc.options(max_task_retries=retries).remote(f"canary {k}")
+            canaries.append((f"canary {k}", canary))
             actorio.kill(h, no_restart=False)
             kills += 1
 
