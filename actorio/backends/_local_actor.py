@@ -54,7 +54,7 @@ from .._stream_actor import SIDE_BY_SIDE
 from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded
 from ._base import expire
 from ._local_build import NO_CALLS_RUNNING, thread_id
-from ._local_calls import plain_remote, turn_of
+from ._local_calls import SAMPLE_EVERY, plain_remote, turn_of
 from ._local_deadlock import wait_cycle
 from ._local_lanes import BUILTIN_LANE, count_pending, lane_index
 from ._local_life import ALIVE, PENDING, STOPPING, Lifecycle, lock_for
@@ -303,11 +303,13 @@ class LocalActor(Lifecycle):
             queue = lane.queue
             instance = self.instance
             inline = self.placement.inline
-            budget = _DRAIN_BUDGET
-            tick = stats.completed
+            # Latency is sampled, one call in SAMPLE_EVERY timed (two clock reads): 'skip'
+            # counts down to the next one, which costs the others one test each.
+            skip = -stats.completed % SAMPLE_EVERY
             if lane.running >= lane.limit:
                 return  # full: the next call to finish drains the lane again
-            while True:  # (inline calls leave lane.running alone: only _start changes it)
+            # (inline calls leave lane.running alone: only _start changes it)
+            for _ in range(_DRAIN_BUDGET):
                 if not queue:
                     # Idle, without the lock: a submitter in another thread appends, then
                     # reads 'scheduled'; clearing it before looking at the queue once more
@@ -326,10 +328,11 @@ class LocalActor(Lifecycle):
                 if extra is None and not method.is_async and (inline or method.builtin):
                     if ref.done():
                         continue  # cancelled before it started
-                    # Latency is sampled: one call in 8 is timed (two clock reads), the rest
-                    # cost nothing; enough for the mean and p99 the state API shows.
-                    timed = not (tick + done) & 7
-                    if timed:
+                    if skip:
+                        skip -= 1
+                        started = 0.0
+                    else:
+                        skip = SAMPLE_EVERY - 1
                         started = perf_counter()
                     try:
                         # (an empty **kwargs still costs ~90 ns a call on 3.11)
@@ -339,7 +342,7 @@ class LocalActor(Lifecycle):
                             result = method.fn(instance, *args)
                     except Exception as exc:
                         if not self.retry_on_error(lane, call, exc):
-                            latency = perf_counter() - started if timed else None
+                            latency = perf_counter() - started if started else None
                             self.call_failed(method, ref, exc, latency)
                     except ActorExit as exc:
                         self.exited(ref, exc)
@@ -349,7 +352,7 @@ class LocalActor(Lifecycle):
                         return
                     else:
                         done += 1
-                        if timed:
+                        if started:
                             stats.sample(perf_counter() - started)
                         try:
                             ref.set_result(result)
@@ -363,13 +366,14 @@ class LocalActor(Lifecycle):
                         if lane.running >= lane.limit:
                             return  # full: the next call to finish drains the lane again
                         continue
-                now = self.state
-                if now is not state and now is not ALIVE and now is not STOPPING:
+                if (
+                    self.state is not state
+                    and self.state is not ALIVE
+                    and self.state is not STOPPING
+                ):
                     return  # the method killed or restarted its own actor
-                budget -= 1
-                if not budget:
-                    self.loop.call_soon(self.drain, lane, context=self.ctx)
-                    return
+            else:  # the budget is spent: let the loop run others, then drain on
+                self.loop.call_soon(self.drain, lane, context=self.ctx)
         finally:
             lane.draining = False
             stats.completed += done

@@ -37,12 +37,14 @@ from ._local_build import ALIVE
 if TYPE_CHECKING:
     from ._local_actor import LocalActor
 
-__all__ = ["BURST", "DEPTH", "Turn", "plain_remote", "turn_of"]
+__all__ = ["BURST", "DEPTH", "SAMPLE_EVERY", "Turn", "plain_remote", "turn_of"]
 
 #: eager calls in a row on one loop before the next one must wait for a turn of the loop
 BURST = 64
 #: eager calls nested inside one another before the next one is queued instead
 DEPTH = 16
+#: latency is sampled: one call in this many is timed (here and in the drain)
+SAMPLE_EVERY = 16
 
 
 class Turn:
@@ -132,7 +134,7 @@ def _make(method: MethodSpec) -> Callable[..., Any]:
             turn.depth += 1
             lane.draining = True  # running: a nested call to this actor queues behind it
             stats = actor.stats
-            timed = not stats.completed & 7  # one call in 8 timed, as in the drain
+            timed = not stats.completed % SAMPLE_EVERY
             started = perf_counter() if timed else 0.0
             try:
                 result = actor.ctx.run(fn, actor.instance, *args, **kwargs)
