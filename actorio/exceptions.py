@@ -140,7 +140,9 @@ class TaskError(ActorioError):
         # already: build on the innermost original class, so `except ValueError` still works.
         root = _root(self)
         cause_cls = type(root)
-        if isinstance(self, cause_cls):
+        if isinstance(self, cause_cls) or not issubclass(cause_cls, Exception):
+            # (a CancelledError or KeyboardInterrupt cause stays a plain TaskError: one that
+            # is also a CancelledError would look like a cancellation to whoever awaits it)
             return self
         dual = _dual_class(cause_cls)
         if dual is None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
-from asyncio import InvalidStateError
+from asyncio import CancelledError, InvalidStateError
 from collections.abc import Callable
 from threading import get_ident
 from time import perf_counter
@@ -340,7 +340,7 @@ class LocalActor(Lifecycle):
                             result = method.fn(instance, *args, **kwargs)
                         else:
                             result = method.fn(instance, *args)
-                    except Exception as exc:
+                    except (Exception, CancelledError) as exc:  # (see _local_calls)
                         if not self.retry_on_error(lane, call, exc):
                             latency = perf_counter() - started if started else None
                             self.call_failed(method, ref, exc, latency)
@@ -410,7 +410,7 @@ class LocalActor(Lifecycle):
         started = perf_counter()
         try:
             result = method.fn(self.instance, *args, **kwargs)
-        except Exception as exc:
+        except (Exception, CancelledError) as exc:
             if not self.retry_on_error(lane, call, exc):
                 self.call_failed(method, ref, exc, perf_counter() - started)
         except ActorExit as exc:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
+from asyncio import CancelledError
 from collections.abc import Callable
 from threading import get_ident
 from time import perf_counter
@@ -138,7 +139,9 @@ def _make(method: MethodSpec) -> Callable[..., Any]:
             started = perf_counter() if timed else 0.0
             try:
                 result = actor.ctx.run(fn, actor.instance, *args, **kwargs)
-            except Exception as exc:
+            # A sync method's CancelledError (it read a cancelled future) is its error, not
+            # a cancellation of this call: it fails the call, as any exception does.
+            except (Exception, CancelledError) as exc:
                 call = (method, args, kwargs, ref, None)
                 if actor.retry_on_error(lane, call, exc):
                     host.call_soon(actor.drain, lane, context=actor.ctx)

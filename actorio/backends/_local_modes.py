@@ -94,7 +94,7 @@ def _run_in_thread(
         ctx.run(call_chain.set, (*chain, (actor, lane, ref)))
         try:
             result = ctx.run(method.fn, actor.instance, *args, **kwargs)
-        except (Exception, ActorExit) as exc:
+        except (Exception, ActorExit, asyncio.CancelledError) as exc:  # (see _local_calls)
             error = exc
         except SystemExit:  # sys.exit() in a method ends its actor only, as on Ray
             error = ActorExit("it called sys.exit()")
