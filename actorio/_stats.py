@@ -36,25 +36,33 @@ class CallStats:
     def __init__(self) -> None:
         self.completed = 0
         self.failed = 0
-        # Made on first use, and a list, not a deque: an actor called once keeps one float
-        # (~0.1 KB), where a deque starts with a 64-slot block (~0.7 KB).
-        self.latencies: list[float] | None = None
+        # Made on first use, and small: one sample is kept as a bare float (an actor called
+        # once then costs 24 B for it), more in a list, not a deque (which starts with a
+        # 64-slot block, ~0.7 KB).
+        self.latencies: list[float] | float | None = None
         self.errors: deque[ErrorRecord] | None = None
 
     def sample(self, latency: float) -> None:
         """Keep one call's latency (seconds); the oldest go once the list outgrows the
         window by ``_SLACK``, so trimming costs a fraction of an append."""
         ring = self.latencies
-        if ring is None:
-            self.latencies = [latency]
-            return
-        ring.append(latency)
-        if len(ring) > _WINDOW + _SLACK:
-            del ring[:_SLACK]
+        if isinstance(ring, list):
+            ring.append(latency)
+            if len(ring) > _WINDOW + _SLACK:
+                del ring[:_SLACK]
+        elif ring is None:
+            self.latencies = latency
+        else:
+            self.latencies = [ring, latency]
 
     def window(self) -> list[float]:
         """The latencies of the latest calls (at most ``_WINDOW``)."""
-        return (self.latencies or [])[-_WINDOW:]
+        ring = self.latencies
+        if ring is None:
+            return []
+        if isinstance(ring, float):
+            return [ring]
+        return ring[-_WINDOW:]
 
     def ok(self, latency: float) -> None:
         self.completed += 1
