@@ -11,7 +11,7 @@ import asyncio
 import contextvars
 import weakref
 from collections import deque
-from typing import Any, cast
+from typing import Any, ClassVar, Self, cast
 
 from ._options import CallOptions
 from ._ref import ObjectRef, deliver, deliver_error, new_ref, set_exception
@@ -24,12 +24,12 @@ __all__ = [
     "CallExtra",
     "NO_CALLS",
     "IdleLanes",
+    "PerLoop",
     "Lane",
     "complete",
     "fail",
     "fail_new",
     "first_ref",
-    "idle_lanes_of",
     "make_refs",
 ]
 
@@ -108,17 +108,39 @@ class Lane:
 RELEASE_S = 1.0
 
 
-class IdleLanes:
-    """The lanes of one host loop whose deques went empty, released ``RELEASE_S`` later if
-    they are still idle then: no cost per call beyond a flag, one timer per loop."""
+class PerLoop:
+    """State shared by every actor hosted on one loop: made on first use, one per loop and
+    subclass, kept only while the loop lives (``Subclass.of(loop)``)."""
 
-    __slots__ = ("__weakref__", "armed", "ctx", "lanes", "loop")
+    __slots__ = ("__weakref__", "ctx", "loop")
+    _made: ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]]
+
+    def __init_subclass__(cls) -> None:
+        cls._made = weakref.WeakKeyDictionary()
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        # Its callbacks run in a context of their own, not a copy of whoever scheduled them.
+        self.ctx = contextvars.Context()
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> Self:
+        found = cls._made.get(loop)
+        if found is None:
+            found = cls._made.setdefault(loop, cls(loop))
+        return found  # type: ignore[no-any-return]
+
+
+class IdleLanes(PerLoop):
+    """The lanes of one host loop whose deques went empty, released ``RELEASE_S`` later if
+    they are still idle then: no cost per call beyond a flag, one timer per loop."""
+
+    __slots__ = ("armed", "lanes")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
         self.lanes: list[tuple[Lane, Any]] = []
         self.armed = False
-        self.ctx = contextvars.Context()  # the timer's own, not a copy of a drain's
 
     def add(self, lane: Lane, lock: Any) -> None:
         """``lane`` (guarded by ``lock`` against submitters in other threads) just went
@@ -139,16 +161,6 @@ class IdleLanes:
             with lock:
                 if not (lane.queue or lane.scheduled or lane.draining):
                     lane.queue = NO_CALLS
-
-
-_IDLE: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IdleLanes] = weakref.WeakKeyDictionary()
-
-
-def idle_lanes_of(loop: asyncio.AbstractEventLoop) -> IdleLanes:
-    found = _IDLE.get(loop)
-    if found is None:
-        found = _IDLE.setdefault(loop, IdleLanes(loop))
-    return found
 
 
 def make_refs(

@@ -38,11 +38,11 @@ from .._mailbox import (
     NO_CALLS,
     Call,
     CallExtra,
+    IdleLanes,
     Lane,
     fail,
     fail_new,
     first_ref,
-    idle_lanes_of,
     make_refs,
 )
 from .._options import ActorOptions, Mode
@@ -54,7 +54,7 @@ from .._stream_actor import SIDE_BY_SIDE
 from ..exceptions import InvalidOptionsError, PendingCallsLimitExceeded
 from ._base import expire
 from ._local_build import NO_CALLS_RUNNING, thread_id
-from ._local_calls import SAMPLE_EVERY, plain_remote, turn_of
+from ._local_calls import SAMPLE_EVERY, Turn, plain_remote
 from ._local_deadlock import wait_cycle
 from ._local_lanes import BUILTIN_LANE, count_pending, lane_index
 from ._local_life import ALIVE, PENDING, STOPPING, Lifecycle, lock_for
@@ -111,8 +111,8 @@ class LocalActor(Lifecycle):
         self.host_thread: int | None = thread_id() if _running_loop() is loop else None
         #: the loop's eager-call budget, for an actor whose plain calls may run eagerly
         eager = mode == "regular" and not on_threads and options.eager is not False
-        self.turn = turn_of(loop) if eager else None
-        self.idle_lanes = idle_lanes_of(loop)
+        self.turn = Turn.of(loop) if eager else None
+        self.idle_lanes = IdleLanes.of(loop)
         self.init_lifecycle()
 
     # -- submission (any thread) ---------------------------------------------------------------

@@ -20,8 +20,6 @@ inside one another (a method calling another idle actor).
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import weakref
 from asyncio import CancelledError
 from collections.abc import Callable
 from threading import get_ident
@@ -29,7 +27,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from .._context import call_chain
-from .._mailbox import NO_CALLS, fail_new
+from .._mailbox import NO_CALLS, PerLoop, fail_new
 from .._ref import ObjectRef
 from .._seam import ActorExit
 from .._spec import MethodSpec
@@ -38,7 +36,7 @@ from ._local_build import ALIVE
 if TYPE_CHECKING:
     from ._local_actor import LocalActor
 
-__all__ = ["BURST", "DEPTH", "SAMPLE_EVERY", "Turn", "plain_remote", "turn_of"]
+__all__ = ["BURST", "DEPTH", "SAMPLE_EVERY", "Turn", "plain_remote"]
 
 #: eager calls in a row on one loop before the next one must wait for a turn of the loop
 BURST = 64
@@ -48,19 +46,17 @@ DEPTH = 16
 SAMPLE_EVERY = 16
 
 
-class Turn:
+class Turn(PerLoop):
     """One host loop's eager-call budget: ``left`` until the loop next takes a turn (a
     callback scheduled by the first eager call since the last refill), and the ``depth``
     of eager calls running inside one another right now."""
 
-    __slots__ = ("__weakref__", "ctx", "depth", "left", "loop")
+    __slots__ = ("depth", "left")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        super().__init__(loop)
         self.left = BURST
         self.depth = 0
-        # The refill runs in a context of its own, not a copy of whoever armed it.
-        self.ctx = contextvars.Context()
 
     def spend(self) -> None:
         """Count one eager call; the first since the loop's last turn arms the refill."""
@@ -70,17 +66,6 @@ class Turn:
 
     def refill(self) -> None:
         self.left = BURST
-
-
-_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turn] = weakref.WeakKeyDictionary()
-
-
-def turn_of(loop: asyncio.AbstractEventLoop) -> Turn:
-    """The budget shared by every eager actor on ``loop`` (made on first use)."""
-    turn = _TURNS.get(loop)
-    if turn is None:
-        turn = _TURNS.setdefault(loop, Turn(loop))
-    return turn
 
 
 def plain_remote(method: MethodSpec) -> Callable[..., Any]:
