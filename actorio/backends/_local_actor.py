@@ -72,7 +72,7 @@ _PARKED, _HANDED_OFF, _INLINE = "parked", "handed off", "inline"
 class LocalActor(Lifecycle):
     """One actor hosted on one event loop of this process."""
 
-    __slots__ = ()
+    __slots__ = ("idle_lanes", "turn")
 
     def __init__(
         self,

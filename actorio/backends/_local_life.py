@@ -24,10 +24,10 @@ import asyncio
 import concurrent.futures
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .._context import current_actor
-from .._mailbox import Call, IdleLanes, Lane, complete, fail
+from .._mailbox import Call, Lane, complete, fail
 from .._ref import ObjectRef, deliver
 from .._seam import ActorExit
 from .._spec import MethodSpec
@@ -47,9 +47,6 @@ from ._local_build import (
 from ._local_hooks import run_stop_hook
 from ._local_lanes import last_queued, retried, take_calls
 
-if TYPE_CHECKING:
-    from ._local_calls import Turn
-
 __all__ = ["ALIVE", "DEAD", "PENDING", "PENDING_STOPPING", "STOPPING", "Lifecycle", "lock_for"]
 
 _running_loop = asyncio._get_running_loop
@@ -62,7 +59,6 @@ class Lifecycle(Building):
         "__weakref__",
         "ctx",
         "ending",
-        "idle_lanes",
         "idle_waiters",
         "incarnation",
         "inflight",
@@ -70,14 +66,11 @@ class Lifecycle(Building):
         "lanes",
         "placement",
         "restart_marks",
-        "turn",
     )
 
     # Set by LocalActor.__init__; declared here (and in Building) for the type checker.
     inflight: dict[int, tuple[Lane, Call, asyncio.Task[None] | None]]
     lane_index: dict[str | None, int]
-    turn: Turn | None
-    idle_lanes: IdleLanes
     # The calls' side, provided by LocalActor (ActorCore's bind and submit).
     bind: Callable[..., Callable[..., Any]]
     submit: Callable[..., Any]
