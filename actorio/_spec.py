@@ -88,6 +88,15 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
         return inspect.signature(fn)
 
 
+class Shared(dict[str, Any]):
+    """A method's cache of what backends make once for it. It never travels: a spec pickled
+    (a class sent to Ray or a worker process) arrives with an empty one, since what is cached
+    holds this process's objects (a closure over a context variable, say)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Shared, ())
+
+
 @dataclass(frozen=True, slots=True)
 class MethodSpec:
     name: str
@@ -113,7 +122,7 @@ class MethodSpec:
     #: own (it never waits behind user calls); ``__ray_terminate__`` queues behind them
     lane: str | None = None
     #: what a backend makes once per method and shares between actors (its plain ``remote``)
-    shared: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    shared: Shared = field(default_factory=lambda: Shared(), init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
