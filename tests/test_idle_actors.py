@@ -90,3 +90,17 @@ def test_latency_samples_stay_small_and_keep_the_latest_window() -> None:
         assert len(stats.latencies) <= 1024 + 256  # type: ignore[arg-type]
     assert stats.window() == [i / 1e6 for i in range(5000 - 1024, 5000)]
     assert stats.p99_ms() == pytest.approx(4.989)  # nearest rank over the latest 1,024
+
+
+async def test_a_class_pickled_after_local_calls_travels_without_its_cached_remote() -> None:
+    # A class sent to Ray or a worker after it served calls here must not carry the shared
+    # remote cached on its specs (a closure over a context variable, which cannot pickle).
+    import cloudpickle
+
+    t = Tally.remote()
+    assert await t.inc.remote(1) == 1
+    spec = t._actorio_actor.spec.methods["inc"]
+    assert "remote" in spec.shared
+    copy = cloudpickle.loads(cloudpickle.dumps(Tally))
+    assert dict(copy._spec.methods["inc"].shared) == {}
+    assert await copy.remote().inc.remote(2) == 2
