@@ -1,5 +1,5 @@
 """The Ray-shaped verbs on actors and refs: remote, method, get, wait, put, kill, cancel,
-monitor, exit_actor, get_actor. (Starting and stopping: :mod:`._setup`.)"""
+monitor, exit_actor, get_actor. (Starting and stopping: ``actorio._setup``.)"""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def remote(*args: Any, **options: Any) -> Any:
 
     Use it bare (``@actorio.remote``) or with options (``@actorio.remote(max_concurrency=4)``).
 
-    Example::
+    Example:
 
         @actorio.remote
         class Counter:
@@ -277,7 +277,7 @@ def monitor(actor: ActorHandle[Any]) -> ObjectRef[ActorDiedError]:
     """A ref that completes, with the ``ActorDiedError`` saying why as its *value*, once the
     actor is dead for good (restarts do not count), after its stop hook ran.
 
-    Like an Erlang monitor, it never raises and never keeps the actor alive::
+    Like an Erlang monitor, it never raises and never keeps the actor alive:
 
         reason = await actorio.monitor(worker)        # or actorio.get(...) in sync code
     """

@@ -1,10 +1,10 @@
 """Generator calls whose refs are known up front, the caller's side: a static
 ``num_returns=n`` (n refs) and Ray's older ``num_returns="dynamic"`` (one ref, whose value is a
-:class:`DynamicObjectRefGenerator` of the items' refs).
+``DynamicObjectRefGenerator`` of the items' refs).
 
 Either way the generator runs to its end where the call runs, and its items come back
-together (:mod:`actorio._yield`); a generator method does that through its hidden *collect*
-method (:mod:`actorio._stream_actor`), so the actor's mode and mailbox apply as to any call.
+together (``actorio._yield``); a generator method does that through its hidden *collect*
+method (``actorio._stream_actor``), so the actor's mode and mailbox apply as to any call.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class DynamicObjectRefGenerator(Generic[T]):
     raised, the last ref raises that error.
 
     Iterating takes the refs out, as Ray's does: a second pass gives nothing, and ``len()``
-    is how many refs are left::
+    is how many refs are left:
 
         gen = actorio.get(split.remote(data))
         n = len(gen)
@@ -71,7 +71,7 @@ class _Upstream:
 
 def dynamic_ref(inner: ObjectRef[Any]) -> ObjectRef[DynamicObjectRefGenerator[Any]]:
     """The ref a ``"dynamic"`` call returns, made from the ref of its collecting call (whose
-    value is a :class:`~actorio._yield.Yielded`, or a ready generator from Ray)."""
+    value is a ``actorio._yield.Yielded``, or a ready generator from Ray)."""
     caller, loop = _running_loop(), inner.get_loop()
     outer: ObjectRef[DynamicObjectRefGenerator[Any]] = new_ref(caller, loop)
     outer._actorio_work = _Upstream(inner)

@@ -1,7 +1,7 @@
 """ActorHandle and ActorMethod: what user code holds and calls ``.remote()`` on.
 
 A handle is a thin, final object pointing at the backend's actor. Attribute access builds an
-:class:`ActorMethod` once per name and caches it on the handle, so ``h.increment.remote()``
+``ActorMethod`` once per name and caches it on the handle, so ``h.increment.remote()``
 costs a plain attribute read after the first call. Handle attributes are ``_actorio_``-prefixed
 to stay clear of user method names.
 """
@@ -111,7 +111,7 @@ class ActorMethod(Generic[P, R]):
         """Like ``remote``, but when the actor's mailbox is full (``max_pending_calls``)
         suspend until it has room instead of raising ``PendingCallsLimitExceeded``.
 
-        Example::
+        Example:
 
             ref = await handle.work.submit(item)   # waits while the actor is saturated
             result = await ref
@@ -137,7 +137,7 @@ class ActorMethod(Generic[P, R]):
 class ActorHandle(Generic[T]):
     """A reference to a live actor. Safe to share between threads, loops and tasks.
 
-    Example::
+    Example:
 
         counter = Counter.remote(100)
         await counter.increment.remote()

@@ -53,7 +53,7 @@ _future_await = asyncio.Future.__await__
 class ObjectRef(asyncio.Future[T]):
     """The result of a remote call: await it, or read it with ``actorio.get``.
 
-    Example::
+    Example:
 
         ref = counter.get_count.remote()
         value = await ref             # in async code
@@ -202,7 +202,7 @@ class _ThreadRef(ObjectRef[T]):
     def future(self) -> concurrent.futures.Future[T]:
         """A thread-safe future of the outcome. Unlike a loop's ref, registering it needs no
         turn of the ref's loop: a blocked ``get`` is woken by whoever settles the ref (the
-        loop, or the worker thread that computed the value; see :func:`settle_early`)."""
+        loop, or the worker thread that computed the value; see ``settle_early()``)."""
         cf: concurrent.futures.Future[T] = concurrent.futures.Future()
         with _lock_of(self):
             early = getattr(self, "_early", None)

@@ -58,7 +58,7 @@ class RuntimeContext:
 
     @property
     def node_id(self) -> NodeID:
-        """Ray's older spelling of :meth:`get_node_id` (``.node_id.hex()`` works too)."""
+        """Ray's older spelling of ``get_node_id()`` (``.node_id.hex()`` works too)."""
         return NodeID(self.get_node_id())
 
     def get_actor_name(self) -> str | None:

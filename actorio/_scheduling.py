@@ -73,7 +73,7 @@ class NodeAffinitySchedulingStrategy:
 
 
 class _LabelOperator:
-    """A condition on one node label, in a :class:`NodeLabelSchedulingStrategy`."""
+    """A condition on one node label, in a ``NodeLabelSchedulingStrategy``."""
 
     values: list[str]
 

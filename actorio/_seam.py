@@ -39,7 +39,7 @@ __all__ = [
     "Supervising",
 ]
 
-#: The lifecycle hooks a user class may define (README, "Lifecycle").
+#: The lifecycle hooks a user class may define (docs/lifecycle.md).
 START_HOOK = "__actorio_start__"
 STOP_HOOK = "__actorio_stop__"
 #: Seconds an async ``__actorio_stop__`` hook may take before actorio stops waiting for it.

@@ -1,5 +1,5 @@
 """Starting and stopping actorio: ``init``, ``is_initialized``, ``shutdown``
-(``actorio.run``, which owns a loop for a script, is the runtime's: :mod:`._runtime`)."""
+(``actorio.run``, which owns a loop for a script, is the runtime's: ``actorio._runtime``)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def shutdown(timeout: float | None = None) -> None:
 
 
 async def shutdown_async(timeout: float | None = None) -> None:  # noqa: ASYNC109 (a grace period)
-    """:func:`shutdown` for code running on an event loop (a web server's lifespan, say):
+    """``shutdown()`` for code running on an event loop (a web server's lifespan, say):
     the same graceful stop, awaited, so actors hosted on this very loop can finish their
     accepted calls and run their stop hooks while it waits."""
     rt, _ = peek_runtime()

@@ -1,16 +1,16 @@
 """Streaming results, the caller's side: a generator method's items reach the caller one by one.
 
-The caller holds an :class:`ObjectRefGenerator` (Ray's name): iterate it with ``async for``
+The caller holds an ``ObjectRefGenerator`` (Ray's name): iterate it with ``async for``
 (or ``for`` in sync code) and each step gives a ref that is already done with the next item.
 
-On actorio's own backends (in-process and worker processes) a :class:`PullSource` opens the
+On actorio's own backends (in-process and worker processes) a ``PullSource`` opens the
 stream with a hidden call, then keeps up to ``window`` *next* calls in flight, each of which
-advances the generator by one item (the actor's side: :mod:`actorio._stream_actor`). The
+advances the generator by one item (the actor's side: ``actorio._stream_actor``). The
 producer is therefore never more than ``window`` items ahead of the consumer (the
 backpressure of Ray's ``_generator_backpressure_num_objects``), items arrive as they are
 produced, and the calls go through the actor's mailbox like any other, so the concurrency
 mode applies. A backend with a streaming call of its own (Ray) gives its own
-:class:`~actorio._seam.StreamSource` through ``ActorCore.open_stream``. Errors raised by the
+``actorio._seam.StreamSource`` through ``ActorCore.open_stream``. Errors raised by the
 generator reach the consumer at that item; ending the iteration early, cancelling the
 consumer or dropping the stream closes the generator (its ``finally`` blocks run).
 """
@@ -219,7 +219,7 @@ def stream_remote(
     core: ActorCore, spec: MethodSpec, num_returns: Any, group: str | None, options: Any
 ) -> Callable[..., ObjectRefGenerator[Any]]:
     """``remote`` for a generator method called with ``num_returns="streaming"`` (its
-    default): each call returns an :class:`ObjectRefGenerator`, fed by the backend's own
+    default): each call returns an ``ObjectRefGenerator``, fed by the backend's own
     streaming call (``open_stream``) or else by a PullSource."""
     what = f"{core.spec.name}.{spec.name}"
     asked = options._generator_backpressure_num_objects if options is not None else None
@@ -239,7 +239,7 @@ def stream_remote(
 
 class StreamingMethod(Protocol[P, T]):
     """What a type checker sees for a generator method on a handle (``actorio.mypy_plugin``
-    gives it): ``remote`` returns an :class:`ObjectRefGenerator` of the yielded type. At run
+    gives it): ``remote`` returns an ``ObjectRefGenerator`` of the yielded type. At run
     time the attribute is an ``ActorMethod`` like any other."""
 
     remote: Callable[P, ObjectRefGenerator[T]]

@@ -38,7 +38,7 @@ Strategy = Literal["one_for_one", "one_for_all", "rest_for_one"]
 
 @final
 class Supervisor:
-    """Restarts failing children per its strategy; see :func:`supervisor`."""
+    """Restarts failing children per its strategy; see ``supervisor()``."""
 
     def __init__(self, strategy: Strategy, max_restarts: int, within_s: float) -> None:
         if strategy not in ("one_for_one", "one_for_all", "rest_for_one"):

@@ -12,7 +12,7 @@ children (Ray's ``ray.get(f.remote())`` inside ``f``) never runs out of slots.
 
 anyio's worker threads (``anyio.to_thread.run_sync``) were measured for this job and not
 used: they are awaited from a coroutine, so each call would also cost a task on the actor's
-loop (see README, "Dependencies").
+loop (see CONTRIBUTING.md, on dependencies).
 """
 
 from __future__ import annotations

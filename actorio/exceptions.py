@@ -1,8 +1,8 @@
 """Every error actorio raises, under one root.
 
 Where an error means the same as a builtin it also inherits from it, so generic handlers keep
-working (``except TimeoutError`` catches :class:`GetTimeoutError`). Ray's names are aliases of
-ours, so code written against ``ray.exceptions`` runs unchanged::
+working (``except TimeoutError`` catches ``GetTimeoutError``). Ray's names are aliases of
+ours, so code written against ``ray.exceptions`` runs unchanged:
 
     ActorioError (RayError)
     ├── TaskError (RayTaskError)             a method or task raised (or a ref argument of it
@@ -82,7 +82,7 @@ class TaskError(ActorioError):
     """A method or remote function raised ``cause`` (or could not run: see ``summary``).
 
     Raised to the caller as an instance of a class that derives from both ``TaskError`` and
-    ``type(cause)`` (see :meth:`as_instanceof_cause`), so ``except ValueError`` still works,
+    ``type(cause)`` (see ``as_instanceof_cause()``), so ``except ValueError`` still works,
     and the original exception's attributes read through it (``err.code``), as in Ray.
     The remote traceback is kept as text because traceback objects cannot cross processes.
     """
@@ -434,5 +434,8 @@ class Full(ActorioError, queue.Full):
 
 # Ray's spellings, so ``from actorio import exceptions as ray_exceptions`` reads the same.
 RayError = ActorioError
+"""Ray's name for ``ActorioError``, the root of every actorio error."""
 RayTaskError = TaskError
+"""Ray's name for ``TaskError``: a method or remote function raised."""
 RayActorError = ActorError
+"""Ray's name for ``ActorError``: the actor could not run the call."""

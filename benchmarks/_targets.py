@@ -142,7 +142,7 @@ TARGETS = (
         for key, what in _BULK
     ),
     Target(
-        # Measured before large buffers went through shared memory (commit 2a000a3; README).
+        # Measured before large buffers used shared memory (commit 2a000a3; docs/performance.md).
         f"{PROCESS} bulk_data: a 1 KiB array call not slower than before (367 us)",
         "bulk_data",
         "reference",

@@ -273,7 +273,7 @@ LIVES: dict[str, Any] = {"sync": SyncLife, "async": AsyncLife}
 
 def ray_constructor_failure_is_final(refs: list[Any], tally: Path, says: str) -> None:
     """Ray ends an actor whose constructor raised, whatever its max_restarts: every call
-    fails with the constructor's traceback in the message (README, semantics table)."""
+    fails with the constructor's traceback in the message (docs/ray.md, what differs)."""
     for ref in refs:
         with pytest.raises(ActorDiedError, match="creation task") as info:
             actorio.get(ref, timeout=WAIT)

@@ -102,7 +102,7 @@ def backend(request: pytest.FixtureRequest) -> str:
     if request.param == "ray":
         request.getfixturevalue("ray_instance")
         differs = request.node.get_closest_marker("ray_differs")
-        if differs is not None:  # runs, and is reported as an expected failure (README table)
+        if differs is not None:  # runs, and is reported as an expected failure (docs/ray.md)
             why = f"differs on Ray: {differs.args[0]}"
             request.applymarker(pytest.mark.xfail(reason=why, strict=False))
     return str(request.param)

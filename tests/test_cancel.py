@@ -398,7 +398,7 @@ def test_cancelled_task_waiting_for_a_ref_argument_never_runs(
     if backend == "ray":
         # Seen in this suite: Ray 2.60's driver aborts (reference_counter.cc, "Check failed:
         # submitted_task_ref_count > 0") when such a task is cancelled after other tests left
-        # actors behind; a crash would end the whole run (README, Ray section).
+        # actors behind; a crash would end the whole run (docs/ray.md).
         pytest.skip("ray.cancel of a task still resolving its arguments can abort Ray's driver")
     log = tmp_path / "log"
     fn = (note_value if kind == "def" else note_value_async).options(backend=backend)

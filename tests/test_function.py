@@ -209,7 +209,7 @@ def test_ref_arguments_of_remote_functions_on_every_backend(backend: str) -> Non
     four: Any = square.options(backend=backend).remote(2)
     total = add_async.options(backend=backend).remote(seven, b=four)
     assert actorio.get(total, timeout=BACKEND_WAIT) == 53
-    if backend != "ray":  # (Ray waits only for its own refs: README, Ray section)
+    if backend != "ray":  # (Ray waits only for its own refs: docs/ray.md)
         local: Any = square.remote(3)  # an in-process ref, maybe still running
         assert actorio.get(add_async.options(backend=backend).remote(local, 1)) == 10
 

@@ -132,7 +132,7 @@ def _plain(ours: type[BaseException], message: str, cause: BaseException | None)
 def with_options(target: Any, ray_opts: dict[str, Any]) -> Any:
     """``target.options(**ray_opts)``, without Ray's deprecation warning for
     ``num_returns="dynamic"``: it would point into actorio, once per call, and actorio
-    takes that spelling as it is (README, generators)."""
+    takes that spelling as it is (docs/streaming.md)."""
     if ray_opts.get("num_returns") != "dynamic":
         return target.options(**ray_opts)
     with warnings.catch_warnings():

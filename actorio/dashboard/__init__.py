@@ -1,7 +1,7 @@
 """A live dashboard of this process's actors, as a plain ASGI app (no framework needed).
 
 Mount it in a FastAPI/Starlette app (``app.mount("/actorio", actorio.dashboard.app())``) or
-any ASGI server, or run it on its own thread with :func:`serve` (uvicorn, loopback by
+any ASGI server, or run it on its own thread with ``serve()`` (uvicorn, loopback by
 default). Routes, relative to where it is mounted:
 
 - ``/``: one HTML page (no build step, no CDN) polling the JSON below;

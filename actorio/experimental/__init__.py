@@ -1,5 +1,5 @@
-"""Ray's ``ray.experimental`` helpers that Ray programs use: :mod:`.tqdm_ray`, a progress bar
-that actors and tasks update from anywhere (``from actorio.experimental import tqdm_ray``)."""
+"""Ray's ``ray.experimental`` helpers that Ray programs use: ``tqdm_ray``, a progress bar that
+actors and tasks update from anywhere (``from actorio.experimental import tqdm_ray``)."""
 
 from __future__ import annotations
 

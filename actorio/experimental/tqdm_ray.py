@@ -1,5 +1,5 @@
 """Ray's ``ray.experimental.tqdm_ray``: a progress bar that actors and tasks update from
-anywhere, drawn in one place with ``tqdm`` (``pip install 'actorio[tqdm]'``)::
+anywhere, drawn in one place with ``tqdm`` (``pip install 'actorio[tqdm]'``):
 
     bar = tqdm_ray.tqdm(total=len(items), desc="work")
     ray.get([process.remote(item, bar) for item in items])  # each calls bar.update(1)

@@ -78,7 +78,7 @@ def _actor_survived(ref: ObjectRef[Any]) -> bool:
 class ActorPool:
     """A fixed set of actors that share out calls: each gets one call at a time.
 
-    Example::
+    Example:
 
         pool = ActorPool([Worker.remote(), Worker.remote()])
         print(list(pool.map(lambda a, v: a.double.remote(v), [1, 2, 3, 4])))  # [2, 4, 6, 8]
@@ -127,7 +127,7 @@ class ActorPool:
         return self._results(self.get_next)
 
     def map_unordered(self, fn: PoolFn[V], values: Iterable[V]) -> Iterator[Any]:
-        """Like :meth:`map`, but yield each result as soon as it is ready."""
+        """Like ``map()``, but yield each result as soon as it is ready."""
         refuse_on_loop(
             "ActorPool.map_unordered()", "'async for x in pool.map_unordered_async(fn, values)'"
         )
@@ -135,7 +135,7 @@ class ActorPool:
         return self._results(self.get_next_unordered)
 
     def map_async(self, fn: PoolFn[V], values: Iterable[V]) -> AsyncIterator[Any]:
-        """:meth:`map` for async code: ``async for x in pool.map_async(fn, values)``.
+        """``map()`` for async code: ``async for x in pool.map_async(fn, values)``.
 
         The calls are submitted at once (this method is not awaited); waiting for results
         suspends the iterating task and never blocks its loop.
@@ -144,7 +144,7 @@ class ActorPool:
         return _AsyncResults(self, self.get_next_async)
 
     def map_unordered_async(self, fn: PoolFn[V], values: Iterable[V]) -> AsyncIterator[Any]:
-        """:meth:`map_unordered` for async code: results as they are ready, without blocking."""
+        """``map_unordered()`` for async code: results as they are ready, without blocking."""
         self._submit_all(fn, values)
         return _AsyncResults(self, self.get_next_unordered_async)
 
@@ -184,7 +184,7 @@ class ActorPool:
     ) -> Any:
         """Whichever result is ready first (the earliest submitted among those ready).
 
-        Timeouts as :meth:`get_next`; with ``ignore_if_timedout=True`` the earliest pending
+        Timeouts as ``get_next()``; with ``ignore_if_timedout=True`` the earliest pending
         submission is the one skipped. In async code: ``await pool.get_next_unordered_async()``.
         """
         refuse_on_loop(
@@ -200,10 +200,10 @@ class ActorPool:
         timeout: float | None = None,  # noqa: ASYNC109 (Ray's signature)
         ignore_if_timedout: bool = False,
     ) -> Any:
-        """:meth:`get_next` for async code: suspends until the next result in order is ready.
+        """``get_next()`` for async code: suspends until the next result in order is ready.
 
         Raises ``StopAsyncIteration`` when nothing is left (a coroutine cannot raise
-        ``StopIteration``) and ``GetTimeoutError`` as :meth:`get_next` does.
+        ``StopIteration``) and ``GetTimeoutError`` as ``get_next()`` does.
         """
         task = self._ordered_head(StopAsyncIteration)
         if not await self._wait_async(task.done, timeout):
@@ -215,7 +215,7 @@ class ActorPool:
         timeout: float | None = None,  # noqa: ASYNC109 (Ray's signature)
         ignore_if_timedout: bool = False,
     ) -> Any:
-        """:meth:`get_next_unordered` for async code: suspends until some result is ready."""
+        """``get_next_unordered()`` for async code: suspends until some result is ready."""
         self._unordered_head(StopAsyncIteration)
         if not await self._wait_async(self._any_done, timeout):
             self._timed_out_unordered(timeout, ignore_if_timedout)
@@ -323,7 +323,7 @@ class ActorPool:
                 return False
 
     async def _wait_async(self, ready: Callable[[], bool], limit_s: float | None) -> bool:
-        """:meth:`_wait_sync` that suspends instead of blocking."""
+        """``_wait_sync()`` that suspends instead of blocking."""
         loop = asyncio.get_running_loop()
         deadline = None if limit_s is None else loop.time() + limit_s
         while True:
@@ -384,7 +384,7 @@ class ActorPool:
         return bool(self._idle) and not self._queued
 
     def pop_idle(self) -> ActorHandle[Any] | None:
-        """Take an idle actor out of the pool (None if none is free, see :meth:`has_free`)."""
+        """Take an idle actor out of the pool (None if none is free, see ``has_free()``)."""
         if self.has_free():
             return self._idle.pop()
         return None

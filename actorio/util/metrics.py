@@ -1,6 +1,6 @@
 """Actor metrics in the Prometheus text format, for a service's existing ``/metrics``.
 
-Two ways in, same numbers (from :mod:`actorio.util.state`):
+Two ways in, same numbers (from ``actorio.util.state``):
 
 - ``prometheus_text()``: the exposition text itself, no dependency (serve it from any route);
 - ``register()``: adds a collector to a ``prometheus_client`` registry (the default one unless

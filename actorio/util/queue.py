@@ -1,6 +1,6 @@
 """A FIFO queue that any task, actor or thread can share: Ray's ``ray.util.queue.Queue`` API.
 
-The items live in one async actor around an ``asyncio.Queue``; the :class:`Queue` object is
+The items live in one async actor around an ``asyncio.Queue``; the ``Queue`` object is
 only a handle to it, so it pickles and works wherever a handle does (worker processes, Ray).
 A blocked ``get`` is an async method waiting inside the actor, so it never stops ``put``.
 
@@ -93,7 +93,7 @@ class Queue:
     ``.options(...)``: ``{"backend": "process"}`` puts the items in a worker process,
     ``{"backend": "ray"}`` on a Ray cluster, ``{"name": "jobs"}`` names it.
 
-    Example::
+    Example:
 
         q = Queue(maxsize=10)
         q.put(1)                    # sync code: blocks while the queue is full
@@ -102,7 +102,7 @@ class Queue:
         assert await q.get_async(timeout=1) == 2
 
     Pass ``q`` to remote functions and actors: every copy reaches the same items.
-    ``get_nowait()`` on an empty queue raises :class:`Empty`; a full one raises :class:`Full`.
+    ``get_nowait()`` on an empty queue raises ``Empty``; a full one raises ``Full``.
     """
 
     def __init__(self, maxsize: int = 0, actor_options: dict[str, Any] | None = None) -> None:
@@ -136,7 +136,7 @@ class Queue:
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         """Add ``item``; while the queue is full, wait up to ``timeout`` seconds (forever if
-        None) for room, then raise :class:`Full`. ``block=False`` raises at once."""
+        None) for room, then raise ``Full``. ``block=False`` raises at once."""
         _check_timeout(timeout)
         wait = timeout if block else 0
         ref = self.actor.put.remote(item, wait)
@@ -145,7 +145,7 @@ class Queue:
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         """Remove and return the oldest item; while the queue is empty, wait up to
-        ``timeout`` seconds (forever if None), then raise :class:`Empty`."""
+        ``timeout`` seconds (forever if None), then raise ``Empty``."""
         _check_timeout(timeout)
         wait = timeout if block else 0
         ok, item = self._get(self.actor.get.remote(wait), "get()", "await q.get_async()")
@@ -154,15 +154,15 @@ class Queue:
         return item
 
     def put_nowait(self, item: Any) -> None:
-        """``put(item, block=False)``: raises :class:`Full` if there is no room now."""
+        """``put(item, block=False)``: raises ``Full`` if there is no room now."""
         self.put(item, block=False)
 
     def get_nowait(self) -> Any:
-        """``get(block=False)``: raises :class:`Empty` if there is no item now."""
+        """``get(block=False)``: raises ``Empty`` if there is no item now."""
         return self.get(block=False)
 
     def put_nowait_batch(self, items: Iterable[Any]) -> None:
-        """Add every item, in order, or none: raises :class:`Full` if they do not all fit."""
+        """Add every item, in order, or none: raises ``Full`` if they do not all fit."""
         batch = list(items)
         ref = self.actor.put_nowait_batch.remote(batch)
         room = self._get(ref, "put_nowait_batch()", "await q.put_nowait_batch_async(items)")
@@ -170,7 +170,7 @@ class Queue:
             raise self._batch_full(len(batch), room)
 
     def get_nowait_batch(self, num_items: int) -> list[Any]:
-        """Remove and return the ``num_items`` oldest items, or none: raises :class:`Empty`
+        """Remove and return the ``num_items`` oldest items, or none: raises ``Empty``
         if fewer are there."""
         _check_count(num_items)
         ref = self.actor.get_nowait_batch.remote(num_items)
@@ -202,15 +202,15 @@ class Queue:
     # -- async ----------------------------------------------------------------------------
 
     async def qsize_async(self) -> int:
-        """:meth:`qsize` for async code."""
+        """``qsize()`` for async code."""
         return int(await self.actor.qsize.remote())
 
     async def empty_async(self) -> bool:
-        """:meth:`empty` for async code."""
+        """``empty()`` for async code."""
         return bool(await self.qsize_async() == 0)
 
     async def full_async(self) -> bool:
-        """:meth:`full` for async code."""
+        """``full()`` for async code."""
         return self.maxsize > 0 and await self.qsize_async() >= self.maxsize
 
     async def put_async(
@@ -219,7 +219,7 @@ class Queue:
         block: bool = True,
         timeout: float | None = None,  # noqa: ASYNC109 (Ray's signature)
     ) -> None:
-        """:meth:`put` for async code: suspends (never blocks the loop) while it is full."""
+        """``put()`` for async code: suspends (never blocks the loop) while it is full."""
         _check_timeout(timeout)
         wait = timeout if block else 0
         if not await self.actor.put.remote(item, wait):
@@ -230,7 +230,7 @@ class Queue:
         block: bool = True,
         timeout: float | None = None,  # noqa: ASYNC109 (Ray's signature)
     ) -> Any:
-        """:meth:`get` for async code: suspends (never blocks the loop) while it is empty."""
+        """``get()`` for async code: suspends (never blocks the loop) while it is empty."""
         _check_timeout(timeout)
         wait = timeout if block else 0
         ok, item = await self.actor.get.remote(wait)
@@ -239,14 +239,14 @@ class Queue:
         return item
 
     async def put_nowait_batch_async(self, items: Iterable[Any]) -> None:
-        """:meth:`put_nowait_batch` for async code."""
+        """``put_nowait_batch()`` for async code."""
         batch = list(items)
         room = await self.actor.put_nowait_batch.remote(batch)
         if room >= 0:
             raise self._batch_full(len(batch), room)
 
     async def get_nowait_batch_async(self, num_items: int) -> list[Any]:
-        """:meth:`get_nowait_batch` for async code."""
+        """``get_nowait_batch()`` for async code."""
         _check_count(num_items)
         ok, got = await self.actor.get_nowait_batch.remote(num_items)
         if not ok:
@@ -254,7 +254,7 @@ class Queue:
         return list(got)
 
     async def shutdown_async(self, force: bool = False, grace_period_s: float = 5) -> None:
-        """:meth:`shutdown` for async code: waits out the grace period without blocking."""
+        """``shutdown()`` for async code: waits out the grace period without blocking."""
         if not force:
             ref = self._terminate()
             if ref is not None:
