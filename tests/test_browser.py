@@ -1,4 +1,5 @@
-"""The dashboard page in a real headless Chromium (Debian's), driven by Playwright.
+"""The dashboard page and the docs site's index in a real headless Chromium (Debian's), driven
+by Playwright.
 
 Chromium comes from the system (``apt-get install chromium``, done by ``.ci/run``), not from
 Playwright's downloads: the machine has no internet. Without it this test is skipped, unless
@@ -10,10 +11,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from _servers import ARTIFACTS, running
+from _servers import ARTIFACTS, ROOT, running
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -78,3 +81,58 @@ def test_dashboard_page_shows_live_actors() -> None:
         finally:
             browser.close()
         server.stop()
+
+
+def _built_site(out: Path) -> Path:
+    """The docs site, built the way CI builds it (strict: a broken link fails the build)."""
+    if shutil.which("mkdocs", path=os.path.dirname(sys.executable)) is None:
+        if os.environ.get("ACTORIO_REQUIRE_DOCS") == "1":
+            pytest.fail("mkdocs is not installed: pip install -e '.[docs]'")
+        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    mkdocs = os.path.join(os.path.dirname(sys.executable), "mkdocs")
+    done = subprocess.run(
+        [mkdocs, "build", "--strict", "--quiet", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out / "index.html"
+
+
+def test_docs_site_index_renders_with_its_chart_and_pages(tmp_path: Path) -> None:
+    index = _built_site(tmp_path / "site")
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(index.as_uri())
+            sync_api.expect(page.locator("article h1")).to_have_text(re.compile("actorio"))
+            chart = page.locator("article img[src$='benchmarks.png']")
+            # The chart loaded: a broken image has no natural width.
+            page.wait_for_function(
+                "(img) => img.complete && img.naturalWidth > 1000", arg=chart.element_handle()
+            )
+            nav = page.locator("nav.md-nav--primary").all_inner_texts()[0]
+            for title in ("Semantics", "Testing actor code", "Worker processes", "API reference"):
+                assert title in nav
+            # Every page the index links to was built.
+            for href in page.locator("article a[href]").evaluate_all(
+                "(links) => links.map(a => a.getAttribute('href'))"
+            ):
+                if not re.match(r"[a-z]+:|#", href):
+                    target = (index.parent / href.split("#")[0]).resolve()
+                    assert target.exists() or (target / "index.html").exists(), href
+
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shot = ARTIFACTS / "docs-index.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()

@@ -39,7 +39,7 @@ from actorio.util.state import list_actors
 if os.environ.get("ACTORIO_REQUIRE_RAY") == "1":
     import ray
 else:
-    ray = pytest.importorskip("ray")
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
 
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 60.0
