@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import actorio
 from actorio import dashboard
-from actorio.exceptions import InvalidArgumentsError
+from actorio.exceptions import InvalidArgumentsError, MissingDependencyError
 from actorio.util import metrics
 from actorio.util.state import ActorState, get_actor, list_actors
 
@@ -192,3 +193,20 @@ def test_serve_binds_loopback_by_default() -> None:
         assert httpx.get(server.url + "api/actors", timeout=WAIT).status_code == 200
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("module", "call", "extra"),
+    [
+        ("uvicorn", lambda: dashboard.serve(port=0), "web"),
+        ("prometheus_client", lambda: metrics.register(CollectorRegistry()), "metrics"),
+    ],
+    ids=["dashboard.serve", "metrics.register"],
+)
+def test_a_missing_optional_package_is_named_with_its_extra(
+    monkeypatch: pytest.MonkeyPatch, module: str, call: Any, extra: str
+) -> None:
+    # A None entry in sys.modules makes the import itself fail, as when it is not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(MissingDependencyError, match=rf"pip install 'actorio\[{extra}\]'"):
+        call()

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from importlib.resources import files
 from typing import Any
 
-from ..exceptions import InvalidOptionsError
+from ..exceptions import InvalidOptionsError, MissingDependencyError
 from ..util.metrics import prometheus_text
 from ..util.state import list_actors
 
@@ -103,7 +103,7 @@ class DashboardServer:
         try:
             import uvicorn
         except ImportError:
-            raise ImportError(
+            raise MissingDependencyError(
                 "actorio.dashboard.serve() needs uvicorn: pip install 'actorio[web]' (or mount "
                 "actorio.dashboard.app() in the ASGI server you already run)"
             ) from None

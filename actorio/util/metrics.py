@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .._stats import ActorState
+from ..exceptions import MissingDependencyError
 from .state import list_actors
 
 __all__ = ["prometheus_text", "register"]
@@ -97,7 +98,7 @@ def register(registry: Any = None) -> Any:
     try:
         from prometheus_client import REGISTRY
     except ImportError:
-        raise ImportError(
+        raise MissingDependencyError(
             "actorio.util.metrics.register() needs prometheus_client: pip install "
             "'actorio[metrics]' (or serve actorio.util.metrics.prometheus_text() yourself)"
         ) from None
