@@ -13,6 +13,8 @@ import pytest
 
 import actorio
 
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest on files it writes
+
 
 def _tolerate_ast_systemerror() -> None:
     """CPython 3.11.7 can raise SystemError("AST constructor recursion depth mismatch") from

@@ -300,6 +300,7 @@ class RayActor(Forwarding):
         self.death = err  # refuse new calls from now on
         timer = threading.Timer(STOP_HOOK_TIMEOUT_S + 1, ray.kill, args=(self.ray_handle,))
         timer.daemon = True
+        timer.name = "actorio-kill-timer"
         timer.start()
 
         def done(_: Any) -> None:

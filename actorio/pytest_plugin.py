@@ -1,0 +1,176 @@
+"""actorio's pytest plugin: the ``actorio_runtime`` fixture, for testing code that uses actors.
+
+pytest loads it through the ``pytest11`` entry point whenever actorio is installed. Loading it
+imports the actorio package (about 0.1 s) and registers one option, one ini setting and one
+marker; nothing else happens to a test that does not ask for the fixture (no autouse fixture,
+no hook that touches other tests). ``-p no:actorio`` unloads it altogether.
+
+The fixture gives its test a fresh runtime (any earlier one is shut down first) on the backend
+the test's ``@pytest.mark.actorio(backend=...)`` names, else ``--actorio-backend``, else
+``"local"``. When the test ends it fails the test if the test left behind:
+
+- an actor that is not dead (``actorio.kill`` it, or end it with ``exit_actor()``);
+- a thread it started that is still running (join it); actorio's own threads (named
+  ``actorio-...``) are the runtime's, and so are Ray's on ``backend="ray"``;
+- a child process it started, such as a worker process of a live actor, that is still
+  running once the runtime has shut down (Linux only: read from ``/proc``).
+
+The message names each one. Threads and processes get ``actorio_leak_grace_s`` seconds (an
+ini setting, 5 by default) to finish after the shutdown. The runtime is shut down either way,
+so one leak does not spill into the next test. ``@pytest.mark.actorio(allow_leaks=True)`` reports nothing for one test.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_MARKER = (
+    "actorio(backend='local', allow_leaks=False): the actorio_runtime fixture's backend for "
+    "this test, and whether it may leave actors, threads or processes behind"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--actorio-backend",
+        default="local",
+        choices=("local", "process", "ray"),
+        help="the backend actorio_runtime gives tests without an actorio(backend=...) mark",
+    )
+    parser.addini(
+        "actorio_leak_grace_s",
+        "seconds a test's threads and processes get to finish after the runtime shut down",
+        default="5",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", _MARKER)
+
+
+@dataclass(frozen=True)
+class _Before:
+    threads: frozenset[int]
+    children: frozenset[int]
+
+
+def _children() -> dict[int, str]:
+    """This process's live child processes (pid to command line), from ``/proc``."""
+    found: dict[int, str] = {}
+    me = os.getpid()
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # The fields after the command name: state, then the parent's pid.
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            if int(ppid) != me or state == "Z":
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, ValueError, IndexError):  # it ended while we looked
+            continue
+        found[int(entry.name)] = cmdline
+    return found
+
+
+def _own_thread(thread: threading.Thread, backend: str) -> bool:
+    """Threads the runtime (or Ray, on its backend) keeps for itself, not the test's."""
+    return thread.name.startswith("actorio-") or backend == "ray"
+
+
+def _leftover_actors() -> list[str]:
+    from .util.state import list_actors
+
+    gc.collect()  # a handle caught in a reference cycle is not a leak: collect it first
+    left = []
+    for actor in list_actors(limit=100_000):
+        if actor.state == "DEAD":
+            continue
+        name = f" name={actor.name!r}" if actor.name else ""
+        pid = f" pid={actor.pid}" if actor.backend == "process" else ""
+        left.append(
+            f"actor {actor.class_name}{name} id={actor.actor_id} ({actor.backend}, "
+            f"{actor.state}{pid})"
+        )
+    return left
+
+
+def _leftover_threads(before: _Before, backend: str, deadline: float) -> list[str]:
+    new = [
+        t
+        for t in threading.enumerate()
+        if t.ident not in before.threads and t.is_alive() and not _own_thread(t, backend)
+    ]
+    for thread in new:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [
+        f"thread {t.name!r} (daemon={t.daemon}, target "
+        f"{getattr(getattr(t, '_target', None), '__qualname__', '?')})"
+        for t in new
+        if t.is_alive()
+    ]
+
+
+def _leftover_processes(before: _Before, backend: str, deadline: float) -> list[str]:
+    if backend == "ray":  # Ray's own processes outlive one test by design
+        return []
+    while True:
+        new = {pid: cmd for pid, cmd in _children().items() if pid not in before.children}
+        if not new or time.monotonic() >= deadline:
+            return [f"process pid={pid}: {cmd}" for pid, cmd in sorted(new.items())]
+        # Worker processes exit on their own once shut down: poll, briefly, until they have.
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def actorio_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh actorio runtime for one test, failing the test if it leaves actors, threads
+    or processes behind (see the module's docstring). Yields the backend's name."""
+    import actorio
+
+    mark = request.node.get_closest_marker("actorio")
+    options: dict[str, Any] = dict(mark.kwargs) if mark is not None else {}
+    backend = str(options.pop("backend", request.config.getoption("--actorio-backend")))
+    allow_leaks = bool(options.pop("allow_leaks", False))
+    if options:
+        raise pytest.UsageError(
+            f"@pytest.mark.actorio takes backend= and allow_leaks=, not {sorted(options)}"
+        )
+    actorio.shutdown(timeout=0)
+    before = _Before(
+        threads=frozenset(t.ident for t in threading.enumerate() if t.ident is not None),
+        children=frozenset(_children()),
+    )
+    actorio.init(backend=backend)
+    try:
+        yield backend
+    finally:
+        actors = [] if allow_leaks else _leftover_actors()
+        actorio.shutdown(timeout=0)
+        grace = float(request.config.getini("actorio_leak_grace_s"))
+        deadline = time.monotonic() + grace
+        leaks = actors
+        if not allow_leaks:
+            leaks += _leftover_threads(before, backend, deadline)
+            leaks += _leftover_processes(before, backend, deadline)
+    if leaks:
+        listed = "\n".join(f"  - {leak}" for leak in leaks)
+        pytest.fail(
+            f"the test left {len(leaks)} thing(s) behind:\n{listed}\nend them in the test "
+            "(actorio.kill(handle), thread.join(), ...), or mark it "
+            "@pytest.mark.actorio(allow_leaks=True)",
+            pytrace=False,
+        )
