@@ -11,19 +11,22 @@ the test's ``@pytest.mark.actorio(backend=...)`` names, else ``--actorio-backend
 
 - an actor that is not dead (``actorio.kill`` it, or end it with ``exit_actor()``);
 - a thread it started that is still running (join it); actorio's own threads (named
-  ``actorio-...``) are the runtime's, and so are Ray's on ``backend="ray"``;
+  ``actorio-...``) are the runtime's, and while Ray runs in the process (``backend="ray"``,
+  or a ``ray.init()`` of the test session's), its threads and processes are Ray's;
 - a child process it started, such as a worker process of a live actor, that is still
   running once the runtime has shut down (Linux only: read from ``/proc``).
 
 The message names each one. Threads and processes get ``actorio_leak_grace_s`` seconds (an
 ini setting, 5 by default) to finish after the shutdown. The runtime is shut down either way,
-so one leak does not spill into the next test. ``@pytest.mark.actorio(allow_leaks=True)`` reports nothing for one test.
+so one leak does not spill into the next test. ``@pytest.mark.actorio(allow_leaks=True)``
+reports nothing for one test.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -86,9 +89,15 @@ def _children() -> dict[int, str]:
     return found
 
 
+def _ray_running(backend: str) -> bool:
+    """Whether Ray runs in this process: its threads and processes outlive a test by design."""
+    ray = sys.modules.get("ray")
+    return backend == "ray" or (ray is not None and bool(ray.is_initialized()))
+
+
 def _own_thread(thread: threading.Thread, backend: str) -> bool:
-    """Threads the runtime (or Ray, on its backend) keeps for itself, not the test's."""
-    return thread.name.startswith("actorio-") or backend == "ray"
+    """Threads the runtime (or Ray, when it runs) keeps for itself, not the test's."""
+    return thread.name.startswith("actorio-") or _ray_running(backend)
 
 
 def _leftover_actors() -> list[str]:
@@ -125,7 +134,7 @@ def _leftover_threads(before: _Before, backend: str, deadline: float) -> list[st
 
 
 def _leftover_processes(before: _Before, backend: str, deadline: float) -> list[str]:
-    if backend == "ray":  # Ray's own processes outlive one test by design
+    if _ray_running(backend):
         return []
     while True:
         new = {pid: cmd for pid, cmd in _children().items() if pid not in before.children}

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-import actorio
-
 pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest on files it writes
 
 
@@ -61,11 +59,9 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> M
 
 
 @pytest.fixture(autouse=True)
-def fresh_runtime() -> Iterator[None]:
-    """Each test gets a new runtime; whatever it left behind is shut down."""
-    actorio.shutdown(timeout=0)
-    yield
-    actorio.shutdown(timeout=0)
+def fresh_runtime(actorio_runtime: str) -> None:
+    """Each test gets a new runtime from actorio's own pytest plugin, which fails the test if
+    it leaves actors, threads or processes behind, and shuts down whatever it left."""
 
 
 #: ``ACTORIO_TEST_BACKENDS=local,process,ray`` picks which backends the shared suites run on

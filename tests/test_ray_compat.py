@@ -147,6 +147,8 @@ def _drawn(err: str) -> list[str]:
     return [line.strip() for line in re.split(r"[\r\n]", err) if line.strip()]
 
 
+# tqdm's monitor thread ("tqdm_monitor") is tqdm's, kept for the whole process by design.
+@pytest.mark.actorio(allow_leaks=True)
 def test_a_bar_shared_by_threads_actors_and_tasks(capsys: pytest.CaptureFixture[str]) -> None:
     bar = tqdm_ray.tqdm(total=60, desc="shared")
     stepper = Stepper.remote()
