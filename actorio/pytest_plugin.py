@@ -6,8 +6,9 @@ marker; nothing else happens to a test that does not ask for the fixture (no aut
 no hook that touches other tests). ``-p no:actorio`` unloads it altogether.
 
 The fixture gives its test a fresh runtime (any earlier one is shut down first) on the backend
-the test's ``@pytest.mark.actorio(backend=...)`` names, else ``--actorio-backend``, else
-``"local"``. When the test ends it fails the test if the test left behind:
+the test's ``@pytest.mark.actorio(backend=...)`` names, else ``--actorio-backend``. Without
+either, the runtime starts on first use, in-process, so the test may call ``actorio.init()``
+itself. When the test ends it fails the test if the test left behind:
 
 - an actor that is not dead (``actorio.kill`` it, or end it with ``exit_actor()``);
 - a thread it started that is still running (join it); actorio's own threads (named
@@ -16,8 +17,9 @@ the test's ``@pytest.mark.actorio(backend=...)`` names, else ``--actorio-backend
 - a child process it started, such as a worker process of a live actor, that is still
   running once the runtime has shut down (Linux only: read from ``/proc``).
 
-The message names each one. Threads and processes get ``actorio_leak_grace_s`` seconds (an
-ini setting, 5 by default) to finish after the shutdown. The runtime is shut down either way,
+The message names each one. Actors get ``actorio_leak_grace_s`` seconds (an ini setting, 5 by
+default) to end once their last handle is gone, and threads and processes as long again to
+finish after the shutdown. The runtime is shut down either way,
 so one leak does not spill into the next test. ``@pytest.mark.actorio(allow_leaks=True)``
 reports nothing for one test.
 """
@@ -100,14 +102,18 @@ def _own_thread(thread: threading.Thread, backend: str) -> bool:
     return thread.name.startswith("actorio-") or _ray_running(backend)
 
 
-def _leftover_actors() -> list[str]:
+def _leftover_actors(deadline: float) -> list[str]:
     from .util.state import list_actors
 
-    gc.collect()  # a handle caught in a reference cycle is not a leak: collect it first
+    while True:
+        gc.collect()  # a handle caught in a reference cycle is not a leak: collect it first
+        # An actor whose last handle went ends on its own loop, soon after: wait for that.
+        live = [actor for actor in list_actors(limit=100_000) if actor.state != "DEAD"]
+        if not live or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
     left = []
-    for actor in list_actors(limit=100_000):
-        if actor.state == "DEAD":
-            continue
+    for actor in live:
         name = f" name={actor.name!r}" if actor.name else ""
         pid = f" pid={actor.pid}" if actor.backend == "process" else ""
         left.append(
@@ -152,7 +158,8 @@ def actorio_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
 
     mark = request.node.get_closest_marker("actorio")
     options: dict[str, Any] = dict(mark.kwargs) if mark is not None else {}
-    backend = str(options.pop("backend", request.config.getoption("--actorio-backend")))
+    chosen = options.pop("backend", None)
+    backend = str(chosen or request.config.getoption("--actorio-backend"))
     allow_leaks = bool(options.pop("allow_leaks", False))
     if options:
         raise pytest.UsageError(
@@ -163,16 +170,17 @@ def actorio_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
         threads=frozenset(t.ident for t in threading.enumerate() if t.ident is not None),
         children=frozenset(_children()),
     )
-    actorio.init(backend=backend)
+    if chosen is not None or backend != "local":
+        actorio.init(backend=backend)
+    # Else the runtime starts on first use, as in a program: the test may call init() itself.
     try:
         yield backend
     finally:
-        actors = [] if allow_leaks else _leftover_actors()
-        actorio.shutdown(timeout=0)
         grace = float(request.config.getini("actorio_leak_grace_s"))
-        deadline = time.monotonic() + grace
-        leaks = actors
+        leaks = [] if allow_leaks else _leftover_actors(time.monotonic() + grace)
+        actorio.shutdown(timeout=0)
         if not allow_leaks:
+            deadline = time.monotonic() + grace
             leaks += _leftover_threads(before, backend, deadline)
             leaks += _leftover_processes(before, backend, deadline)
     if leaks:
