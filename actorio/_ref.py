@@ -34,6 +34,7 @@ __all__ = [
     "ObjectRef",
     "abort",
     "dropped",
+    "fresh_copy",
     "stop_work",
     "new_ref",
     "set_exception",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=BaseException)
 
 _running_loop = asyncio._get_running_loop
 _QUIET = (ActorDiedError, TaskCancelledError)
@@ -390,11 +392,29 @@ def set_result_if_pending(ref: asyncio.Future[Any], value: Any) -> None:
 
 def set_exception(ref: asyncio.Future[Any], exc: BaseException) -> None:
     if not ref.done():
+        if isinstance(exc, ActorDiedError):
+            # An actor's death is one error on record, handed to every call that reaches it:
+            # each ref raises its own copy, or the last caller's frames (and all they hold,
+            # live handles included) would stay pinned by the record's traceback.
+            exc = fresh_copy(exc)
         ref.set_exception(exc)
         if isinstance(exc, _QUIET):
             # A consequence of kill/exit/shutdown/cancel, which someone asked for: unlike a
             # user error nobody looked at, not worth asyncio's "exception never retrieved".
             ref._log_traceback = False
+
+
+def fresh_copy(exc: E) -> E:
+    """``exc`` as a new object of the same class, never raised: the same message, fields and
+    cause, no traceback. Not ``copy.copy``: that goes through ``__reduce__``, which may name a
+    plainer class (an error that is also Ray's pickles as actorio's alone)."""
+    fresh = BaseException.__new__(type(exc))
+    fresh.args = exc.args
+    fresh.__dict__.update(exc.__dict__)
+    fresh.__cause__ = exc.__cause__
+    fresh.__context__ = exc.__context__
+    fresh.__suppress_context__ = exc.__suppress_context__
+    return fresh
 
 
 def deliver(ref: asyncio.Future[Any], value: Any, here: AbstractEventLoop) -> None:

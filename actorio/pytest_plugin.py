@@ -27,6 +27,7 @@ reports nothing for one test.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 import threading
@@ -102,16 +103,46 @@ def _own_thread(thread: threading.Thread, backend: str) -> bool:
     return thread.name.startswith("actorio-") or _ray_running(backend)
 
 
+def _log_capture(request: pytest.FixtureRequest) -> pytest.LogCaptureFixture | None:
+    """The test's captured log records (None when pytest's logging plugin is off)."""
+    if not request.config.pluginmanager.has_plugin("logging"):
+        return None
+    capture: pytest.LogCaptureFixture = request.getfixturevalue("caplog")
+    return capture
+
+
+def _forget_logged_tracebacks(capture: pytest.LogCaptureFixture | None) -> None:
+    """pytest keeps a test's log records until the test is over, and a record logged with
+    its exception (``log.exception``, a stop hook that raised) keeps that traceback's frames
+    alive, with the handles in them: keep such a record's text, and let go of the frames."""
+    if capture is None:
+        return
+    formatter = logging.Formatter()
+    for when in ("setup", "call"):
+        for record in capture.get_records(when):
+            if record.exc_info and record.exc_info[2] is not None:
+                record.exc_text = record.exc_text or formatter.formatException(record.exc_info)
+                record.exc_info = None
+
+
 def _leftover_actors(deadline: float) -> list[str]:
     from .util.state import list_actors
 
+    # (The first collection comes 0.1 s in: by then a dropped handle's actor has ended.)
+    pause, collected_at = 0.001, time.monotonic() - 0.4
     while True:
-        gc.collect()  # a handle caught in a reference cycle is not a leak: collect it first
-        # An actor whose last handle went ends on its own loop, soon after: wait for that.
         live = [actor for actor in list_actors(limit=100_000) if actor.state != "DEAD"]
         if not live or time.monotonic() >= deadline:
             break
-        time.sleep(0.02)
+        # A handle caught in a reference cycle is not a leak: collect now and then (a full
+        # collection is slow in a big test process, and most tests need none).
+        if time.monotonic() - collected_at > 0.5:
+            gc.collect()
+            collected_at = time.monotonic()
+            continue
+        # An actor whose last handle went ends on its own loop, soon after: wait for that.
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
     left = []
     for actor in live:
         name = f" name={actor.name!r}" if actor.name else ""
@@ -166,6 +197,7 @@ def actorio_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
             f"@pytest.mark.actorio takes backend= and allow_leaks=, not {sorted(options)}"
         )
     actorio.shutdown(timeout=0)
+    capture = None if allow_leaks else _log_capture(request)
     before = _Before(
         threads=frozenset(t.ident for t in threading.enumerate() if t.ident is not None),
         children=frozenset(_children()),
@@ -177,6 +209,8 @@ def actorio_runtime(request: pytest.FixtureRequest) -> Iterator[str]:
         yield backend
     finally:
         grace = float(request.config.getini("actorio_leak_grace_s"))
+        if not allow_leaks:
+            _forget_logged_tracebacks(capture)
         leaks = [] if allow_leaks else _leftover_actors(time.monotonic() + grace)
         actorio.shutdown(timeout=0)
         if not allow_leaks:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
 from typing import Any
 
 import pytest
@@ -345,3 +347,35 @@ def test_failed_argument_and_cancelled_errors() -> None:
     assert isinstance(cancelled, exceptions.TaskCancelledError)
     assert str(cancelled) == "A.m was cancelled with actorio.cancel() while it was running"
     assert str(pickle.loads(pickle.dumps(cancelled))) == str(cancelled)
+
+
+@actorio.remote
+class Mortal:
+    def ping(self) -> str:
+        return "pong"
+
+
+class Payload:
+    """Something a caller's frame holds while it reads a dead actor's error."""
+
+
+def test_a_dead_actors_error_does_not_keep_its_callers_frames(backend: str) -> None:
+    """Every call to a dead actor fails with the death on record; raised as one shared
+    object, it would keep the frames of whoever raised it last (and what they hold)."""
+    h = Mortal.options(backend=backend).remote()
+    assert actorio.get(h.ping.remote(), timeout=30) == "pong"
+    actorio.kill(h)
+
+    def caller() -> tuple[weakref.ref[Payload], str]:
+        held = Payload()
+        try:
+            actorio.get(h.ping.remote(), timeout=30)
+        except ActorDiedError as err:
+            return weakref.ref(held), str(err)
+        raise AssertionError("the call to a dead actor succeeded")
+
+    for _ in range(2):  # the second call reads the record the first one raised
+        watch, message = caller()
+        gc.collect()
+        assert watch() is None, "the caller's frame is kept alive by the actor's death record"
+        assert "killed with actorio.kill()" in message

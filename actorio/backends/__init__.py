@@ -59,6 +59,10 @@ def tasks_finished() -> list[concurrent.futures.Future[None]]:
 
 
 def close_backends() -> None:
-    """Let each loaded backend release what it holds (at shutdown, after every actor died)."""
-    for backend in _LOADED.values():
+    """Let each loaded backend release what it holds (at shutdown, after every actor died),
+    and forget it: a closed backend has stopped what it started (the process backend's notes
+    thread, a Ray it started), so the next runtime that uses one makes it anew."""
+    closing = list(_LOADED.values())
+    _LOADED.clear()
+    for backend in closing:
         backend.close()

@@ -20,7 +20,7 @@ from typing import Any
 
 from .._mailbox import first_ref, make_refs
 from .._options import ActorOptions, Mode
-from .._ref import CycleRef, ObjectRef
+from .._ref import CycleRef, ObjectRef, fresh_copy
 from .._runtime import get_runtime
 from .._seam import STOP_HOOK_TIMEOUT_S, ActorCore, Reducer
 from .._spec import ClassSpec, MethodSpec
@@ -208,7 +208,7 @@ class RayActor(Forwarding):
         """A generator method's call as Ray's own streaming call, with Ray's backpressure."""
         what = self.qualname(method)
         if self.death is not None:
-            raise self.death
+            raise fresh_copy(self.death)  # the record's own stays free of this caller's frames
         args, kwargs = ray_arguments(args, kwargs, what)
         ray_opts: dict[str, Any] = {
             "num_returns": "streaming",

@@ -71,13 +71,20 @@ def follow(
     generator with its refs known up front (Ray's ``"dynamic"`` value becomes actorio's)."""
     ref._actorio_work = RayWork(ray_ref, what)
     loop = ref._loop
+    # Ray keeps its future, its callbacks and its error as long as the ray ref lives, which
+    # the ref's work keeps (to pass it on), in a cycle the collector cannot see through. So
+    # neither the callback nor the error's traceback (this frame) may keep the ref, or it
+    # (and the frames its own error's traceback pins: the reader's) is never freed.
+    held = [(ref, on_done)]
 
     def done(future: Any) -> None:
+        ref, on_done = held.pop()
         try:
             value, ok = future.result(), True
             if generator and isinstance(value, _ray_dynamic()):
                 value = _dynamic(value, loop, what)
         except BaseException as exc:
+            exc.__traceback__ = None  # only this frame and the future's: nothing to show
             value, ok = translate(exc, what, generator), False
         settle = set_result_if_pending if ok else set_exception
         try:

@@ -213,7 +213,9 @@ class Pool:
     def _over_budget(self) -> list[Segment]:
         closing = []
         kept = sum(s.size for s in self.free)
-        while self.free and (kept > RETAIN_BYTES or RETAIN_S <= 0):
+        # With no notes thread (after shutdown) nothing would close a pooled segment later.
+        keep = RETAIN_S > 0 and _thread is not None
+        while self.free and (kept > RETAIN_BYTES or not keep):
             old = self.free.pop(0)
             kept -= old.size
             closing.append(old)
@@ -360,31 +362,31 @@ def _nothing() -> None:
     pass
 
 
-def _timer() -> None:
-    """Marks a wake-up of the notes thread by its own timeout (never called)."""
-
-
 def _serve_notes() -> None:
     timeout: float | None = None
     while True:
         try:
             fn, args, kwargs = _NOTES.get(timeout=timeout)
         except queue.Empty:
-            fn = _timer  # the pace's timer
+            arrived = False  # woken by the pace's timer
         else:
             if fn is _stop:
                 return
+            arrived = fn is _nothing
             try:
                 fn(*args, **kwargs)
             except Exception:  # a peer gone meanwhile: nothing to tell it
                 pass
+            # Not kept until the next note: what a note holds (an actor's core, through a
+            # bound method) must be free to go once the note is served.
+            del fn, args, kwargs
         watched = [m for m in list(_WATCHED) if m.pending()]
         for mappings in watched:
             mappings.check()
         timeout = POOL.trim()
         if watched:
             # Soon after arrivals, then less and less often while values are kept.
-            _pace[0] = CHECK_S if fn is _nothing else min(_pace[0] * 2, 1.0)
+            _pace[0] = CHECK_S if arrived else min(_pace[0] * 2, 1.0)
             timeout = _pace[0] if timeout is None else min(timeout, _pace[0])
 
 
