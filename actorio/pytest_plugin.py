@@ -17,11 +17,13 @@ itself. When the test ends it fails the test if the test left behind:
 - a child process it started, such as a worker process of a live actor, that is still
   running once the runtime has shut down (Linux only: read from ``/proc``).
 
-The message names each one. Actors get ``actorio_leak_grace_s`` seconds (an ini setting, 5 by
-default) to end once their last handle is gone, and threads and processes as long again to
-finish after the shutdown. The runtime is shut down either way,
-so one leak does not spill into the next test. ``@pytest.mark.actorio(allow_leaks=True)``
-reports nothing for one test.
+The message names each one. Before actors are counted, the log records pytest keeps for
+the test let go of their exceptions' tracebacks (their text stays): those frames would keep
+the test's handles, and so its actors. Actors get ``actorio_leak_grace_s`` seconds (an ini
+setting, 5 by default) to end once their last handle is gone, and threads and processes as
+long again to finish after the shutdown. The runtime is shut down either way, so one leak
+does not spill into the next test. ``@pytest.mark.actorio(allow_leaks=True)`` reports
+nothing for one test.
 """
 
 from __future__ import annotations

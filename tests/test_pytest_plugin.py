@@ -148,6 +148,40 @@ async def test_leaks(actorio_runtime):
     )
 
 
+def test_a_logged_traceback_does_not_make_a_leak(pytester: pytest.Pytester) -> None:
+    """A stop hook that raises is logged with its traceback, which pytest keeps until the test
+    is over: its frames (the test's, with the handle) must not count as a leak, and the
+    record keeps its text for a test that reads it."""
+    result = run(
+        pytester,
+        """
+import logging
+
+@actorio.remote(max_restarts=1)
+class Messy:
+    def __actorio_stop__(self):
+        raise OSError("disk gone")
+
+    def ping(self):
+        return "pong"
+
+def test_logged(actorio_runtime, caplog):
+    h = Messy.remote()
+    assert actorio.get(h.ping.remote()) == "pong"
+    actorio.kill(h, no_restart=False)  # the stop hook raises, the actor restarts
+    assert actorio.get(h.ping.remote()) == "pong"
+    (record,) = [r for r in caplog.records if r.name == "actorio"]
+    assert isinstance(record.exc_info[1], OSError)
+
+def test_left(actorio_runtime):
+    KEPT.append(Messy.remote())
+""",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_left*", "*actor Messy id=*"])
+    assert "ERROR at teardown of test_logged" not in result.stdout.str()
+
+
 def test_off_unless_used_and_the_marks(pytester: pytest.Pytester) -> None:
     result = run(
         pytester,
