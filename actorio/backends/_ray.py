@@ -83,7 +83,10 @@ class RayBackend(BackendBase):
             ray_handle = self.ray.get_actor(name, namespace=namespace)
         except ValueError:
             return None
-        return self.wrap(ray_handle, name, namespace)
+        try:
+            return self.wrap(ray_handle, name, namespace)
+        except self.ray.exceptions.RayActorError:
+            return None  # killed a moment ago: Ray still knows the name, the actor is gone
 
     def wrap(self, ray_handle: Any, name: str | None, namespace: str) -> RayActor:
         """An actorio core around a Ray handle that actorio did not make here."""
